@@ -1,0 +1,5 @@
+"""Embedding providers: the interface the router calls, and its inference / OpenAI clients."""
+
+from ragserve.embedding_router.providers.base import EmbeddingClient, ProviderError
+
+__all__ = ["EmbeddingClient", "ProviderError"]

@@ -1,0 +1,49 @@
+"""The interface every provider client implements, and the one error it raises."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+class ProviderError(Exception):
+    """A provider call failed.
+
+    ``retryable``: the same texts may succeed on another try or another provider (timeouts,
+    connection errors, 429, 5xx). Not retryable: the provider rejected the input itself (4xx).
+    ``throttled``: the provider asked us to slow down (429); ``retry_after_s`` says for how long
+    when it told us. Throttling is not a fault of the provider and does not trip its breaker.
+    The message never contains the texts sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        throttled: bool = False,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.throttled = throttled
+        self.retry_after_s = retry_after_s
+
+
+class EmbeddingClient(Protocol):
+    """Computes vectors for texts by calling one provider once (one network request).
+
+    Invariant: returns a float32 array of shape (len(texts), dimension) in the order of
+    ``texts``, or raises :class:`ProviderError`. ``timeout_s`` is the time left to the caller's
+    deadline; the client must give up by then.
+    """
+
+    async def embed(self, texts: Sequence[str], timeout_s: float) -> Vectors: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,166 @@
+"""Checks on requests, done once in the core so every backend sees only valid input.
+
+Every failure is an ``InvalidArgument`` whose field is the dotted path of the offending
+value as the caller wrote it (``queries[2].filter.must[0].range``), and whose message
+names the value and the limit.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+
+from ragserve.errors import InvalidArgument
+from ragserve.retrieval.model import (
+    CollectionSpec,
+    FieldCondition,
+    Filter,
+    MatchAny,
+    MatchValue,
+    Point,
+    PointId,
+    SearchQuery,
+)
+
+MAX_DIMENSION = 65_536
+MAX_LIMIT = 1_000
+MAX_QUERIES_PER_BATCH = 256
+MAX_POINTS_PER_BATCH = 10_000
+MAX_FILTER_DEPTH = 8
+_MAX_UINT64 = 2**64 - 1
+
+
+def point_id(field: str, value: object) -> PointId:
+    """The canonical form of a point id: an int in [0, 2^64) or a lowercase hyphenated UUID."""
+    if isinstance(value, bool):
+        raise InvalidArgument(field, f"{value!r} is not a point id")
+    if isinstance(value, int):
+        if 0 <= value <= _MAX_UINT64:
+            return value
+        raise InvalidArgument(field, f"integer id {value} is outside [0, 2^64-1]")
+    if isinstance(value, str):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise InvalidArgument(
+                field,
+                f"string id {value!r} is not a UUID: string point ids must be UUIDs "
+                "(use an unsigned integer or a UUID such as uuid5 of your own key)",
+            ) from None
+    raise InvalidArgument(field, f"{value!r} is not a point id")
+
+
+def point_ids(field: str, values: Sequence[object]) -> list[PointId]:
+    return [point_id(f"{field}[{index}]", value) for index, value in enumerate(values)]
+
+
+def vector(field: str, values: Sequence[float], dimension: int, collection: str) -> None:
+    if len(values) != dimension:
+        raise InvalidArgument(
+            field,
+            f"has {len(values)} dimensions, collection {collection!r} expects {dimension}",
+        )
+    if not all(math.isfinite(value) for value in values):
+        raise InvalidArgument(field, "contains NaN or infinity")
+
+
+def spec(value: CollectionSpec) -> None:
+    if not 1 <= value.dimension <= MAX_DIMENSION:
+        raise InvalidArgument("dimension", f"{value.dimension} is outside [1, {MAX_DIMENSION}]")
+    if not 4 <= value.hnsw.m <= 128:
+        raise InvalidArgument("hnsw.m", f"{value.hnsw.m} is outside [4, 128]")
+    if not 4 <= value.hnsw.ef_construct <= 4096:
+        raise InvalidArgument(
+            "hnsw.ef_construct", f"{value.hnsw.ef_construct} is outside [4, 4096]"
+        )
+    for key in value.payload_indexes:
+        if not key:
+            raise InvalidArgument("payload_indexes", "a field name is empty")
+
+
+def points(field: str, batch: Sequence[Point], dimension: int, collection: str) -> list[Point]:
+    """The batch with canonical ids; rejects empty or oversized batches and bad vectors."""
+    if not batch:
+        raise InvalidArgument(field, "is empty")
+    if len(batch) > MAX_POINTS_PER_BATCH:
+        raise InvalidArgument(
+            field, f"has {len(batch)} points, at most {MAX_POINTS_PER_BATCH} per batch"
+        )
+    checked = []
+    for index, point in enumerate(batch):
+        canonical = point_id(f"{field}[{index}].id", point.id)
+        vector(f"{field}[{index}].vector", point.vector, dimension, collection)
+        checked.append(point if canonical == point.id else Point(canonical, point.vector, point.payload))
+    return checked
+
+
+def search_queries(
+    field: str, queries: Sequence[SearchQuery], dimension: int, collection: str
+) -> None:
+    if not queries:
+        raise InvalidArgument(field, "is empty")
+    if len(queries) > MAX_QUERIES_PER_BATCH:
+        raise InvalidArgument(
+            field, f"has {len(queries)} queries, at most {MAX_QUERIES_PER_BATCH} per call"
+        )
+    for index, query in enumerate(queries):
+        path = f"{field}[{index}]"
+        vector(f"{path}.vector", query.vector, dimension, collection)
+        if not 1 <= query.limit <= MAX_LIMIT:
+            raise InvalidArgument(f"{path}.limit", f"{query.limit} is outside [1, {MAX_LIMIT}]")
+        if query.score_threshold is not None and not math.isfinite(query.score_threshold):
+            raise InvalidArgument(f"{path}.score_threshold", "is NaN or infinite")
+        if isinstance(query.with_payload, tuple) and not all(query.with_payload):
+            raise InvalidArgument(f"{path}.with_payload", "a field name is empty")
+        if query.filter is not None:
+            filter_(f"{path}.filter", query.filter)
+
+
+def filter_(field: str, value: Filter, depth: int = 0) -> None:
+    if depth >= MAX_FILTER_DEPTH:
+        raise InvalidArgument(field, f"nests deeper than {MAX_FILTER_DEPTH} levels")
+    for clause_name, clause in (
+        ("must", value.must),
+        ("should", value.should),
+        ("must_not", value.must_not),
+    ):
+        for index, condition in enumerate(clause):
+            path = f"{field}.{clause_name}[{index}]"
+            if isinstance(condition, Filter):
+                filter_(path, condition, depth + 1)
+            else:
+                _condition(path, condition)
+
+
+def _condition(field: str, condition: FieldCondition) -> None:
+    if not condition.key:
+        raise InvalidArgument(f"{field}.key", "is empty")
+    if (condition.match is None) == (condition.range is None):
+        raise InvalidArgument(
+            field, f"condition on {condition.key!r} needs exactly one of match and range"
+        )
+    if condition.range is not None:
+        bounds = (condition.range.gt, condition.range.gte, condition.range.lt, condition.range.lte)
+        if all(bound is None for bound in bounds):
+            raise InvalidArgument(f"{field}.range", f"range on {condition.key!r} has no bound")
+        if not all(bound is None or math.isfinite(bound) for bound in bounds):
+            raise InvalidArgument(f"{field}.range", f"range on {condition.key!r} is not finite")
+    elif isinstance(condition.match, MatchAny):
+        values = condition.match.values
+        if not values:
+            raise InvalidArgument(f"{field}.match.any", f"any-of on {condition.key!r} is empty")
+        if not (
+            all(isinstance(v, str) for v in values)
+            or all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+        ):
+            raise InvalidArgument(
+                f"{field}.match.any",
+                f"any-of on {condition.key!r} must be all strings or all integers",
+            )
+    elif isinstance(condition.match, MatchValue):
+        if not isinstance(condition.match.value, str | int | bool):
+            raise InvalidArgument(
+                f"{field}.match.value",
+                f"match on {condition.key!r} must be a string, an integer or a boolean",
+            )
