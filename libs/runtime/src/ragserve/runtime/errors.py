@@ -1,0 +1,90 @@
+"""The one table that maps domain errors to gRPC status codes.
+
+Cores raise :mod:`ragserve.errors` exceptions; :func:`status_for` turns one
+into a code, a message and rich details (``google.rpc.BadRequest`` naming the
+field, ``google.rpc.RetryInfo`` with the retry delay), sent in the standard
+``grpc-status-details-bin`` trailer so any gRPC client can read them.
+Anything not in the table is a bug: INTERNAL, logged with the trace id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from ragserve import errors
+
+STATUS_BY_ERROR: dict[type[errors.RagserveError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    errors.Cancelled: grpc.StatusCode.CANCELLED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+}
+
+# Trailing metadata key of the serialized google.rpc.Status (gRPC's convention).
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# Plain-text retry hint for clients that do not decode rich details.
+RETRY_AFTER_KEY = "retry-after-ms"
+
+
+@dataclass(frozen=True)
+class MappedStatus:
+    code: grpc.StatusCode
+    message: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+def code_for(error: errors.RagserveError) -> grpc.StatusCode:
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+def status_for(error: errors.RagserveError) -> MappedStatus:
+    """Code, message and rich-detail trailers for a domain error."""
+    code = code_for(error)
+    details: list[any_pb2.Any] = []
+    metadata: list[tuple[str, str | bytes]] = []
+    if isinstance(error, errors.InvalidArgument) and error.field:
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=error.field, description=error.reason
+                )
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad_request)
+        details.append(packed)
+    if isinstance(error, errors.ResourceExhausted) and error.retry_after_s is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(error.retry_after_s * 1e9))
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(packed)
+        metadata.append((RETRY_AFTER_KEY, str(int(error.retry_after_s * 1000))))
+    if details:
+        status = status_pb2.Status(code=code.value[0], message=error.message, details=details)
+        metadata.append((STATUS_DETAILS_KEY, status.SerializeToString()))
+    return MappedStatus(code, error.message, tuple(metadata))
+
+
+def decode_details(
+    trailing_metadata: Iterable[tuple[str, str | bytes]] | None,
+) -> status_pb2.Status | None:
+    """The rich status from a call's trailing metadata, if the server sent one."""
+    for key, value in trailing_metadata or ():
+        if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
+            return status_pb2.Status.FromString(value)
+    return None

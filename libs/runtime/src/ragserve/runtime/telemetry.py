@@ -1,0 +1,44 @@
+"""OpenTelemetry set-up from the standard ``OTEL_*`` variables.
+
+One tracer provider per process with ``service.name = ragserve-<service>``.
+Spans are exported over OTLP/gRPC only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or
+the traces-specific variable) is set; the exporter itself reads the other
+``OTEL_EXPORTER_OTLP_*`` variables and the SDK reads ``OTEL_TRACES_SAMPLER``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+
+def configure_tracing(service: str) -> TracerProvider:
+    """Install the process's tracer provider (idempotent: returns the installed one)."""
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return current
+    resource = Resource.create(
+        {SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", f"ragserve-{service}")}
+    )
+    provider = TracerProvider(resource=resource)
+    if any(os.environ.get(variable) for variable in _ENDPOINT_VARIABLES):
+        # Imported here: the exporter pulls in its own gRPC stack only when used.
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def shutdown_tracing() -> None:
+    """Flush and stop exporting (called last at shutdown)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush()
+        provider.shutdown()

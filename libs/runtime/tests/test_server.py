@@ -1,0 +1,250 @@
+"""The shared server stack on a real gRPC server: error table, rich details,
+RED metrics, health, reflection and deadline propagation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client import REGISTRY
+
+from ragserve import errors
+from ragserve.api.monitor.v1 import monitor_pb2, monitor_pb2_grpc
+from ragserve.runtime import deadlines
+from ragserve.runtime.channels import create_channel
+from ragserve.runtime.errors import decode_details
+from ragserve.runtime.server import Health, RunningServer, create_server
+from ragserve.runtime.settings import ServerSettings
+
+SETTINGS = ServerSettings(port=0, metrics_port=0, host="127.0.0.1", grace_period_s=1)
+SERVICE = "ragserve.api.monitor.v1.MonitorService"
+
+
+class ScriptedMonitor(monitor_pb2_grpc.MonitorServiceServicer):
+    """Raises whatever the test put in ``raise_next``; records the deadline it saw."""
+
+    def __init__(self) -> None:
+        self.raise_next: BaseException | None = None
+        self.seen_remaining: float | None = None
+        self.downstream: str | None = None
+
+    async def GetStatus(self, request: Any, context: Any) -> Any:
+        self.seen_remaining = deadlines.remaining()
+        if self.raise_next is not None:
+            raise self.raise_next
+        if self.downstream is not None:
+            async with create_channel(self.downstream) as channel:
+                await monitor_pb2_grpc.MonitorServiceStub(channel).GetStatus(
+                    monitor_pb2.GetStatusRequest()
+                )
+        return monitor_pb2.GetStatusResponse()
+
+    async def WatchStatus(self, request: Any, context: Any) -> AsyncIterator[Any]:
+        yield monitor_pb2.WatchStatusResponse()
+        raise errors.Unavailable("status source went away")
+
+
+class MonitorApp:
+    def __init__(self) -> None:
+        self.servicer = ScriptedMonitor()
+
+    def register(self, server: grpc.aio.Server) -> Sequence[str]:
+        monitor_pb2_grpc.add_MonitorServiceServicer_to_server(self.servicer, server)
+        return [SERVICE]
+
+    async def start(self, health: Health) -> None:
+        await health.set_serving(True)
+
+    async def stop(self) -> None:
+        return None
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[tuple[RunningServer, MonitorApp]]:
+    app = MonitorApp()
+    server = await create_server(app, SETTINGS)
+    await server.server.start()
+    try:
+        yield server, app
+    finally:
+        await server.server.stop(0)
+
+
+def stub(server: RunningServer) -> tuple[grpc.aio.Channel, Any]:
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    return channel, monitor_pb2_grpc.MonitorServiceStub(channel)
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "message"),
+    [
+        (
+            errors.InvalidArgument("texts[3]", "is empty"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "texts[3]: is empty",
+        ),
+        (errors.NotFound("model 'x' not found"), grpc.StatusCode.NOT_FOUND, "model 'x' not found"),
+        (errors.AlreadyExists("exists"), grpc.StatusCode.ALREADY_EXISTS, "exists"),
+        (errors.FailedPrecondition("not ready"), grpc.StatusCode.FAILED_PRECONDITION, "not ready"),
+        (errors.Unavailable("redis down"), grpc.StatusCode.UNAVAILABLE, "redis down"),
+        (errors.DeadlineExceeded("late"), grpc.StatusCode.DEADLINE_EXCEEDED, "late"),
+        (errors.Cancelled("gone"), grpc.StatusCode.CANCELLED, "gone"),
+        (errors.Unauthenticated("no key"), grpc.StatusCode.UNAUTHENTICATED, "no key"),
+        (errors.PermissionDenied("not yours"), grpc.StatusCode.PERMISSION_DENIED, "not yours"),
+    ],
+)
+async def test_domain_errors_map_to_their_status(
+    running: tuple[RunningServer, MonitorApp], error: Exception, code: grpc.StatusCode, message: str
+) -> None:
+    server, app = running
+    app.servicer.raise_next = error
+    channel, client = stub(server)
+    async with channel:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await client.GetStatus(monitor_pb2.GetStatusRequest())
+    assert raised.value.code() == code
+    assert raised.value.details() == message
+
+
+async def test_rich_details_name_the_field_and_the_retry_delay(
+    running: tuple[RunningServer, MonitorApp],
+) -> None:
+    server, app = running
+    channel, client = stub(server)
+    async with channel:
+        app.servicer.raise_next = errors.InvalidArgument(
+            "inputs[0].shape", "expected [-1], got [2, 2]"
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await client.GetStatus(monitor_pb2.GetStatusRequest())
+        status = decode_details(raised.value.trailing_metadata())
+        assert status is not None
+        bad_request = error_details_pb2.BadRequest()
+        assert status.details[0].Unpack(bad_request)
+        assert bad_request.field_violations[0].field == "inputs[0].shape"
+
+        app.servicer.raise_next = errors.ResourceExhausted(
+            "queue full (64 rows)", retry_after_s=0.25
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await client.GetStatus(monitor_pb2.GetStatusRequest())
+        assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        metadata = dict(raised.value.trailing_metadata() or ())
+        assert metadata["retry-after-ms"] == "250"
+        status = decode_details(raised.value.trailing_metadata())
+        assert status is not None
+        retry = error_details_pb2.RetryInfo()
+        assert status.details[0].Unpack(retry)
+        assert retry.retry_delay.ToMilliseconds() == 250
+
+
+async def test_unexpected_exceptions_are_internal_with_a_trace_hint(
+    running: tuple[RunningServer, MonitorApp],
+) -> None:
+    server, app = running
+    app.servicer.raise_next = KeyError("boom")
+    channel, client = stub(server)
+    async with channel:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await client.GetStatus(monitor_pb2.GetStatusRequest())
+    assert raised.value.code() == grpc.StatusCode.INTERNAL
+    assert raised.value.details().startswith("internal error (KeyError); trace id ")
+
+
+async def test_errors_after_stream_messages_keep_the_messages(
+    running: tuple[RunningServer, MonitorApp],
+) -> None:
+    server, _ = running
+    channel, client = stub(server)
+    received = []
+    async with channel:
+        call = client.WatchStatus(monitor_pb2.WatchStatusRequest())
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            async for message in call:
+                received.append(message)
+    assert len(received) == 1
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert raised.value.details() == "status source went away"
+
+
+def handled(code: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "grpc_server_handled_total",
+        {"grpc_service": SERVICE, "grpc_method": "GetStatus", "grpc_code": code},
+    )
+    return value or 0.0
+
+
+async def test_red_metrics_count_calls_by_final_code(
+    running: tuple[RunningServer, MonitorApp],
+) -> None:
+    server, app = running
+    ok_before, not_found_before = handled("OK"), handled("NOT_FOUND")
+    channel, client = stub(server)
+    async with channel:
+        await client.GetStatus(monitor_pb2.GetStatusRequest())
+        app.servicer.raise_next = errors.NotFound("nope")
+        with pytest.raises(grpc.aio.AioRpcError):
+            await client.GetStatus(monitor_pb2.GetStatusRequest())
+    assert handled("OK") == ok_before + 1
+    assert handled("NOT_FOUND") == not_found_before + 1
+
+
+async def test_health_starts_not_serving_and_follows_the_service(
+    running: tuple[RunningServer, MonitorApp],
+) -> None:
+    server, app = running
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    async with channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        response = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE))
+        assert response.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        await app.start(server.health)
+        response = await health.Check(health_pb2.HealthCheckRequest(service=""))
+        assert response.status == health_pb2.HealthCheckResponse.SERVING
+        await server.health.enter_graceful_shutdown()
+        response = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE))
+        assert response.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_reflection_lists_the_services(running: tuple[RunningServer, MonitorApp]) -> None:
+    server, _ = running
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    async with channel:
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+
+        async def requests() -> AsyncIterator[Any]:
+            yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+        names = [
+            service.name
+            async for response in reflection.ServerReflectionInfo(requests())
+            for service in response.list_services_response.service
+        ]
+    assert SERVICE in names
+    assert "grpc.health.v1.Health" in names
+
+
+async def test_outbound_calls_carry_the_callers_remaining_deadline() -> None:
+    upstream_app, downstream_app = MonitorApp(), MonitorApp()
+    upstream = await create_server(upstream_app, SETTINGS)
+    downstream = await create_server(downstream_app, SETTINGS)
+    await upstream.server.start()
+    await downstream.server.start()
+    upstream_app.servicer.downstream = f"127.0.0.1:{downstream.port}"
+    try:
+        channel, client = stub(upstream)
+        async with channel:
+            await client.GetStatus(monitor_pb2.GetStatusRequest(), timeout=5.0)
+        seen_up = upstream_app.servicer.seen_remaining
+        seen_down = downstream_app.servicer.seen_remaining
+        assert seen_up is not None and 0 < seen_up <= 5.0
+        assert seen_down is not None and 0 < seen_down <= seen_up
+    finally:
+        await asyncio.gather(upstream.server.stop(0), downstream.server.stop(0))

@@ -1,0 +1,158 @@
+"""Start a ragserve service as a real process and wait until it serves.
+
+The service is started with ``python -m ragserve.<name>`` on port 0; its JSON
+log line ``{"event": "serving", "grpc_port": ..., "metrics_port": ...}`` tells
+the ports, and readiness is awaited through ``grpc.health.v1`` (bounded,
+no sleeps). Every log line is kept for assertions and failure reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ragserve.runtime.settings import env_prefix
+
+
+class ServiceFailed(RuntimeError):
+    """The process exited or did not become ready; the message carries its log tail."""
+
+
+class ServiceProcess:
+    def __init__(
+        self,
+        name: str,
+        env: Mapping[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+        grpc_port: int = 0,
+    ) -> None:
+        self.name = name
+        prefix = env_prefix(name)
+        self.env = {
+            **os.environ,
+            f"{prefix}PORT": str(grpc_port),
+            f"{prefix}METRICS_PORT": "0",
+            f"{prefix}GRACE_PERIOD_S": "5",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.cwd = cwd
+        self.process: subprocess.Popen[str] | None = None
+        self.grpc_port = 0
+        self.metrics_port = 0
+        self.lines: list[str] = []
+        self._serving = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def start(self, timeout_s: float = 60.0, wait_ready: bool = True) -> ServiceProcess:
+        self._serving.clear()
+        self.lines = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", f"ragserve.{self.name}"],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader.start()
+        if not self._serving.wait(timeout_s):
+            self.kill()
+            raise ServiceFailed(f"{self.name} did not start serving:\n{self.log_tail()}")
+        if self.process.poll() is not None:
+            raise ServiceFailed(f"{self.name} exited at start-up:\n{self.log_tail()}")
+        if wait_ready:
+            self.wait_ready(timeout_s)
+        return self
+
+    def _read_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+            record = _parse(line)
+            if record.get("event") == "serving":
+                self.grpc_port = int(record["grpc_port"])
+                self.metrics_port = int(record["metrics_port"])
+                self._serving.set()
+        self._serving.set()  # exited: wake the starter so it can report
+
+    def records(self) -> list[dict[str, Any]]:
+        return [r for r in (_parse(line) for line in list(self.lines)) if r]
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.lines[-lines:])
+
+    def wait_ready(self, timeout_s: float = 60.0, service: str = "") -> None:
+        """Block until health reports SERVING (watching, not polling in a sleep loop)."""
+        deadline = time.monotonic() + timeout_s
+        with grpc.insecure_channel(self.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    raise ServiceFailed(f"{self.name} exited:\n{self.log_tail()}")
+                try:
+                    for response in stub.Watch(
+                        health_pb2.HealthCheckRequest(service=service),
+                        timeout=max(0.1, min(5.0, deadline - time.monotonic())),
+                    ):
+                        if response.status == health_pb2.HealthCheckResponse.SERVING:
+                            return
+                except grpc.RpcError as error:
+                    if error.code() not in (
+                        grpc.StatusCode.DEADLINE_EXCEEDED,
+                        grpc.StatusCode.UNAVAILABLE,
+                    ):
+                        raise
+        raise ServiceFailed(f"{self.name} not SERVING after {timeout_s}s:\n{self.log_tail()}")
+
+    def stop(self, timeout_s: float = 20.0) -> int:
+        """SIGTERM and wait for a graceful exit; returns the exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise ServiceFailed(f"{self.name} ignored SIGTERM:\n{self.log_tail()}") from None
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case (no flush, no goodbye)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> ServiceProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop()
+        finally:
+            self.kill()
+
+
+def _parse(line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}
