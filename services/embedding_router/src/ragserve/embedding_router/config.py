@@ -450,7 +450,9 @@ def _unique(ids: list[tuple[str, str]], what: str) -> None:
     seen: dict[str, str] = {}
     for path, item_id in ids:
         if item_id in seen:
-            raise ConfigError(f"{path}.id: duplicate {what} id {item_id!r} (first at {seen[item_id]})")
+            raise ConfigError(
+                f"{path}.id: duplicate {what} id {item_id!r} (first at {seen[item_id]})"
+            )
         seen[item_id] = path
 
 

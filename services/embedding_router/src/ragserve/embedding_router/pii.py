@@ -62,8 +62,7 @@ class PiiScanner:
 
     def __init__(self, extra_patterns: Mapping[str, str] | None = None) -> None:
         detectors: list[tuple[str, re.Pattern[str], Callable[[str], bool]]] = [
-            (name, re.compile(pattern), _always)
-            for name, pattern in (extra_patterns or {}).items()
+            (name, re.compile(pattern), _always) for name, pattern in (extra_patterns or {}).items()
         ]
         detectors += [
             ("email", _EMAIL, _always),

@@ -253,12 +253,9 @@ class _Parser:
         max_batch_size = self._int(obj, "max_batch_size", "max_batch_size", 0, 0)
         inputs = self._tensors(obj, "inputs", is_input=True)
         outputs = self._tensors(obj, "outputs", is_input=False)
-        for spec in outputs:
-            if spec.trim_like is not None and not any(i.name == spec.trim_like for i in inputs):
-                raise self._fail(
-                    f"outputs[{outputs.index(spec)}].trim_like",
-                    f"names no input: '{spec.trim_like}'",
-                )
+        for index, spec in enumerate(outputs):
+            if spec.trim_like is not None:
+                self._check_trim_like(spec, f"outputs[{index}].trim_like", inputs)
         batching = None
         if "dynamic_batching" in obj:
             batching = self._batching(obj["dynamic_batching"])
@@ -335,6 +332,17 @@ class _Parser:
         if "trim_like" in obj:
             trim_like = self._str(obj, "trim_like", f"{where}.trim_like", None)
         return TensorSpec(name, datatype, tuple(dims), pad_value, trim_like)
+
+    def _check_trim_like(self, spec: TensorSpec, field: str, inputs: tuple[TensorSpec, ...]) -> None:
+        source = next((i for i in inputs if i.name == spec.trim_like), None)
+        if source is None:
+            raise self._fail(field, f"names no input: '{spec.trim_like}'")
+        if spec.dims.count(-1) > source.dims.count(-1):
+            raise self._fail(
+                field,
+                f"output '{spec.name}' has {spec.dims.count(-1)} variable dims, input "
+                f"'{source.name}' has {source.dims.count(-1)}",
+            )
 
     def _check_pad_value(self, value: object, datatype: str, field: str) -> None:
         if datatype == "BYTES":

@@ -91,7 +91,9 @@ def points(field: str, batch: Sequence[Point], dimension: int, collection: str) 
     for index, point in enumerate(batch):
         canonical = point_id(f"{field}[{index}].id", point.id)
         vector(f"{field}[{index}].vector", point.vector, dimension, collection)
-        checked.append(point if canonical == point.id else Point(canonical, point.vector, point.payload))
+        checked.append(
+            point if canonical == point.id else Point(canonical, point.vector, point.payload)
+        )
     return checked
 
 
@@ -105,16 +107,19 @@ def search_queries(
             field, f"has {len(queries)} queries, at most {MAX_QUERIES_PER_BATCH} per call"
         )
     for index, query in enumerate(queries):
-        path = f"{field}[{index}]"
-        vector(f"{path}.vector", query.vector, dimension, collection)
-        if not 1 <= query.limit <= MAX_LIMIT:
-            raise InvalidArgument(f"{path}.limit", f"{query.limit} is outside [1, {MAX_LIMIT}]")
-        if query.score_threshold is not None and not math.isfinite(query.score_threshold):
-            raise InvalidArgument(f"{path}.score_threshold", "is NaN or infinite")
-        if isinstance(query.with_payload, tuple) and not all(query.with_payload):
-            raise InvalidArgument(f"{path}.with_payload", "a field name is empty")
-        if query.filter is not None:
-            filter_(f"{path}.filter", query.filter)
+        search_query(f"{field}[{index}]", query, dimension, collection)
+
+
+def search_query(path: str, query: SearchQuery, dimension: int, collection: str) -> None:
+    vector(f"{path}.vector", query.vector, dimension, collection)
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise InvalidArgument(f"{path}.limit", f"{query.limit} is outside [1, {MAX_LIMIT}]")
+    if query.score_threshold is not None and not math.isfinite(query.score_threshold):
+        raise InvalidArgument(f"{path}.score_threshold", "is NaN or infinite")
+    if isinstance(query.with_payload, tuple) and not all(query.with_payload):
+        raise InvalidArgument(f"{path}.with_payload", "a field name is empty")
+    if query.filter is not None:
+        filter_(f"{path}.filter", query.filter)
 
 
 def filter_(field: str, value: Filter, depth: int = 0) -> None:
@@ -158,9 +163,10 @@ def _condition(field: str, condition: FieldCondition) -> None:
                 f"{field}.match.any",
                 f"any-of on {condition.key!r} must be all strings or all integers",
             )
-    elif isinstance(condition.match, MatchValue):
-        if not isinstance(condition.match.value, str | int | bool):
-            raise InvalidArgument(
-                f"{field}.match.value",
-                f"match on {condition.key!r} must be a string, an integer or a boolean",
-            )
+    elif isinstance(condition.match, MatchValue) and not isinstance(
+        condition.match.value, str | int | bool
+    ):
+        raise InvalidArgument(
+            f"{field}.match.value",
+            f"match on {condition.key!r} must be a string, an integer or a boolean",
+        )
