@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 from opentelemetry import trace
+from opentelemetry.context import Context
 
 from ragserve.batching import (
     Batch,
@@ -248,9 +249,15 @@ class ModelRunner:
     # -- execution -------------------------------------------------------------------
 
     async def _run_in_worker(self, batch: Batch[Any], work: Any) -> T:
-        """Run blocking ``work`` in a worker thread under a batch span linked to every request."""
+        """Run blocking ``work`` in a worker thread under a batch span linked to every request.
+
+        The span starts a trace of its own (an empty parent context): a batch serves
+        many requests, and parenting it to whichever request happened to start the
+        batcher's task would misattribute it; the links tie it to all of them.
+        """
         with tracer.start_as_current_span(
             "inference.batch",
+            context=Context(),
             links=list(batch.links),
             attributes={
                 "model": self.config.name,
