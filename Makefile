@@ -34,7 +34,7 @@ test: setup check-protos
 	$(RUN) pytest -q -p no:cacheprovider
 
 bench: setup
-	$(RUN) python benchmarks/run_all.py
+	$(RUN) python -m benchmarks.run_all
 
 lint: env
 	$(RUN) ruff check .

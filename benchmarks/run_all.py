@@ -1,0 +1,41 @@
+"""`make bench`: every benchmark, one after the other, each writing its table
+under docs/bench/. Quick settings by default; `--full` for the published run."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
+    # (module, quick arguments, full arguments)
+    ("benchmarks.inference.bench_inference", ["--seconds", "6"], ["--seconds", "15"]),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--full", action="store_true")
+    args = parser.parse_args()
+    failed = []
+    for module, quick, full in BENCHMARKS:
+        if not (ROOT / (module.replace(".", "/") + ".py")).exists():
+            print(f"skipping {module}: not present")
+            continue
+        print(f"== {module}", flush=True)
+        completed = subprocess.run(
+            [sys.executable, "-m", module, *(full if args.full else quick)], cwd=ROOT, check=False
+        )
+        if completed.returncode != 0:
+            failed.append(module)
+    if failed:
+        print("failed:", ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
