@@ -301,3 +301,39 @@ async def test_full_queue_refuses_at_once(small_service: ServiceProcess) -> None
         assert dict(error.trailing_metadata() or ())["retry-after-ms"] == "50"
     for response in served:
         assert vectors(response).shape == (4, 384)
+
+
+async def test_request_timeout_parameter_gives_deadline_exceeded(stub: Any) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.ModelInfer(text_request(["too late"], timeout=1))
+    assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "before the item reached batcher 'all-minilm-l6-v2'" in (raised.value.details() or "")
+
+
+async def test_sigterm_lets_in_flight_requests_finish(model_repository: Path) -> None:
+    process = ServiceProcess(
+        "inference",
+        {
+            "RAGSERVE_INFERENCE_MODEL_REPOSITORY": str(model_repository),
+            "RAGSERVE_INFERENCE_MODELS": MODEL,
+            "RAGSERVE_INFERENCE_GRACE_PERIOD_S": "60",
+        },
+    ).start()
+    try:
+        async with grpc.aio.insecure_channel(process.address) as channel:
+            stub = inference_pb2_grpc.GRPCInferenceServiceStub(channel)
+            texts = [f"in flight text {i} " * 12 for i in range(64)]
+            calls = [asyncio.ensure_future(stub.ModelInfer(text_request(texts))) for _ in range(4)]
+            first = await asyncio.wait(calls, return_when=asyncio.FIRST_COMPLETED)
+            assert first[0]
+            assert process.process is not None
+            in_flight = sum(not call.done() for call in calls)
+            process.process.send_signal(15)
+            assert in_flight > 0, "every request finished before SIGTERM; the test proved nothing"
+            responses = await asyncio.gather(*calls)
+        assert [vectors(r).shape for r in responses] == [(64, 384)] * 4
+        assert process.process.wait(60) == 0
+        events = [r.get("event") for r in process.records()]
+        assert events.index("stopping") < events.index("stopped")
+    finally:
+        process.kill()
