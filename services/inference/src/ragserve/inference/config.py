@@ -176,7 +176,9 @@ def load_model_config(path: Path | str) -> ModelConfig:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ModelConfigError(directory_name, "", f"no {CONFIG_FILENAME} in {path.parent}") from None
+        raise ModelConfigError(
+            directory_name, "", f"no {CONFIG_FILENAME} in {path.parent}"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelConfigError(directory_name, "", f"cannot read {path}: {exc}") from None
     return parse_model_config(raw, directory_name)
@@ -289,7 +291,9 @@ class _Parser:
             text=text,
         )
 
-    def _tensors(self, obj: Mapping[str, Any], key: str, *, is_input: bool) -> tuple[TensorSpec, ...]:
+    def _tensors(
+        self, obj: Mapping[str, Any], key: str, *, is_input: bool
+    ) -> tuple[TensorSpec, ...]:
         if key not in obj:
             raise self._fail(key, "is required")
         value = obj[key]
@@ -317,12 +321,15 @@ class _Parser:
         if "dims" not in obj:
             raise self._fail(f"{where}.dims", "is required")
         if not isinstance(dims_value, list):
-            raise self._fail(f"{where}.dims", f"must be a list of integers, got {_show(dims_value)}")
+            raise self._fail(
+                f"{where}.dims", f"must be a list of integers, got {_show(dims_value)}"
+            )
         dims: list[int] = []
         for position, dim in enumerate(dims_value):
             if isinstance(dim, bool) or not isinstance(dim, int) or dim == 0 or dim < -1:
                 raise self._fail(
-                    f"{where}.dims[{position}]", f"must be -1 or a positive integer, got {_show(dim)}"
+                    f"{where}.dims[{position}]",
+                    f"must be -1 or a positive integer, got {_show(dim)}",
                 )
             dims.append(dim)
         pad_value = obj.get("pad_value")
@@ -333,7 +340,9 @@ class _Parser:
             trim_like = self._str(obj, "trim_like", f"{where}.trim_like", None)
         return TensorSpec(name, datatype, tuple(dims), pad_value, trim_like)
 
-    def _check_trim_like(self, spec: TensorSpec, field: str, inputs: tuple[TensorSpec, ...]) -> None:
+    def _check_trim_like(
+        self, spec: TensorSpec, field: str, inputs: tuple[TensorSpec, ...]
+    ) -> None:
         source = next((i for i in inputs if i.name == spec.trim_like), None)
         if source is None:
             raise self._fail(field, f"names no input: '{spec.trim_like}'")
@@ -392,7 +401,8 @@ class _Parser:
             if provider not in PROVIDERS:
                 listed = ", ".join(f'"{p}"' for p in PROVIDERS)
                 raise self._fail(
-                    f"execution_providers[{index}]", f"must be one of {listed}, got {_show(provider)}"
+                    f"execution_providers[{index}]",
+                    f"must be one of {listed}, got {_show(provider)}",
                 )
             if value.index(provider) != index:
                 raise self._fail(f"execution_providers[{index}]", f"repeats '{provider}'")
@@ -409,7 +419,9 @@ class _Parser:
         obj = self._object(value, "text", _TEXT_FIELDS)
         tokenizer = self._str(obj, "tokenizer", "text.tokenizer", "tokenizer.json")
         if not tokenizer or tokenizer.startswith("/") or ".." in Path(tokenizer).parts:
-            raise self._fail("text.tokenizer", f"must be a path inside the model directory, got '{tokenizer}'")
+            raise self._fail(
+                "text.tokenizer", f"must be a path inside the model directory, got '{tokenizer}'"
+            )
         return TextConfig(
             tokenizer=tokenizer,
             max_tokens=self._int(obj, "max_tokens", "text.max_tokens", 256, 2),
@@ -419,7 +431,11 @@ class _Parser:
             normalize=self._bool(obj, "normalize", "text.normalize", True),
             truncation=TruncationPolicy(
                 self._choice(
-                    obj, "truncation", "text.truncation", "truncate", [t.value for t in TruncationPolicy]
+                    obj,
+                    "truncation",
+                    "text.truncation",
+                    "truncate",
+                    [t.value for t in TruncationPolicy],
                 )
             ),
             dimension=self._int(obj, "dimension", "text.dimension", 384, 1),
