@@ -61,7 +61,10 @@ class ServiceProcess:
         return f"127.0.0.1:{self.grpc_port}"
 
     def start(self, timeout_s: float = 60.0, wait_ready: bool = True) -> ServiceProcess:
-        self._serving.clear()
+        # A fresh event and reader per start: the reader of a killed earlier process
+        # must not signal (or set the ports of) this one.
+        self._serving = threading.Event()
+        self.grpc_port = self.metrics_port = 0
         self.lines = []
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"ragserve.{self.name}"],
@@ -71,7 +74,9 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self._reader = threading.Thread(target=self._read_output, daemon=True)
+        self._reader = threading.Thread(
+            target=self._read_output, args=(self.process, self._serving), daemon=True
+        )
         self._reader.start()
         if not self._serving.wait(timeout_s):
             self.kill()
@@ -82,16 +87,18 @@ class ServiceProcess:
             self.wait_ready(timeout_s)
         return self
 
-    def _read_output(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
+    def _read_output(self, process: subprocess.Popen[str], serving: threading.Event) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if process is not self.process:
+                continue  # a previous incarnation's last words
             self.lines.append(line.rstrip("\n"))
             record = _parse(line)
             if record.get("event") == "serving":
                 self.grpc_port = int(record["grpc_port"])
                 self.metrics_port = int(record["metrics_port"])
-                self._serving.set()
-        self._serving.set()  # exited: wake the starter so it can report
+                serving.set()
+        serving.set()  # exited: wake the starter so it can report
 
     def records(self) -> list[dict[str, Any]]:
         return [r for r in (_parse(line) for line in list(self.lines)) if r]

@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+import numpy as np
+import numpy.typing as npt
+
 #: A point id: an unsigned 64-bit integer or a UUID in canonical lowercase hyphenated form.
 PointId: TypeAlias = int | str
 #: A JSON-like payload object.
@@ -42,6 +45,9 @@ class HnswSettings:
 
     m: int = 16
     ef_construct: int = 100
+    # Points below which the collection is searched exactly and not indexed (0 = the
+    # service's default, RAGSERVE_RETRIEVAL_INDEX_THRESHOLD).
+    full_scan_threshold: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,10 +85,14 @@ class CollectionInfo:
     index_state: IndexState
 
 
+#: A vector: a tuple of floats, or a float32 numpy array (cheaper for bulk loads).
+Vector: TypeAlias = tuple[float, ...] | npt.NDArray[np.float32]
+
+
 @dataclass(frozen=True)
 class Point:
     id: PointId
-    vector: tuple[float, ...]
+    vector: Vector
     payload: Payload = field(default_factory=dict)
 
 
@@ -171,6 +181,10 @@ class SearchQuery:
     score_threshold: float | None = None
     with_payload: PayloadSelection = True
     with_vectors: bool = False
+    offset: int = 0
+    # Search-time HNSW beam width (0 = the service default) and forcing exact search.
+    hnsw_ef: int = 0
+    exact: bool = False
 
 
 # ---------------------------------------------------------------------------- snapshots

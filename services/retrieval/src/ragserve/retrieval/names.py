@@ -1,9 +1,10 @@
 """Tenant scoping: the physical name of a collection is derived from (tenant, name).
 
 Invariant: ``physical_name`` is injective and ``split_physical_name`` inverts it. Tenant
-and collection names are restricted to ``[a-z0-9][a-z0-9_-]{0,62}``, so the separator
-``.`` can appear in neither, and no two (tenant, name) pairs can map to the same physical
-name, even on a case-insensitive file system. A tenant therefore never reaches another
+and collection names are restricted to ``[A-Za-z0-9_-]{1,64}``, so the separator ``.``
+can appear in neither and no two (tenant, name) pairs map to the same physical name.
+(Names differing only in case are distinct: the embedded store needs a case-sensitive
+file system, which Linux has.) A tenant therefore never reaches another
 tenant's collection: every operation resolves names through this module.
 """
 
@@ -13,7 +14,7 @@ import re
 
 from ragserve.errors import InvalidArgument
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SEPARATOR = "."
 
 
@@ -21,8 +22,7 @@ def check_name(field: str, value: str) -> str:
     if not _NAME.fullmatch(value):
         raise InvalidArgument(
             field,
-            f"{value!r} is not a valid name: use 1 to 63 characters of a-z, 0-9, '_' and '-', "
-            "starting with a letter or digit",
+            f"{value!r} is not a valid name: use 1 to 64 letters, digits, '-' or '_'",
         )
     return value
 

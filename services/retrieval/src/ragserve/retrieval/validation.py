@@ -11,6 +11,8 @@ import math
 import uuid
 from collections.abc import Sequence
 
+import numpy as np
+
 from ragserve.errors import InvalidArgument
 from ragserve.retrieval.model import (
     CollectionSpec,
@@ -21,12 +23,15 @@ from ragserve.retrieval.model import (
     Point,
     PointId,
     SearchQuery,
+    Vector,
 )
 
 MAX_DIMENSION = 65_536
 MAX_LIMIT = 1_000
-MAX_QUERIES_PER_BATCH = 256
-MAX_POINTS_PER_BATCH = 10_000
+MAX_QUERIES_PER_BATCH = 100
+MAX_OFFSET = 10_000
+MAX_IDS = 1_024
+MAX_POINTS_PER_BATCH = 1_024
 MAX_FILTER_DEPTH = 8
 _MAX_UINT64 = 2**64 - 1
 
@@ -52,31 +57,41 @@ def point_id(field: str, value: object) -> PointId:
 
 
 def point_ids(field: str, values: Sequence[object]) -> list[PointId]:
+    if not values:
+        raise InvalidArgument(field, "is empty")
+    if len(values) > MAX_IDS:
+        raise InvalidArgument(field, f"has {len(values)} ids, at most {MAX_IDS} per call")
     return [point_id(f"{field}[{index}]", value) for index, value in enumerate(values)]
 
 
-def vector(field: str, values: Sequence[float], dimension: int, collection: str) -> None:
+def vector(field: str, values: Vector, dimension: int, collection: str) -> None:
     if len(values) != dimension:
         raise InvalidArgument(
             field,
             f"has {len(values)} dimensions, collection {collection!r} expects {dimension}",
         )
-    if not all(math.isfinite(value) for value in values):
+    if not np.isfinite(np.asarray(values, dtype=np.float32)).all():
         raise InvalidArgument(field, "contains NaN or infinity")
 
 
 def spec(value: CollectionSpec) -> None:
     if not 1 <= value.dimension <= MAX_DIMENSION:
-        raise InvalidArgument("dimension", f"{value.dimension} is outside [1, {MAX_DIMENSION}]")
+        raise InvalidArgument(
+            "config.dimension", f"{value.dimension} is outside [1, {MAX_DIMENSION}]"
+        )
     if not 4 <= value.hnsw.m <= 128:
-        raise InvalidArgument("hnsw.m", f"{value.hnsw.m} is outside [4, 128]")
+        raise InvalidArgument("config.hnsw.m", f"{value.hnsw.m} is outside [4, 128]")
     if not 4 <= value.hnsw.ef_construct <= 4096:
         raise InvalidArgument(
-            "hnsw.ef_construct", f"{value.hnsw.ef_construct} is outside [4, 4096]"
+            "config.hnsw.ef_construct", f"{value.hnsw.ef_construct} is outside [4, 4096]"
+        )
+    if value.hnsw.full_scan_threshold < 0:
+        raise InvalidArgument(
+            "config.hnsw.full_scan_threshold", f"{value.hnsw.full_scan_threshold} is negative"
         )
     for key in value.payload_indexes:
         if not key:
-            raise InvalidArgument("payload_indexes", "a field name is empty")
+            raise InvalidArgument("config.payload_indexes", "a field name is empty")
 
 
 def points(field: str, batch: Sequence[Point], dimension: int, collection: str) -> list[Point]:
@@ -114,6 +129,10 @@ def search_query(path: str, query: SearchQuery, dimension: int, collection: str)
     vector(f"{path}.vector", query.vector, dimension, collection)
     if not 1 <= query.limit <= MAX_LIMIT:
         raise InvalidArgument(f"{path}.limit", f"{query.limit} is outside [1, {MAX_LIMIT}]")
+    if not 0 <= query.offset <= MAX_OFFSET:
+        raise InvalidArgument(f"{path}.offset", f"{query.offset} is outside [0, {MAX_OFFSET}]")
+    if not 0 <= query.hnsw_ef <= 4096:
+        raise InvalidArgument(f"{path}.params.hnsw_ef", f"{query.hnsw_ef} is outside [0, 4096]")
     if query.score_threshold is not None and not math.isfinite(query.score_threshold):
         raise InvalidArgument(f"{path}.score_threshold", "is NaN or infinite")
     if isinstance(query.with_payload, tuple) and not all(query.with_payload):

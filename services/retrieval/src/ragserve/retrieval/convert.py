@@ -1,0 +1,258 @@
+"""Proto ↔ domain conversions for the retrieval API; the servicer's edge.
+
+Conventions where proto3 cannot say "unset": ``limit`` 0 means 10; ``hnsw.m`` 0 means 16
+and ``ef_construct`` 0 means 100; distance UNSPECIFIED means cosine. Payloads travel as
+``google.protobuf.Struct``, whose numbers are all doubles: integral numbers come back to
+integers on the way in, so an integer field matches an integer filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+
+from ragserve.api.common.v1 import common_pb2
+from ragserve.api.retrieval.v1 import retrieval_pb2 as pb
+from ragserve.errors import InvalidArgument
+from ragserve.retrieval.model import (
+    CollectionInfo,
+    CollectionSpec,
+    Condition,
+    Distance,
+    FieldCondition,
+    Filter,
+    HnswSettings,
+    IndexState,
+    MatchAny,
+    MatchValue,
+    PayloadFieldType,
+    PayloadSelection,
+    Point,
+    PointId,
+    Range,
+    Record,
+    ScoredPoint,
+    SearchQuery,
+    SnapshotInfo,
+)
+
+DEFAULT_LIMIT = 10
+
+_DISTANCE_IN = {
+    pb.DISTANCE_UNSPECIFIED: Distance.COSINE,
+    pb.DISTANCE_COSINE: Distance.COSINE,
+    pb.DISTANCE_DOT: Distance.DOT,
+    pb.DISTANCE_EUCLID: Distance.EUCLID,
+}
+_DISTANCE_OUT = {
+    Distance.COSINE: pb.DISTANCE_COSINE,
+    Distance.DOT: pb.DISTANCE_DOT,
+    Distance.EUCLID: pb.DISTANCE_EUCLID,
+}
+_FIELD_TYPE_IN = {
+    pb.PAYLOAD_SCHEMA_TYPE_KEYWORD: PayloadFieldType.KEYWORD,
+    pb.PAYLOAD_SCHEMA_TYPE_INTEGER: PayloadFieldType.INTEGER,
+    pb.PAYLOAD_SCHEMA_TYPE_FLOAT: PayloadFieldType.FLOAT,
+    pb.PAYLOAD_SCHEMA_TYPE_BOOL: PayloadFieldType.BOOL,
+}
+_FIELD_TYPE_OUT = {value: key for key, value in _FIELD_TYPE_IN.items()}
+_INDEX_STATE_OUT = {
+    IndexState.EXACT: pb.INDEX_STATE_EXACT,
+    IndexState.INDEXING: pb.INDEX_STATE_INDEXING,
+    IndexState.INDEXED: pb.INDEX_STATE_INDEXED,
+}
+
+
+# ---------------------------------------------------------------------------- in
+
+
+def spec_in(config: Any) -> CollectionSpec:
+    indexes: dict[str, PayloadFieldType] = {}
+    for index, payload_index in enumerate(config.payload_indexes):
+        kind = _FIELD_TYPE_IN.get(payload_index.type)
+        if kind is None:
+            raise InvalidArgument(
+                f"config.payload_indexes[{index}].type", "must be keyword, integer, float or bool"
+            )
+        indexes[payload_index.field] = kind
+    distance = _DISTANCE_IN.get(config.distance)
+    if distance is None:
+        raise InvalidArgument("config.distance", f"unknown distance {config.distance}")
+    return CollectionSpec(
+        dimension=config.dimension,
+        distance=distance,
+        hnsw=HnswSettings(
+            m=config.hnsw.m or 16,
+            ef_construct=config.hnsw.ef_construct or 100,
+            full_scan_threshold=config.hnsw.full_scan_threshold,
+        ),
+        on_disk=config.on_disk,
+        payload_indexes=indexes,
+    )
+
+
+def point_id_in(field: str, message: Any) -> object:
+    kind = message.WhichOneof("kind")
+    if kind == "num":
+        return int(message.num)
+    if kind == "uuid":
+        return str(message.uuid)
+    raise InvalidArgument(field, "is empty: set num or uuid")
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
+
+
+def payload_in(message: struct_pb2.Struct) -> dict[str, Any]:
+    payload = _integral(json_format.MessageToDict(message))
+    assert isinstance(payload, dict)
+    return payload
+
+
+def points_in(field: str, messages: Any) -> list[Point]:
+    return [
+        Point(
+            id=point_id_in(f"{field}[{index}].id", message.id),  # type: ignore[arg-type]
+            vector=tuple(message.vector),
+            payload=payload_in(message.payload),
+        )
+        for index, message in enumerate(messages)
+    ]
+
+
+def filter_in(field: str, message: Any) -> Filter:
+    return Filter(
+        must=tuple(_condition_in(f"{field}.must[{i}]", c) for i, c in enumerate(message.must)),
+        should=tuple(
+            _condition_in(f"{field}.should[{i}]", c) for i, c in enumerate(message.should)
+        ),
+        must_not=tuple(
+            _condition_in(f"{field}.must_not[{i}]", c) for i, c in enumerate(message.must_not)
+        ),
+    )
+
+
+def _condition_in(field: str, message: Any) -> Condition:
+    kind = message.WhichOneof("condition")
+    if kind == "nested":
+        return filter_in(f"{field}.nested", message.nested)
+    if kind == "match":
+        value_kind = message.match.WhichOneof("value")
+        if value_kind is None:
+            raise InvalidArgument(f"{field}.match", "set keyword, integer or boolean")
+        return FieldCondition(message.key, MatchValue(getattr(message.match, value_kind)))
+    if kind == "match_any":
+        keywords, integers = tuple(message.match_any.keywords), tuple(message.match_any.integers)
+        if keywords and integers:
+            raise InvalidArgument(f"{field}.match_any", "set keywords or integers, not both")
+        return FieldCondition(message.key, MatchAny(keywords or integers))
+    if kind == "range":
+        bounds = message.range
+        return FieldCondition(
+            message.key,
+            range=Range(
+                gt=bounds.gt if bounds.HasField("gt") else None,
+                gte=bounds.gte if bounds.HasField("gte") else None,
+                lt=bounds.lt if bounds.HasField("lt") else None,
+                lte=bounds.lte if bounds.HasField("lte") else None,
+            ),
+        )
+    raise InvalidArgument(field, "set one of match, match_any, range or nested")
+
+
+def optional_filter_in(field: str, owner: Any) -> Filter | None:
+    return filter_in(field, owner.filter) if owner.HasField("filter") else None
+
+
+def payload_selection_in(owner: Any) -> PayloadSelection:
+    if not owner.HasField("with_payload"):
+        return True
+    selector = owner.with_payload
+    if selector.exclude_all:
+        return False
+    return tuple(selector.include) if selector.include else True
+
+
+def query_in(field: str, message: Any) -> SearchQuery:
+    return SearchQuery(
+        vector=tuple(message.vector),
+        limit=message.limit or DEFAULT_LIMIT,
+        filter=optional_filter_in(f"{field}.filter", message),
+        score_threshold=message.score_threshold if message.HasField("score_threshold") else None,
+        with_payload=payload_selection_in(message),
+        with_vectors=message.with_vectors,
+        offset=message.offset,
+        hnsw_ef=message.params.hnsw_ef,
+        exact=message.params.exact,
+    )
+
+
+# ---------------------------------------------------------------------------- out
+
+
+def point_id_out(value: PointId) -> Any:
+    if isinstance(value, int):
+        return common_pb2.PointId(num=value)
+    return common_pb2.PointId(uuid=value)
+
+
+def payload_out(payload: Mapping[str, Any] | None) -> struct_pb2.Struct | None:
+    if payload is None:
+        return None
+    message = struct_pb2.Struct()
+    message.update(dict(payload))
+    return message
+
+
+def collection_out(info: CollectionInfo) -> Any:
+    spec = info.spec
+    return pb.CollectionInfo(
+        name=info.name,
+        config=pb.CollectionConfig(
+            dimension=spec.dimension,
+            distance=_DISTANCE_OUT[spec.distance],
+            hnsw=pb.HnswConfig(
+                m=spec.hnsw.m,
+                ef_construct=spec.hnsw.ef_construct,
+                full_scan_threshold=spec.hnsw.full_scan_threshold,
+            ),
+            on_disk=spec.on_disk,
+            payload_indexes=[
+                pb.PayloadIndex(field=key, type=_FIELD_TYPE_OUT[kind])
+                for key, kind in spec.payload_indexes.items()
+                if kind in _FIELD_TYPE_OUT
+            ],
+        ),
+        points_count=info.points_count,
+        index_state=_INDEX_STATE_OUT[info.index_state],
+    )
+
+
+def scored_out(hit: ScoredPoint) -> Any:
+    return pb.ScoredPoint(
+        id=point_id_out(hit.id),
+        score=hit.score,
+        payload=payload_out(hit.payload),
+        vector=hit.vector or (),
+    )
+
+
+def record_out(record: Record) -> Any:
+    return pb.RetrievedPoint(
+        id=point_id_out(record.id), payload=payload_out(record.payload), vector=record.vector or ()
+    )
+
+
+def snapshot_out(info: SnapshotInfo) -> Any:
+    return pb.SnapshotInfo(
+        name=info.name, created_at=info.created_at_unix_s, size_bytes=info.size_bytes
+    )

@@ -1,0 +1,301 @@
+"""The one module that imports ``qdrant_edge`` (Qdrant Edge, beta, pinned to 0.9.0).
+
+Everything the service needs from the embedded engine goes through ``EdgeShardHandle``,
+which speaks domain objects only; an upgrade of the engine touches this file alone.
+
+Facts this module relies on (measured with 0.9.0): every call holds the GIL for its whole
+duration, so the handle lives in a worker process, never in the gRPC server's; a shard
+directory can be opened by one process at a time (the WAL is locked); ``update`` is durable
+against a process crash once it returns (WAL); ``optimize`` is the only way to build HNSW
+and blocks its caller for as long as the build runs; an interrupted ``optimize`` leaves a
+``temp_segments`` directory behind; string point ids must be UUIDs; errors are plain
+``Exception``s carrying only a message.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import qdrant_edge as qe
+
+from ragserve.errors import InvalidArgument, RagserveError, Unavailable
+from ragserve.retrieval.model import (
+    CollectionSpec,
+    Condition,
+    Distance,
+    FieldCondition,
+    Filter,
+    MatchAny,
+    MatchValue,
+    PayloadFieldType,
+    PayloadSelection,
+    Point,
+    PointId,
+    Record,
+    ScoredPoint,
+    SearchQuery,
+)
+
+ENGINE_VERSION = "qdrant-edge-py 0.9.0"
+
+_DISTANCES = {
+    Distance.COSINE: qe.Distance.Cosine,
+    Distance.DOT: qe.Distance.Dot,
+    Distance.EUCLID: qe.Distance.Euclid,
+}
+_FIELD_TYPES = {
+    PayloadFieldType.KEYWORD: qe.PayloadSchemaType.Keyword,
+    PayloadFieldType.INTEGER: qe.PayloadSchemaType.Integer,
+    PayloadFieldType.FLOAT: qe.PayloadSchemaType.Float,
+    PayloadFieldType.BOOL: qe.PayloadSchemaType.Bool,
+    PayloadFieldType.TEXT: qe.PayloadSchemaType.Text,
+    PayloadFieldType.DATETIME: qe.PayloadSchemaType.Datetime,
+    PayloadFieldType.UUID: qe.PayloadSchemaType.Uuid,
+}
+# Segments below this size (KB) are scanned even when indexed: a graph walk does not pay off.
+_FULL_SCAN_THRESHOLD_KB = 1_000
+
+
+def translate_error(exc: Exception, field: str) -> RagserveError:
+    """A domain error for an engine exception; the engine only gives us its message."""
+    message = str(exc)
+    if "dimension error" in message.lower():
+        return InvalidArgument(field, message)
+    if "uuid" in message.lower():
+        return InvalidArgument(field, f"{message} (string point ids must be UUIDs)")
+    return Unavailable(f"embedded vector store error: {message}")
+
+
+def remove_temp_segments(shard_dir: Path) -> list[Path]:
+    """Deletes what an interrupted ``optimize`` left behind; only call on a closed shard."""
+    removed = [path for path in shard_dir.rglob("temp_segments") if path.is_dir()]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+def _config(spec: CollectionSpec, *, index_everything: bool = False) -> Any:
+    vectors = qe.EdgeVectorParams(
+        size=spec.dimension,
+        distance=_DISTANCES[spec.distance],
+        memory=qe.Memory.Cold if spec.on_disk else None,
+    )
+    hnsw = qe.HnswIndexConfig(
+        m=spec.hnsw.m,
+        ef_construct=spec.hnsw.ef_construct,
+        full_scan_threshold=_FULL_SCAN_THRESHOLD_KB,
+        # One thread: the builder must leave a core to the process that keeps serving.
+        max_indexing_threads=1,
+    )
+    optimizers = qe.EdgeOptimizersConfig(indexing_threshold=1) if index_everything else None
+    return qe.EdgeConfig(vectors=vectors, hnsw_config=hnsw, optimizers=optimizers)
+
+
+def _point_id_out(value: Any) -> PointId:
+    if isinstance(value, int):
+        return value
+    return str(uuid.UUID(str(value)))
+
+
+def _vector_out(value: Any) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    return tuple(float(component) for component in value)
+
+
+def _payload_selection(value: PayloadSelection) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _condition(condition: Condition) -> Any:
+    if isinstance(condition, Filter):
+        return filter_to_edge(condition)
+    return _field_condition(condition)
+
+
+def _field_condition(condition: FieldCondition) -> Any:
+    if condition.range is not None:
+        bounds = condition.range
+        return qe.FieldCondition(
+            key=condition.key,
+            range=qe.RangeFloat(gte=bounds.gte, gt=bounds.gt, lte=bounds.lte, lt=bounds.lt),
+        )
+    if isinstance(condition.match, MatchAny):
+        values = cast(list[str] | list[int], list(condition.match.values))
+        return qe.FieldCondition(key=condition.key, match=qe.MatchAny(values))
+    if isinstance(condition.match, MatchValue):
+        return qe.FieldCondition(key=condition.key, match=qe.MatchValue(condition.match.value))
+    raise InvalidArgument("filter", f"condition on {condition.key!r} has neither match nor range")
+
+
+def filter_to_edge(value: Filter) -> Any:
+    return qe.Filter(
+        must=[_condition(c) for c in value.must] or None,
+        should=[_condition(c) for c in value.should] or None,
+        must_not=[_condition(c) for c in value.must_not] or None,
+    )
+
+
+class EdgeShardHandle:
+    """One open shard (one collection). Not thread-safe; one process owns it."""
+
+    def __init__(self, shard: Any, path: Path) -> None:
+        self._shard = shard
+        self.path = path
+
+    @classmethod
+    def create(cls, path: Path, spec: CollectionSpec) -> EdgeShardHandle:
+        try:
+            shard = qe.EdgeShard.create(str(path), _config(spec))
+            for key, field_type in spec.payload_indexes.items():
+                shard.update(qe.UpdateOperation.create_field_index(key, _FIELD_TYPES[field_type]))
+            shard.flush()
+        except Exception as exc:
+            raise translate_error(exc, "collection") from exc
+        return cls(shard, path)
+
+    @classmethod
+    def open(cls, path: Path) -> EdgeShardHandle:
+        try:
+            return cls(qe.EdgeShard.load(str(path)), path)
+        except Exception as exc:
+            raise translate_error(exc, "collection") from exc
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        operation = qe.UpdateOperation.upsert_points(
+            [
+                # The engine takes float32 arrays as they are: no per-float Python objects.
+                qe.Point(
+                    point.id, cast(Any, np.asarray(point.vector, np.float32)), dict(point.payload)
+                )
+                for point in points
+            ]
+        )
+        self._update(operation, "points.vector")
+
+    def delete(self, ids: Sequence[PointId]) -> None:
+        self._update(qe.UpdateOperation.delete_points(list(ids)), "ids")
+
+    def delete_by_filter(self, value: Filter) -> int:
+        matched = self.count(value)
+        if matched:
+            self._update(
+                qe.UpdateOperation.delete_points_by_filter(filter_to_edge(value)), "filter"
+            )
+        return matched
+
+    def count(self, value: Filter | None = None) -> int:
+        edge_filter = filter_to_edge(value) if value is not None and not value.is_empty() else None
+        try:
+            return int(self._shard.count(qe.CountRequest(exact=True, filter=edge_filter)))
+        except Exception as exc:
+            raise translate_error(exc, "filter") from exc
+
+    def retrieve(
+        self, ids: Sequence[PointId], with_payload: PayloadSelection, with_vectors: bool
+    ) -> list[Record]:
+        try:
+            records = self._shard.retrieve(
+                list(ids), with_payload=_payload_selection(with_payload), with_vector=with_vectors
+            )
+        except Exception as exc:
+            raise translate_error(exc, "ids") from exc
+        return [
+            Record(
+                id=_point_id_out(record.id),
+                payload=dict(record.payload)
+                if with_payload is not False and record.payload is not None
+                else None,
+                vector=_vector_out(record.vector) if with_vectors else None,
+            )
+            for record in records
+        ]
+
+    def search(
+        self, queries: Sequence[SearchQuery], *, exact: bool, hnsw_ef: int
+    ) -> list[list[ScoredPoint]]:
+        requests = [
+            qe.QueryRequest(
+                limit=query.limit,
+                offset=query.offset or None,
+                query=qe.Query.Nearest(list(query.vector)),
+                filter=filter_to_edge(query.filter)
+                if query.filter is not None and not query.filter.is_empty()
+                else None,
+                score_threshold=query.score_threshold,
+                with_payload=_payload_selection(query.with_payload),
+                with_vector=query.with_vectors,
+                params=qe.SearchParams(exact=True)
+                if exact or query.exact
+                else qe.SearchParams(hnsw_ef=query.hnsw_ef or hnsw_ef),
+            )
+            for query in queries
+        ]
+        try:
+            if len(requests) == 1:
+                batches = [self._shard.query(requests[0])]
+            else:
+                batches = self._shard.query_batch(qe.QueryBatchRequest(requests))
+        except Exception as exc:
+            raise translate_error(exc, "queries.vector") from exc
+        return [
+            [
+                ScoredPoint(
+                    id=_point_id_out(hit.id),
+                    score=float(hit.score),
+                    payload=dict(hit.payload)
+                    if query.with_payload is not False and hit.payload is not None
+                    else None,
+                    vector=_vector_out(hit.vector) if query.with_vectors else None,
+                )
+                for hit in hits
+            ]
+            for query, hits in zip(queries, batches, strict=True)
+        ]
+
+    def counts(self) -> tuple[int, int]:
+        """(points, indexed vectors)."""
+        try:
+            info = self._shard.info()
+        except Exception as exc:
+            raise translate_error(exc, "collection") from exc
+        return int(info.points_count), int(info.indexed_vectors_count)
+
+    def flush(self) -> None:
+        try:
+            self._shard.flush()
+        except Exception as exc:
+            raise translate_error(exc, "collection") from exc
+
+    def close(self) -> None:
+        try:
+            self._shard.close()
+        except Exception as exc:
+            raise translate_error(exc, "collection") from exc
+
+    def _update(self, operation: Any, field: str) -> None:
+        try:
+            self._shard.update(operation)
+        except Exception as exc:
+            raise translate_error(exc, field) from exc
+
+
+def build_index(path: Path, spec: CollectionSpec) -> bool:
+    """Builds the HNSW index of the (closed, private) shard at ``path``; blocks for the build.
+
+    Runs in a throw-away process (``edge_index_builder``): it holds the GIL and a core for
+    as long as it takes.
+    """
+    remove_temp_segments(path)
+    shard = qe.EdgeShard.load(str(path), _config(spec, index_everything=True))
+    try:
+        built = bool(shard.optimize())
+        shard.flush()
+    finally:
+        shard.close()
+    return built

@@ -1,0 +1,28 @@
+"""``python -m ragserve.retrieval.edge_index_builder SHARD_DIR SPEC_JSON``: builds the HNSW
+index of a private copy of a shard, then exits (0 on success).
+
+A process of its own because ``optimize()`` holds the GIL and a core for the whole build
+(minutes at 100k points); the worker that keeps serving waits on this process's stdout,
+which closes when it exits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ragserve.retrieval import edge_engine
+from ragserve.retrieval.specs import spec_from_json
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    shard_dir, spec_json = argv
+    edge_engine.build_index(Path(shard_dir), spec_from_json(json.loads(spec_json)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

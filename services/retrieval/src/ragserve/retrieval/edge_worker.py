@@ -1,0 +1,474 @@
+"""The embedded store's worker process: owns every shard under one data directory.
+
+Qdrant Edge holds the GIL for the whole of each call, so it runs here, never in the gRPC
+server's process. The worker is single-threaded and handles one request at a time, in
+arrival order; this is what makes a snapshot consistent (no write can interleave with the
+copy) and what makes an index swap atomic for callers.
+
+Index builds never stall serving: a collection that reaches ``index_threshold`` points is
+flushed and copied into a new shard generation, and a throw-away builder process
+(``ragserve.retrieval.edge_index_builder``) runs
+``optimize()`` on the copy while this process keeps answering from the live shard with
+exact search. Writes that arrive meanwhile are applied to the live shard and remembered;
+when the builder exits, the worker opens the built shard, replays those writes, flushes,
+and switches ``collection.json`` to the new generation (the commit point), then drops the
+old shard. A crash at any step leaves either the old or the new generation live, never a
+mix, and the loser is removed at start-up.
+
+Protocol over the pipe (pickled tuples): request ``(request_id, operation, args)``; reply
+``(request_id, True, result)`` or ``(request_id, False, (error_class_name, field, message))``.
+The first message the worker sends is ``(0, True, "ready")``, or an error reply if it
+could not open the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing.connection
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragserve.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    RagserveError,
+    Unavailable,
+)
+from ragserve.retrieval import edge_engine, edge_layout
+from ragserve.retrieval.edge_layout import PARTIAL, Layout, Metadata
+from ragserve.retrieval.model import (
+    CollectionInfo,
+    CollectionSpec,
+    Filter,
+    IndexState,
+    PayloadSelection,
+    Point,
+    PointId,
+    Record,
+    ScoredPoint,
+    SearchQuery,
+    SnapshotInfo,
+)
+from ragserve.retrieval.specs import spec_to_json
+
+logger = logging.getLogger("ragserve.retrieval.edge_worker")
+
+_SNAPSHOT_NAME_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """``index_threshold``: points at which a collection gets an HNSW index (0 = never),
+    unless its spec sets its own (``hnsw.full_scan_threshold``).
+    ``reindex_fraction``: unindexed share of points that triggers a rebuild.
+    ``hnsw_ef``: candidates examined per HNSW search (recall against latency)."""
+
+    index_threshold: int = 200_000
+    reindex_fraction: float = 0.2
+    hnsw_ef: int = 512
+
+
+@dataclass
+class _Build:
+    process: subprocess.Popen[bytes]
+    generation: int
+    started_at: float
+    # Writes applied to the live shard after the copy was taken, in order.
+    replay: list[tuple[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class _Collection:
+    physical: str
+    spec: CollectionSpec
+    generation: int
+    shard: edge_engine.EdgeShardHandle
+    # Whether the live shard has an HNSW index (set at open and when a build goes live).
+    indexed: bool = False
+    build: _Build | None = None
+    # Points count at which the last build failed, so a failing build is not retried per write.
+    failed_build_at: int | None = None
+
+
+_ERRORS: dict[str, type[RagserveError]] = {
+    kind.__name__: kind for kind in (AlreadyExists, NotFound, Unavailable, FailedPrecondition)
+}
+
+
+def encode_error(exc: Exception) -> tuple[str, str, str]:
+    """(class name, field, message) of a domain error; anything else becomes Unavailable."""
+    if isinstance(exc, InvalidArgument):
+        return ("InvalidArgument", exc.field, exc.reason)
+    if isinstance(exc, RagserveError) and type(exc).__name__ in _ERRORS:
+        return (type(exc).__name__, "", exc.message)
+    return ("Unavailable", "", f"embedded vector store error: {exc}")
+
+
+def decode_error(encoded: tuple[str, str, str]) -> RagserveError:
+    kind, field_name, message = encoded
+    if kind == "InvalidArgument":
+        return InvalidArgument(field_name, message)
+    return _ERRORS.get(kind, Unavailable)(message)
+
+
+class EdgeWorker:
+    """The worker's state and operations; ``serve`` is its loop."""
+
+    def __init__(self, data_dir: Path, settings: WorkerSettings) -> None:
+        self.layout = Layout(data_dir)
+        self.settings = settings
+        self.collections: dict[str, _Collection] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self) -> None:
+        self.layout.ensure()
+        for path in self.layout.clean():
+            logger.warning("removed leftover %s", path)
+        for physical in self.layout.collection_names():
+            metadata = edge_layout.read_metadata(self.layout.collection_dir(physical))
+            shard_dir = self.layout.shard_dir(physical, metadata.generation)
+            for path in edge_engine.remove_temp_segments(shard_dir):
+                logger.warning("removed interrupted index build %s", path)
+            shard = edge_engine.EdgeShardHandle.open(shard_dir)
+            self.collections[physical] = _Collection(
+                physical, metadata.spec, metadata.generation, shard, indexed=shard.counts()[1] > 0
+            )
+
+    def close(self) -> None:
+        for collection in self.collections.values():
+            self._abandon_build(collection)
+            collection.shard.flush()
+            collection.shard.close()
+        self.collections.clear()
+
+    def serve(self, connection: multiprocessing.connection.Connection) -> None:
+        operations: dict[str, Callable[..., Any]] = {
+            "ping": lambda: "pong",
+            "create": self.create,
+            "describe": self.describe,
+            "list": self.list_collections,
+            "delete": self.delete,
+            "upsert": self.upsert,
+            "delete_ids": self.delete_ids,
+            "delete_filter": self.delete_filter,
+            "count": self.count,
+            "retrieve": self.retrieve,
+            "search": self.search,
+            "snapshot_create": self.snapshot_create,
+            "snapshot_list": self.snapshot_list,
+            "snapshot_restore": self.snapshot_restore,
+            "wait_for_index": self.wait_for_index,
+        }
+        while True:
+            # A builder's stdout reaches end-of-file when the builder exits.
+            builds = {
+                c.build.process.stdout.fileno(): c
+                for c in self.collections.values()
+                if c.build is not None and c.build.process.stdout is not None
+            }
+            ready = multiprocessing.connection.wait([connection, *builds])
+            for descriptor, collection in builds.items():
+                if descriptor in ready:
+                    self._finish_build(collection)
+            if connection not in ready:
+                continue
+            try:
+                request_id, operation, args = connection.recv()
+            except EOFError:
+                return
+            if operation == "close":
+                self.close()
+                connection.send((request_id, True, None))
+                return
+            try:
+                result = operations[operation](*args)
+                reply: tuple[int, bool, Any] = (request_id, True, result)
+            except Exception as exc:  # reported to the caller; the worker keeps serving
+                if not isinstance(exc, RagserveError):
+                    logger.exception("operation %s failed", operation)
+                reply = (request_id, False, encode_error(exc))
+            connection.send(reply)
+
+    # ------------------------------------------------------------------ collections
+
+    def _get(self, physical: str) -> _Collection:
+        collection = self.collections.get(physical)
+        if collection is None:
+            raise NotFound(f"collection {physical.partition('.')[2]!r} does not exist")
+        return collection
+
+    def create(self, physical: str, spec: CollectionSpec) -> None:
+        if physical in self.collections:
+            raise AlreadyExists(f"collection {physical.partition('.')[2]!r} already exists")
+        final = self.layout.collection_dir(physical)
+        staging = final.with_name(final.name + PARTIAL)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        handle = edge_engine.EdgeShardHandle.create(staging / "shard-1", spec)
+        handle.close()
+        edge_layout.write_metadata(staging, Metadata(spec, 1))
+        staging.rename(final)
+        shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1))
+        self.collections[physical] = _Collection(physical, spec, 1, shard)
+
+    def describe(self, physical: str) -> CollectionInfo:
+        collection = self._get(physical)
+        points, indexed = collection.shard.counts()
+        if collection.build is not None:
+            state = IndexState.INDEXING
+        elif indexed > 0:
+            state = IndexState.INDEXED
+        else:
+            state = IndexState.EXACT
+        return CollectionInfo(physical, collection.spec, points, indexed, state)
+
+    def list_collections(self) -> list[str]:
+        return sorted(self.collections)
+
+    def delete(self, physical: str) -> None:
+        collection = self._get(physical)
+        self._abandon_build(collection)
+        collection.shard.close()
+        del self.collections[physical]
+        self.layout.trash(self.layout.collection_dir(physical))
+
+    # ------------------------------------------------------------------ points
+
+    def upsert(self, physical: str, points: Sequence[Point]) -> None:
+        collection = self._get(physical)
+        collection.shard.upsert(points)
+        self._remember(collection, "upsert", points)
+        try:
+            self._maybe_build(collection)
+        except Exception:  # the points are stored; exact search goes on serving them
+            logger.exception("could not start the index build of %s", physical)
+            collection.failed_build_at = collection.shard.counts()[0]
+
+    def delete_ids(self, physical: str, ids: Sequence[PointId]) -> None:
+        collection = self._get(physical)
+        collection.shard.delete(ids)
+        self._remember(collection, "delete_ids", ids)
+
+    def delete_filter(self, physical: str, value: Filter) -> int:
+        collection = self._get(physical)
+        deleted = collection.shard.delete_by_filter(value)
+        self._remember(collection, "delete_filter", value)
+        return deleted
+
+    def count(self, physical: str, value: Filter | None) -> int:
+        return self._get(physical).shard.count(value)
+
+    def retrieve(
+        self,
+        physical: str,
+        ids: Sequence[PointId],
+        with_payload: PayloadSelection,
+        with_vectors: bool,
+    ) -> list[Record]:
+        return self._get(physical).shard.retrieve(ids, with_payload, with_vectors)
+
+    def search(self, physical: str, queries: Sequence[SearchQuery]) -> list[list[ScoredPoint]]:
+        collection = self._get(physical)
+        # Until a built index is live, every vector is scored: exact results, and at the
+        # sizes below the threshold, fast enough (see docs/retrieval.md for the numbers).
+        return collection.shard.search(
+            queries, exact=not collection.indexed, hnsw_ef=self.settings.hnsw_ef
+        )
+
+    # ------------------------------------------------------------------ index builds
+
+    def _remember(self, collection: _Collection, operation: str, args: Any) -> None:
+        if collection.build is not None:
+            collection.build.replay.append((operation, args))
+
+    def _maybe_build(self, collection: _Collection) -> None:
+        threshold = collection.spec.hnsw.full_scan_threshold or self.settings.index_threshold
+        if threshold <= 0 or collection.build is not None:
+            return
+        points, indexed = collection.shard.counts()
+        if points < threshold or points - indexed < max(1, points * self.settings.reindex_fraction):
+            return
+        if collection.failed_build_at is not None and points < 2 * collection.failed_build_at:
+            return
+        self._start_build(collection)
+
+    def _start_build(self, collection: _Collection) -> None:
+        generation = collection.generation + 1
+        target = self.layout.shard_dir(collection.physical, generation)
+        shutil.rmtree(target, ignore_errors=True)
+        collection.shard.flush()
+        edge_layout.copy_tree(collection.shard.path, target)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ragserve.retrieval.edge_index_builder",
+                str(target),
+                json.dumps(spec_to_json(collection.spec)),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+        )
+        collection.build = _Build(process, generation, time.monotonic())
+        logger.info("index build of %s started (generation %d)", collection.physical, generation)
+
+    def _finish_build(self, collection: _Collection) -> None:
+        build = collection.build
+        assert build is not None
+        build.process.wait()
+        if build.process.stdout is not None:
+            build.process.stdout.close()
+        collection.build = None
+        target = self.layout.shard_dir(collection.physical, build.generation)
+        if build.process.returncode != 0:
+            logger.error(
+                "index build of %s failed (exit code %s); exact search continues",
+                collection.physical,
+                build.process.returncode,
+            )
+            shutil.rmtree(target, ignore_errors=True)
+            collection.failed_build_at = collection.shard.counts()[0]
+            return
+        built = edge_engine.EdgeShardHandle.open(target)
+        for operation, args in build.replay:
+            if operation == "upsert":
+                built.upsert(args)
+            elif operation == "delete_ids":
+                built.delete(args)
+            else:
+                built.delete_by_filter(args)
+        built.flush()
+        edge_layout.write_metadata(
+            self.layout.collection_dir(collection.physical),
+            Metadata(collection.spec, build.generation),
+        )
+        old = collection.shard
+        collection.shard, collection.generation = built, build.generation
+        collection.indexed = built.counts()[1] > 0
+        old.close()
+        shutil.rmtree(old.path, ignore_errors=True)
+        logger.info(
+            "index build of %s done in %.1f s, %d writes replayed",
+            collection.physical,
+            time.monotonic() - build.started_at,
+            len(build.replay),
+        )
+
+    def _abandon_build(self, collection: _Collection) -> None:
+        if collection.build is None:
+            return
+        collection.build.process.kill()
+        collection.build.process.wait()
+        if collection.build.process.stdout is not None:
+            collection.build.process.stdout.close()
+        shutil.rmtree(
+            self.layout.shard_dir(collection.physical, collection.build.generation),
+            ignore_errors=True,
+        )
+        collection.build = None
+
+    def wait_for_index(self, physical: str) -> CollectionInfo:
+        """Blocks until the collection's build (if any) is live: for tests and benchmarks."""
+        collection = self._get(physical)
+        if collection.build is not None:
+            collection.build.process.wait()
+            self._finish_build(collection)
+        return self.describe(physical)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot_create(self, physical: str) -> SnapshotInfo:
+        collection = self._get(physical)
+        name = f"snap-{time.time_ns() // 1_000_000}-{secrets.token_hex(3)}"
+        final = self.layout.snapshot_dir(physical, name)
+        staging = final.with_name(name + PARTIAL)
+        staging.mkdir(parents=True)
+        # Single-threaded worker: no write can land between the flush and the end of the copy.
+        collection.shard.flush()
+        edge_layout.copy_tree(collection.shard.path, staging / "shard")
+        edge_layout.write_metadata(staging, Metadata(collection.spec, 0))
+        staging.rename(final)
+        return self._snapshot_info(physical, final)
+
+    def snapshot_list(self, physical: str) -> list[SnapshotInfo]:
+        directory = self.layout.snapshots / physical
+        if not directory.is_dir():
+            return []
+        return [
+            self._snapshot_info(physical, path)
+            for path in sorted(directory.iterdir())
+            if path.is_dir() and not path.name.endswith(PARTIAL)
+        ]
+
+    def snapshot_restore(self, physical: str, snapshot: str) -> None:
+        if (
+            not snapshot
+            or len(snapshot) > _SNAPSHOT_NAME_LENGTH
+            or not all(c.isalnum() or c in "-_" for c in snapshot)
+        ):
+            raise InvalidArgument("snapshot", f"{snapshot!r} is not a snapshot name")
+        source = self.layout.snapshot_dir(physical, snapshot)
+        if not source.is_dir():
+            raise NotFound(
+                f"snapshot {snapshot!r} of collection {physical.partition('.')[2]!r} does not exist"
+            )
+        metadata = edge_layout.read_metadata(source)
+        final = self.layout.collection_dir(physical)
+        staging = final.with_name(final.name + PARTIAL)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        edge_layout.copy_tree(source / "shard", staging / "shard-1")
+        edge_layout.write_metadata(staging, Metadata(metadata.spec, 1))
+        existing = self.collections.pop(physical, None)
+        if existing is not None:
+            self._abandon_build(existing)
+            existing.shard.close()
+            self.layout.trash(final)
+        staging.rename(final)
+        shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1))
+        self.collections[physical] = _Collection(
+            physical, metadata.spec, 1, shard, indexed=shard.counts()[1] > 0
+        )
+
+    def _snapshot_info(self, physical: str, path: Path) -> SnapshotInfo:
+        return SnapshotInfo(
+            name=path.name,
+            collection=physical,
+            created_at_unix_s=(path / edge_layout.METADATA).stat().st_mtime,
+            size_bytes=edge_layout.directory_size(path),
+        )
+
+
+def worker_main(
+    connection: multiprocessing.connection.Connection, data_dir: str, settings: WorkerSettings
+) -> None:
+    """Entry point of the worker process (started with the ``spawn`` method)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    worker = EdgeWorker(Path(data_dir), settings)
+    try:
+        worker.open()
+    except Exception as exc:
+        logger.exception("cannot open the embedded store at %s", data_dir)
+        connection.send(
+            (0, False, encode_error(Unavailable(f"cannot open the embedded store: {exc}")))
+        )
+        return
+    connection.send((0, True, "ready"))
+    try:
+        worker.serve(connection)
+    finally:
+        worker.close()
+
+
+__all__ = ["EdgeWorker", "WorkerSettings", "decode_error", "encode_error", "worker_main"]

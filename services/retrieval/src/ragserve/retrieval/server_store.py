@@ -1,0 +1,392 @@
+"""The server backend: a ``VectorStore`` over a Qdrant server or cluster via qdrant-client.
+
+Uses ``AsyncQdrantClient`` with gRPC preferred and HTTP/2 keepalive. Writes pass
+``wait=True``, so an upsert returns once the server has applied it (Qdrant's durable
+acknowledgement). The collection's spec is kept in Qdrant's collection metadata so that
+``describe`` returns what the collection was created with.
+
+The same class drives qdrant-client's local mode (``location=":memory:"`` or ``path=``),
+which the conformance tests use where no server runs; the local mode has no snapshots
+(FailedPrecondition) and is slow beyond ~20k points, so it is never the default.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from qdrant_client import AsyncQdrantClient
+from qdrant_client import models as qm
+
+from ragserve.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    RagserveError,
+    Unavailable,
+)
+from ragserve.retrieval.model import (
+    CollectionInfo,
+    CollectionSpec,
+    Condition,
+    Distance,
+    FieldCondition,
+    Filter,
+    HnswSettings,
+    IndexState,
+    MatchAny,
+    MatchValue,
+    PayloadFieldType,
+    PayloadSelection,
+    Point,
+    PointId,
+    Record,
+    ScoredPoint,
+    SearchQuery,
+    SnapshotInfo,
+)
+from ragserve.retrieval.specs import spec_from_json, spec_to_json
+
+_METADATA_KEY = "ragserve_spec"
+_DISTANCES = {
+    Distance.COSINE: qm.Distance.COSINE,
+    Distance.DOT: qm.Distance.DOT,
+    Distance.EUCLID: qm.Distance.EUCLID,
+}
+_DISTANCES_BACK = {value: key for key, value in _DISTANCES.items()}
+_FIELD_TYPES = {
+    PayloadFieldType.KEYWORD: qm.PayloadSchemaType.KEYWORD,
+    PayloadFieldType.INTEGER: qm.PayloadSchemaType.INTEGER,
+    PayloadFieldType.FLOAT: qm.PayloadSchemaType.FLOAT,
+    PayloadFieldType.BOOL: qm.PayloadSchemaType.BOOL,
+    PayloadFieldType.TEXT: qm.PayloadSchemaType.TEXT,
+    PayloadFieldType.DATETIME: qm.PayloadSchemaType.DATETIME,
+    PayloadFieldType.UUID: qm.PayloadSchemaType.UUID,
+}
+_KEEPALIVE = {
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.http2.max_pings_without_data": 0,
+}
+
+
+def _visible(physical: str) -> str:
+    return physical.partition(".")[2] or physical
+
+
+def translate_error(exc: Exception, physical: str, field: str = "") -> RagserveError:
+    """A domain error for whatever qdrant-client raised (local mode, REST or gRPC)."""
+    if isinstance(exc, RagserveError):
+        return exc
+    message = str(exc)
+    lowered = message.lower()
+    status = getattr(exc, "status_code", None)
+    code_method = getattr(exc, "code", None)
+    code = getattr(code_method(), "name", "") if callable(code_method) else ""
+    name = _visible(physical)
+    if isinstance(exc, NotImplementedError):
+        return FailedPrecondition(f"not supported by this Qdrant deployment: {message}")
+    if status == 404 or code == "NOT_FOUND" or ("not found" in lowered and "collection" in lowered):
+        return NotFound(f"collection {name!r} does not exist")
+    if status == 409 or code == "ALREADY_EXISTS" or "already exists" in lowered:
+        return AlreadyExists(f"collection {name!r} already exists")
+    if "dimension error" in lowered:
+        return InvalidArgument(field or "vector", message)
+    if status == 400 or code == "INVALID_ARGUMENT":
+        return InvalidArgument(field or "request", message)
+    return Unavailable(f"qdrant server error: {type(exc).__name__}: {message}")
+
+
+def _condition(condition: Condition) -> Any:
+    if isinstance(condition, Filter):
+        return filter_to_qdrant(condition)
+    return _field_condition(condition)
+
+
+def _field_condition(condition: FieldCondition) -> qm.FieldCondition:
+    if condition.range is not None:
+        bounds = condition.range
+        return qm.FieldCondition(
+            key=condition.key,
+            range=qm.Range(gt=bounds.gt, gte=bounds.gte, lt=bounds.lt, lte=bounds.lte),
+        )
+    if isinstance(condition.match, MatchAny):
+        return qm.FieldCondition(
+            key=condition.key,
+            match=qm.MatchAny(any=cast(list[str] | list[int], list(condition.match.values))),
+        )
+    if isinstance(condition.match, MatchValue):
+        return qm.FieldCondition(
+            key=condition.key, match=qm.MatchValue(value=condition.match.value)
+        )
+    raise InvalidArgument("filter", f"condition on {condition.key!r} has neither match nor range")
+
+
+def filter_to_qdrant(value: Filter) -> qm.Filter:
+    return qm.Filter(
+        must=[_condition(c) for c in value.must] or None,
+        should=[_condition(c) for c in value.should] or None,
+        must_not=[_condition(c) for c in value.must_not] or None,
+    )
+
+
+def _optional_filter(value: Filter | None) -> qm.Filter | None:
+    return filter_to_qdrant(value) if value is not None and not value.is_empty() else None
+
+
+def _point_id_out(value: Any) -> PointId:
+    return value if isinstance(value, int) else str(uuid.UUID(str(value)))
+
+
+def _vector_out(value: Any) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):  # named vectors: ours is the unnamed default
+        value = value.get("")
+    return tuple(float(component) for component in value) if value is not None else None
+
+
+def _payload_selection(value: PayloadSelection) -> bool | list[str]:
+    return list(value) if isinstance(value, tuple) else value
+
+
+class ServerStore:
+    def __init__(
+        self,
+        client: AsyncQdrantClient,
+        *,
+        server_snapshots_path: str = "/qdrant/snapshots",
+        hnsw_ef: int = 512,
+    ) -> None:
+        self._client = client
+        self._server_snapshots_path = server_snapshots_path.rstrip("/")
+        self._hnsw_ef = hnsw_ef
+        self._ready = False
+
+    @classmethod
+    def connect(
+        cls, url: str, api_key: str | None = None, timeout_s: int = 10, **options: Any
+    ) -> ServerStore:
+        client = AsyncQdrantClient(
+            url=url,
+            api_key=api_key or None,
+            prefer_grpc=True,
+            timeout=timeout_s,
+            grpc_options=_KEEPALIVE,
+        )
+        return cls(client, **options)
+
+    async def start(self) -> None:
+        try:
+            await self._client.get_collections()
+        except Exception as exc:
+            raise translate_error(exc, "") from exc
+        self._ready = True
+
+    async def close(self) -> None:
+        self._ready = False
+        await self._client.close()
+
+    async def ready(self) -> bool:
+        return self._ready
+
+    async def _run(self, call: Any, physical: str, field: str = "") -> Any:
+        try:
+            return await call
+        except Exception as exc:
+            raise translate_error(exc, physical, field) from exc
+
+    # ------------------------------------------------------------------ collections
+
+    async def create_collection(self, name: str, spec: CollectionSpec) -> None:
+        if await self._run(self._client.collection_exists(name), name):
+            raise AlreadyExists(f"collection {_visible(name)!r} already exists")
+        await self._run(
+            self._client.create_collection(
+                name,
+                vectors_config=qm.VectorParams(
+                    size=spec.dimension, distance=_DISTANCES[spec.distance], on_disk=spec.on_disk
+                ),
+                hnsw_config=qm.HnswConfigDiff(m=spec.hnsw.m, ef_construct=spec.hnsw.ef_construct),
+                on_disk_payload=spec.on_disk,
+                metadata={_METADATA_KEY: spec_to_json(spec)},
+            ),
+            name,
+        )
+        for key, field_type in spec.payload_indexes.items():
+            await self._run(
+                self._client.create_payload_index(
+                    name, key, field_schema=_FIELD_TYPES[field_type], wait=True
+                ),
+                name,
+                "payload_indexes",
+            )
+
+    async def describe_collection(self, name: str) -> CollectionInfo:
+        info = await self._run(self._client.get_collection(name), name)
+        metadata = info.config.metadata or {}
+        if _METADATA_KEY in metadata:
+            spec = spec_from_json(metadata[_METADATA_KEY])
+        else:  # a collection this service did not create: derive what we can
+            vectors = info.config.params.vectors
+            spec = CollectionSpec(
+                dimension=vectors.size,
+                distance=_DISTANCES_BACK.get(vectors.distance, Distance.COSINE),
+                hnsw=HnswSettings(info.config.hnsw_config.m, info.config.hnsw_config.ef_construct),
+                on_disk=bool(vectors.on_disk),
+            )
+        indexed = int(info.indexed_vectors_count or 0)
+        status = str(getattr(info.status, "value", info.status)).lower()
+        if status == "yellow":
+            state = IndexState.INDEXING
+        elif indexed > 0:
+            state = IndexState.INDEXED
+        else:
+            state = IndexState.EXACT
+        return CollectionInfo(name, spec, int(info.points_count or 0), indexed, state)
+
+    async def list_collections(self) -> list[str]:
+        response = await self._run(self._client.get_collections(), "")
+        return sorted(collection.name for collection in response.collections)
+
+    async def delete_collection(self, name: str) -> None:
+        if not await self._run(self._client.collection_exists(name), name):
+            raise NotFound(f"collection {_visible(name)!r} does not exist")
+        await self._run(self._client.delete_collection(name), name)
+
+    # ------------------------------------------------------------------ points
+
+    async def upsert(self, name: str, points: Sequence[Point]) -> None:
+        structs = [
+            qm.PointStruct(
+                id=point.id,
+                vector=[float(x) for x in point.vector],
+                payload=dict(point.payload),
+            )
+            for point in points
+        ]
+        await self._run(self._client.upsert(name, points=structs, wait=True), name, "points")
+
+    async def delete_points(self, name: str, ids: Sequence[PointId]) -> None:
+        await self._run(
+            self._client.delete(name, points_selector=qm.PointIdsList(points=list(ids)), wait=True),
+            name,
+            "ids",
+        )
+
+    async def delete_by_filter(self, name: str, filter: Filter) -> int:
+        matched = await self.count(name, filter)
+        if matched:
+            await self._run(
+                self._client.delete(
+                    name,
+                    points_selector=qm.FilterSelector(filter=filter_to_qdrant(filter)),
+                    wait=True,
+                ),
+                name,
+                "filter",
+            )
+        return matched
+
+    async def count(self, name: str, filter: Filter | None) -> int:
+        result = await self._run(
+            self._client.count(name, count_filter=_optional_filter(filter), exact=True),
+            name,
+            "filter",
+        )
+        return int(result.count)
+
+    async def retrieve(
+        self,
+        name: str,
+        ids: Sequence[PointId],
+        with_payload: PayloadSelection,
+        with_vectors: bool,
+    ) -> list[Record]:
+        records = await self._run(
+            self._client.retrieve(
+                name,
+                list(ids),
+                with_payload=_payload_selection(with_payload),
+                with_vectors=with_vectors,
+            ),
+            name,
+            "ids",
+        )
+        return [
+            Record(
+                id=_point_id_out(record.id),
+                payload=dict(record.payload)
+                if with_payload is not False and record.payload is not None
+                else None,
+                vector=_vector_out(record.vector) if with_vectors else None,
+            )
+            for record in records
+        ]
+
+    async def search(self, name: str, queries: Sequence[SearchQuery]) -> list[list[ScoredPoint]]:
+        requests = [
+            qm.QueryRequest(
+                query=list(query.vector),
+                filter=_optional_filter(query.filter),
+                limit=query.limit,
+                score_threshold=query.score_threshold,
+                with_payload=_payload_selection(query.with_payload),
+                with_vector=query.with_vectors,
+                offset=query.offset or None,
+                params=qm.SearchParams(hnsw_ef=query.hnsw_ef or self._hnsw_ef, exact=query.exact),
+            )
+            for query in queries
+        ]
+        responses = await self._run(
+            self._client.query_batch_points(name, requests=requests), name, "queries"
+        )
+        return [
+            [
+                ScoredPoint(
+                    id=_point_id_out(hit.id),
+                    score=float(hit.score),
+                    payload=dict(hit.payload)
+                    if query.with_payload is not False and hit.payload is not None
+                    else None,
+                    vector=_vector_out(hit.vector) if query.with_vectors else None,
+                )
+                for hit in response.points
+            ]
+            for query, response in zip(queries, responses, strict=True)
+        ]
+
+    # ------------------------------------------------------------------ snapshots
+
+    async def create_snapshot(self, name: str) -> SnapshotInfo:
+        description = await self._run(self._client.create_snapshot(name, wait=True), name)
+        if description is None:
+            raise Unavailable(f"qdrant server did not report the snapshot of {_visible(name)!r}")
+        return _snapshot_info(name, description)
+
+    async def list_snapshots(self, name: str) -> list[SnapshotInfo]:
+        descriptions = await self._run(self._client.list_snapshots(name), name)
+        infos = [_snapshot_info(name, description) for description in descriptions]
+        return sorted(infos, key=lambda info: (info.created_at_unix_s, info.name))
+
+    async def restore_snapshot(self, name: str, snapshot: str) -> None:
+        if "/" in snapshot or snapshot.startswith("."):
+            raise InvalidArgument("snapshot", f"{snapshot!r} is not a snapshot name")
+        location = f"file://{self._server_snapshots_path}/{name}/{snapshot}"
+        await self._run(
+            self._client.recover_snapshot(name, location=location, wait=True), name, "snapshot"
+        )
+
+
+def _snapshot_info(name: str, description: Any) -> SnapshotInfo:
+    created = description.creation_time
+    created_at = 0.0
+    if created:
+        parsed = datetime.fromisoformat(str(created))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        created_at = parsed.timestamp()
+    return SnapshotInfo(description.name, name, created_at, int(description.size or 0))

@@ -1,0 +1,83 @@
+"""The backend interface: a vector store addressed by physical collection names.
+
+Backends know nothing of tenants: the core (``ragserve.retrieval.core``) derives physical
+names and validates input before calling them. Every method raises only domain errors
+(``ragserve.errors``): NotFound for a missing collection, AlreadyExists, InvalidArgument,
+and Unavailable when the store cannot be reached (the call may succeed later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from ragserve.retrieval.model import (
+    CollectionInfo,
+    CollectionSpec,
+    Filter,
+    PayloadSelection,
+    Point,
+    PointId,
+    Record,
+    ScoredPoint,
+    SearchQuery,
+    SnapshotInfo,
+)
+
+
+class VectorStore(Protocol):
+    """Invariant: ``upsert`` returns only once the points are durable (they survive a crash
+    of the store's process) and visible to searches; upserting the same ids again replaces
+    the points, so a retried batch is harmless."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ready(self) -> bool:
+        """Whether the store can serve now (for health)."""
+        ...
+
+    async def create_collection(self, name: str, spec: CollectionSpec) -> None: ...
+
+    async def describe_collection(self, name: str) -> CollectionInfo:
+        """The returned info's ``name`` is the physical name."""
+        ...
+
+    async def list_collections(self) -> list[str]: ...
+
+    async def delete_collection(self, name: str) -> None: ...
+
+    async def upsert(self, name: str, points: Sequence[Point]) -> None: ...
+
+    async def delete_points(self, name: str, ids: Sequence[PointId]) -> None: ...
+
+    async def delete_by_filter(self, name: str, filter: Filter) -> int:
+        """Deletes every point matching ``filter``; returns how many matched."""
+        ...
+
+    async def count(self, name: str, filter: Filter | None) -> int: ...
+
+    async def retrieve(
+        self,
+        name: str,
+        ids: Sequence[PointId],
+        with_payload: PayloadSelection,
+        with_vectors: bool,
+    ) -> list[Record]:
+        """The stored points among ``ids`` (missing ids are skipped), in no set order."""
+        ...
+
+    async def search(self, name: str, queries: Sequence[SearchQuery]) -> list[list[ScoredPoint]]:
+        """One result list per query, in order, each sorted best first."""
+        ...
+
+    async def create_snapshot(self, name: str) -> SnapshotInfo: ...
+
+    async def list_snapshots(self, name: str) -> list[SnapshotInfo]:
+        """Snapshots of ``name``, oldest first; they outlive the collection's deletion."""
+        ...
+
+    async def restore_snapshot(self, name: str, snapshot: str) -> None:
+        """Replaces the collection (creating it if deleted) with the snapshot's content."""
+        ...
