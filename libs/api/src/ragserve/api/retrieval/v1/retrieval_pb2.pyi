@@ -77,16 +77,18 @@ class CollectionConfig(_message.Message):
     def __init__(self, dimension: _Optional[int] = ..., distance: _Optional[_Union[Distance, str]] = ..., hnsw: _Optional[_Union[HnswConfig, _Mapping]] = ..., on_disk: _Optional[bool] = ..., payload_indexes: _Optional[_Iterable[_Union[PayloadIndex, _Mapping]]] = ...) -> None: ...
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "config", "points_count", "index_state")
+    __slots__ = ("name", "config", "points_count", "index_state", "indexed_vectors_count")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     POINTS_COUNT_FIELD_NUMBER: _ClassVar[int]
     INDEX_STATE_FIELD_NUMBER: _ClassVar[int]
+    INDEXED_VECTORS_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     config: CollectionConfig
     points_count: int
     index_state: IndexState
-    def __init__(self, name: _Optional[str] = ..., config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., points_count: _Optional[int] = ..., index_state: _Optional[_Union[IndexState, str]] = ...) -> None: ...
+    indexed_vectors_count: int
+    def __init__(self, name: _Optional[str] = ..., config: _Optional[_Union[CollectionConfig, _Mapping]] = ..., points_count: _Optional[int] = ..., index_state: _Optional[_Union[IndexState, str]] = ..., indexed_vectors_count: _Optional[int] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
     __slots__ = ("tenant", "name", "config")
@@ -189,8 +191,10 @@ class DeletePointsRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., collection: _Optional[str] = ..., ids: _Optional[_Union[PointIdList, _Mapping]] = ..., filter: _Optional[_Union[_common_pb2.Filter, _Mapping]] = ...) -> None: ...
 
 class DeletePointsResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("matched",)
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    matched: int
+    def __init__(self, matched: _Optional[int] = ...) -> None: ...
 
 class CountPointsRequest(_message.Message):
     __slots__ = ("tenant", "collection", "filter")
@@ -377,3 +381,17 @@ class RestoreSnapshotResponse(_message.Message):
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     collection: CollectionInfo
     def __init__(self, collection: _Optional[_Union[CollectionInfo, _Mapping]] = ...) -> None: ...
+
+class DeleteSnapshotRequest(_message.Message):
+    __slots__ = ("tenant", "collection", "snapshot")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    collection: str
+    snapshot: str
+    def __init__(self, tenant: _Optional[str] = ..., collection: _Optional[str] = ..., snapshot: _Optional[str] = ...) -> None: ...
+
+class DeleteSnapshotResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

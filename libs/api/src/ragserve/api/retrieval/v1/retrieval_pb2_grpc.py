@@ -100,6 +100,11 @@ class RetrievalServiceStub:
                 request_serializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.RestoreSnapshotRequest.SerializeToString,
                 response_deserializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.RestoreSnapshotResponse.FromString,
                 _registered_method=True)
+        self.DeleteSnapshot = channel.unary_unary(
+                '/ragserve.api.retrieval.v1.RetrievalService/DeleteSnapshot',
+                request_serializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.DeleteSnapshotRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.DeleteSnapshotResponse.FromString,
+                _registered_method=True)
 
 
 class RetrievalServiceServicer:
@@ -128,7 +133,8 @@ class RetrievalServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteCollection(self, request, context):
-        """Delete a collection and all its points and snapshots.
+        """Delete a collection and all its points. Its snapshots are kept, so a
+        deleted collection can be restored; DeleteSnapshot removes them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -194,6 +200,13 @@ class RetrievalServiceServicer:
 
     def RestoreSnapshot(self, request, context):
         """Replace a collection's contents with a snapshot's (recreating it if deleted).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSnapshot(self, request, context):
+        """Delete one snapshot of a collection (the collection may already be deleted).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -266,6 +279,11 @@ def add_RetrievalServiceServicer_to_server(servicer, server):
                     servicer.RestoreSnapshot,
                     request_deserializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.RestoreSnapshotRequest.FromString,
                     response_serializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.RestoreSnapshotResponse.SerializeToString,
+            ),
+            'DeleteSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSnapshot,
+                    request_deserializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.DeleteSnapshotRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.DeleteSnapshotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -620,6 +638,33 @@ class RetrievalService:
             '/ragserve.api.retrieval.v1.RetrievalService/RestoreSnapshot',
             ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.RestoreSnapshotRequest.SerializeToString,
             ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.RestoreSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.retrieval.v1.RetrievalService/DeleteSnapshot',
+            ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.DeleteSnapshotRequest.SerializeToString,
+            ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.DeleteSnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,

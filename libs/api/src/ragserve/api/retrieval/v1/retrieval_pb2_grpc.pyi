@@ -40,7 +40,9 @@ class RetrievalServiceStub:
     ListCollections: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.ListCollectionsRequest, _retrieval_pb2.ListCollectionsResponse]
     """The tenant's collections."""
     DeleteCollection: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.DeleteCollectionRequest, _retrieval_pb2.DeleteCollectionResponse]
-    """Delete a collection and all its points and snapshots."""
+    """Delete a collection and all its points. Its snapshots are kept, so a
+    deleted collection can be restored; DeleteSnapshot removes them.
+    """
     Upsert: _grpc.StreamUnaryMultiCallable[_retrieval_pb2.UpsertRequest, _retrieval_pb2.UpsertResponse]
     """Stream batches of points; the single response comes once every point of
     every batch is durable (written to the write-ahead log). Upserting an
@@ -62,6 +64,8 @@ class RetrievalServiceStub:
     """A collection's snapshots, oldest first."""
     RestoreSnapshot: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.RestoreSnapshotRequest, _retrieval_pb2.RestoreSnapshotResponse]
     """Replace a collection's contents with a snapshot's (recreating it if deleted)."""
+    DeleteSnapshot: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.DeleteSnapshotRequest, _retrieval_pb2.DeleteSnapshotResponse]
+    """Delete one snapshot of a collection (the collection may already be deleted)."""
 
 @_typing.type_check_only
 class RetrievalServiceAsyncStub(RetrievalServiceStub):
@@ -75,7 +79,9 @@ class RetrievalServiceAsyncStub(RetrievalServiceStub):
     ListCollections: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.ListCollectionsRequest, _retrieval_pb2.ListCollectionsResponse]  # type: ignore[assignment]
     """The tenant's collections."""
     DeleteCollection: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.DeleteCollectionRequest, _retrieval_pb2.DeleteCollectionResponse]  # type: ignore[assignment]
-    """Delete a collection and all its points and snapshots."""
+    """Delete a collection and all its points. Its snapshots are kept, so a
+    deleted collection can be restored; DeleteSnapshot removes them.
+    """
     Upsert: _aio.StreamUnaryMultiCallable[_retrieval_pb2.UpsertRequest, _retrieval_pb2.UpsertResponse]  # type: ignore[assignment]
     """Stream batches of points; the single response comes once every point of
     every batch is durable (written to the write-ahead log). Upserting an
@@ -97,6 +103,8 @@ class RetrievalServiceAsyncStub(RetrievalServiceStub):
     """A collection's snapshots, oldest first."""
     RestoreSnapshot: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.RestoreSnapshotRequest, _retrieval_pb2.RestoreSnapshotResponse]  # type: ignore[assignment]
     """Replace a collection's contents with a snapshot's (recreating it if deleted)."""
+    DeleteSnapshot: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.DeleteSnapshotRequest, _retrieval_pb2.DeleteSnapshotResponse]  # type: ignore[assignment]
+    """Delete one snapshot of a collection (the collection may already be deleted)."""
 
 class RetrievalServiceServicer(metaclass=_abc_1.ABCMeta):
     """Collections are scoped by tenant: a tenant sees and touches only its own."""
@@ -131,7 +139,9 @@ class RetrievalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _retrieval_pb2.DeleteCollectionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_retrieval_pb2.DeleteCollectionResponse, _abc.Awaitable[_retrieval_pb2.DeleteCollectionResponse]]:
-        """Delete a collection and all its points and snapshots."""
+        """Delete a collection and all its points. Its snapshots are kept, so a
+        deleted collection can be restored; DeleteSnapshot removes them.
+        """
 
     @_abc_1.abstractmethod
     def Upsert(
@@ -207,5 +217,13 @@ class RetrievalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_retrieval_pb2.RestoreSnapshotResponse, _abc.Awaitable[_retrieval_pb2.RestoreSnapshotResponse]]:
         """Replace a collection's contents with a snapshot's (recreating it if deleted)."""
+
+    @_abc_1.abstractmethod
+    def DeleteSnapshot(
+        self,
+        request: _retrieval_pb2.DeleteSnapshotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_retrieval_pb2.DeleteSnapshotResponse, _abc.Awaitable[_retrieval_pb2.DeleteSnapshotResponse]]:
+        """Delete one snapshot of a collection (the collection may already be deleted)."""
 
 def add_RetrievalServiceServicer_to_server(servicer: RetrievalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
