@@ -67,6 +67,13 @@ class CircuitBreaker:
             return 0.0
         return max(0.0, self._opened_at + self._config.open_s - self._clock())
 
+    def failure_rate(self) -> float:
+        """Failed share of the calls in the current window while closed (0 when none)."""
+        self._advance()
+        horizon = self._clock() - self._config.window_s
+        recent = [ok for at, ok in self._window if at >= horizon]
+        return 0.0 if not recent else sum(1 for ok in recent if not ok) / len(recent)
+
     def admits(self) -> bool:
         """Whether :meth:`try_acquire` would succeed now; takes nothing."""
         self._advance()

@@ -1,0 +1,97 @@
+"""The embedding router as a process: settings, the core, the servicer, health.
+
+Settings (environment, ``RAGSERVE_EMBEDDING_ROUTER_``): ``PROVIDERS_FILE`` (JSON or TOML; unset:
+one model ``all-minilm-l6-v2`` served by the inference service at ``RAGSERVE_INFERENCE_ADDR``),
+``REDIS_URL`` (overrides the file's ``cache.redis_url``; empty: no Redis), ``STREAM_PARALLELISM``
+(batches of one ``EmbedStream`` embedded at once). A bad file or setting stops start-up with a
+message naming the entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import prometheus_client
+
+from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from ragserve.embedding_router.config import (
+    CacheConfig,
+    ModelConfig,
+    ProviderConfig,
+    ProviderKind,
+    RouterConfig,
+    load_config,
+)
+from ragserve.embedding_router.metrics import RouterMetrics
+from ragserve.embedding_router.router import EmbeddingRouter
+from ragserve.embedding_router.servicer import EmbeddingRouterServicer
+from ragserve.runtime.server import Health
+from ragserve.runtime.settings import load_settings, require, service_address
+
+log = logging.getLogger(__name__)
+
+NAME = "embedding_router"
+DEFAULT_MODEL = "all-minilm-l6-v2"
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    providers_file: Path | None = None
+    redis_url: str | None = None
+    stream_parallelism: int = 4
+
+    def __post_init__(self) -> None:
+        require(self.stream_parallelism >= 1, "stream_parallelism", "must be >= 1")
+
+
+def default_config(redis_url: str | None) -> RouterConfig:
+    """What ``python -m ragserve.embedding_router`` serves without a providers file."""
+    return RouterConfig(
+        models=(ModelConfig(DEFAULT_MODEL, "1", 384, normalized=True, max_tokens=256),),
+        providers=(
+            ProviderConfig(
+                id="inference",
+                model=DEFAULT_MODEL,
+                kind=ProviderKind.INFERENCE,
+                endpoints=(service_address("inference", 8001),),
+                remote_model=DEFAULT_MODEL,
+                input_name="text",
+                output_name="embedding",
+            ),
+        ),
+        cache=CacheConfig(redis_url=redis_url),
+    )
+
+
+class EmbeddingRouterService:
+    def __init__(self) -> None:
+        settings = load_settings(RouterSettings, NAME)
+        if settings.providers_file is not None:
+            config = load_config(settings.providers_file, redis_url=settings.redis_url)
+        else:
+            config = default_config(settings.redis_url or "redis://localhost:6379/0")
+        self.router = EmbeddingRouter(config, metrics=RouterMetrics(prometheus_client.REGISTRY))
+        self._servicer = EmbeddingRouterServicer(
+            self.router, stream_parallelism=settings.stream_parallelism
+        )
+
+    def register(self, server: grpc.aio.Server) -> Sequence[str]:
+        embedding_pb2_grpc.add_EmbeddingRouterServiceServicer_to_server(self._servicer, server)
+        return [embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingRouterService"].full_name]
+
+    async def start(self, health: Health) -> None:
+        await self.router.start()
+        # Serving does not wait for providers or Redis: both are tried per call and fail over or
+        # fail open; their state is in GetProviderStatus and the metrics.
+        log.info(
+            "router ready",
+            extra={"event": "router_ready", "details": self.router.health_details()},
+        )
+        await health.set_serving(True)
+
+    async def stop(self) -> None:
+        await self.router.close()

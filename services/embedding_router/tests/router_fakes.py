@@ -1,0 +1,105 @@
+"""A fake of the router's own provider interface (``EmbeddingClient``), for unit tests of
+routing logic. Suite-behaviour tests use the real inference service and a real HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ragserve.embedding_router.config import (
+    BreakerConfig,
+    CacheConfig,
+    ModelConfig,
+    ProviderConfig,
+    ProviderKind,
+    RouterConfig,
+    RoutingConfig,
+    TenantConfig,
+)
+from ragserve.embedding_router.providers.base import ProviderError, Vectors
+
+DIM = 8
+
+
+def vector_of(text: str, salt: str = "") -> np.ndarray:
+    """A deterministic unit vector per (text, salt): tests can tell which text produced it."""
+    seed = int.from_bytes(hashlib.sha256((salt + text).encode()).digest()[:8], "little")
+    raw = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    return raw / np.linalg.norm(raw)
+
+
+@dataclass
+class FakeClient:
+    """Answers with ``vector_of(text, salt)``; fails the next ``fail_next`` calls with ``error``.
+
+    ``gate``, when set, holds every call until it is set; ``calls`` records the texts of each call.
+    """
+
+    salt: str = ""
+    fail_next: int = 0
+    error: ProviderError = field(default_factory=lambda: ProviderError("fake: HTTP 503"))
+    gate: asyncio.Event | None = None
+    calls: list[list[str]] = field(default_factory=list)
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def embed(self, texts: Sequence[str], timeout_s: float) -> Vectors:
+        self.calls.append(list(texts))
+        self.started.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise self.error
+        return np.stack([vector_of(t, self.salt) for t in texts])
+
+    async def close(self) -> None:
+        return None
+
+    @property
+    def texts_seen(self) -> list[str]:
+        return [t for call in self.calls for t in call]
+
+
+def provider(
+    provider_id: str,
+    model: str = "m1",
+    *,
+    price: float = 0.0,
+    quality: float = 1.0,
+    external: bool = False,
+    max_batch: int = 32,
+    wait_s: float = 0.0,
+) -> ProviderConfig:
+    return ProviderConfig(
+        id=provider_id,
+        model=model,
+        kind=ProviderKind.OPENAI if external else ProviderKind.INFERENCE,
+        endpoints=("http://fake" if external else "fake:1",),
+        price_per_1k_tokens=price,
+        quality=quality,
+        external=external,
+        max_batch=max_batch,
+        max_batch_wait_s=wait_s,
+    )
+
+
+def router_config(
+    providers: Sequence[ProviderConfig],
+    *,
+    tenants: Sequence[TenantConfig] = (),
+    models: Sequence[ModelConfig] = (ModelConfig("m1", "1", DIM), ModelConfig("m2", "1", DIM)),
+    breaker: BreakerConfig | None = None,
+    redis_url: str | None = None,
+) -> RouterConfig:
+    return RouterConfig(
+        models=tuple(models),
+        providers=tuple(providers),
+        tenants=tuple(tenants),
+        routing=RoutingConfig(backoff_base_s=0.0, default_deadline_s=5.0),
+        breaker=breaker or BreakerConfig(failure_threshold=2, open_s=60.0),
+        cache=CacheConfig(redis_url=redis_url, lru_size=1000),
+    )

@@ -1,0 +1,445 @@
+"""The router as a process, against real parts: two inference-service replicas, a Redis server and
+an OpenAI-speaking HTTP server that computes real vectors with the same ONNX model.
+
+Waits are bounded polls of status (never sleeps standing in for a condition).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import msgpack
+import numpy as np
+import pytest
+import redis.asyncio as aioredis
+from router_openai_server import Embedder, OpenAIEmbeddingServer, minilm_embedder
+
+from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from ragserve.api.inference.v1 import inference_pb2, inference_pb2_grpc
+from ragserve.testkit.ports import free_port
+from ragserve.testkit.processes import ServiceProcess
+from ragserve.testkit.redis_server import RedisServer
+
+pytestmark = pytest.mark.slow
+
+MODELS = Path(__file__).resolve().parents[3] / "models"
+SPACE = "all-minilm-l6-v2"
+EXTERNAL_SPACE = "minilm-external"
+DEAD_SPACE = "dead-space"
+PREFIX = "ragserve:emb:v1"
+
+
+@dataclass
+class Suite:
+    redis: RedisServer
+    replicas: dict[str, ServiceProcess]
+    openai: OpenAIEmbeddingServer
+    router: ServiceProcess
+    embed: Embedder
+
+
+def _config(replica_ports: dict[str, int], openai_url: str, redis_url: str) -> dict[str, Any]:
+    replicas = [
+        {
+            "id": name,
+            "model": SPACE,
+            "kind": "inference",
+            "endpoints": [f"127.0.0.1:{port}"],
+            "remote_model": SPACE,
+            "input_name": "text",
+            "output_name": "embedding",
+            "max_batch": 16,
+            "quality": 0.9,
+        }
+        for name, port in replica_ports.items()
+    ]
+    return {
+        "models": [
+            {"id": SPACE, "version": "1", "dimension": 384},
+            {"id": EXTERNAL_SPACE, "version": "1", "dimension": 384},
+            {"id": DEAD_SPACE, "version": "1", "dimension": 384},
+        ],
+        "providers": [
+            *replicas,
+            {
+                "id": "openai-sim",
+                "model": EXTERNAL_SPACE,
+                "kind": "openai",
+                "endpoints": [openai_url],
+                "price_per_1k_tokens": 0.1,
+                "max_batch": 16,
+            },
+            {
+                "id": "nowhere",
+                "model": DEAD_SPACE,
+                "kind": "inference",
+                "endpoints": [f"127.0.0.1:{free_port()}"],
+            },
+        ],
+        "tenants": [
+            {"id": "redactor", "pii_policy": "redact"},
+            {"id": "refuser", "pii_policy": "refuse"},
+            {"id": "frugal", "daily_budget": 0.002},
+        ],
+        "routing": {"backoff_base_s": 0.01, "backoff_max_s": 0.2, "max_attempts": 6},
+        "breaker": {
+            "failure_threshold": 3,
+            "open_s": 1.0,
+            "half_open_max_calls": 2,
+            "success_threshold": 2,
+        },
+        "cache": {"redis_url": redis_url, "timeout_s": 0.1, "retry_interval_s": 0.2},
+    }
+
+
+def _replica(port: int) -> ServiceProcess:
+    return ServiceProcess("inference", env={"RAGSERVE_INFERENCE_MODELS": SPACE}, grpc_port=port)
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    embed = minilm_embedder(MODELS)
+    started: list[Any] = []
+    try:
+        redis_server = RedisServer().start()
+        started.append(redis_server)
+        openai = OpenAIEmbeddingServer(embed).start()
+        started.append(openai)
+        ports = {"replica-a": free_port(), "replica-b": free_port()}
+        replicas = {name: _replica(port) for name, port in ports.items()}
+        for replica in replicas.values():
+            replica.start(timeout_s=60)
+            started.append(replica)
+        config = tmp_path_factory.mktemp("router") / "providers.json"
+        config.write_text(json.dumps(_config(ports, openai.url, redis_server.url)))
+        router = ServiceProcess(
+            "embedding_router",
+            env={"RAGSERVE_EMBEDDING_ROUTER_PROVIDERS_FILE": str(config)},
+        )
+        router.start(timeout_s=60)
+        started.append(router)
+        yield Suite(redis_server, replicas, openai, router, embed)
+    finally:
+        for part in reversed(started):
+            if isinstance(part, ServiceProcess | RedisServer):
+                part.kill()
+            else:
+                part.stop()
+
+
+@pytest.fixture
+async def stub(suite: Suite) -> AsyncIterator[embedding_pb2_grpc.EmbeddingRouterServiceStub]:
+    async with grpc.aio.insecure_channel(suite.router.address) as channel:
+        yield embedding_pb2_grpc.EmbeddingRouterServiceStub(channel)
+
+
+def _request(texts: list[str], model: str = SPACE, tenant: str = "t") -> embedding_pb2.EmbedRequest:
+    return embedding_pb2.EmbedRequest(tenant=tenant, model=model, texts=texts)
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await condition():
+            return
+        await asyncio.sleep(0.05)  # bounded poll of a status, not a wait for a condition
+    raise AssertionError(f"not within {timeout_s} s: {what}")
+
+
+async def _breaker(stub: embedding_pb2_grpc.EmbeddingRouterServiceStub, provider: str) -> int:
+    status = await stub.GetProviderStatus(embedding_pb2.GetProviderStatusRequest(), timeout=5)
+    return next(p.breaker for p in status.providers if p.id == provider)
+
+
+class Load:
+    """Clients calling Embed back to back with fresh texts (so providers do the work)."""
+
+    def __init__(
+        self,
+        stub: embedding_pb2_grpc.EmbeddingRouterServiceStub,
+        clients: int,
+        tag: str,
+        repeat: bool = False,
+    ) -> None:
+        self._stub = stub
+        self._stop = asyncio.Event()
+        self._tag = tag
+        self._repeat = repeat
+        self.ok = 0
+        self.failures: list[str] = []
+        self._tasks = [asyncio.create_task(self._client(i)) for i in range(clients)]
+
+    async def _client(self, index: int) -> None:
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            key = n % 5 if self._repeat else n
+            texts = [f"{self._tag} client {index} request {key} text {j}" for j in range(3)]
+            try:
+                response = await self._stub.Embed(_request(texts), timeout=10)
+                assert len(response.embeddings) == 3
+                self.ok += 1
+            except grpc.aio.AioRpcError as error:
+                self.failures.append(f"{error.code().name}: {error.details()}")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+
+
+async def test_cache_second_call_is_flagged_and_redis_holds_the_same_vectors(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    texts = ["caching is a trade of memory for time", "the second text of the cache test"]
+    first = await stub.Embed(_request(texts), timeout=10)
+    assert [e.cached for e in first.embeddings] == [False, False]
+    assert {e.provider for e in first.embeddings} <= {"replica-a", "replica-b"}
+    assert (first.model, first.model_version, first.dimension) == (SPACE, "1", 384)
+    second = await stub.Embed(_request(texts), timeout=10)
+    assert [e.cached for e in second.embeddings] == [True, True]
+    assert [e.provider for e in second.embeddings] == [e.provider for e in first.embeddings]
+    assert [e.cost_usd for e in second.embeddings] == [0.0, 0.0]
+
+    client = aioredis.Redis.from_url(suite.redis.url)
+    for text, embedding in zip(texts, first.embeddings, strict=True):
+        key = f"{PREFIX}:{SPACE}:1:{hashlib.sha256(text.encode()).hexdigest()}"
+        # The router writes to Redis in the background, after answering.
+        await _until(lambda k=key: _exists(client, k), 5, f"{key} in redis")  # type: ignore[misc]
+        raw = await client.get(key)
+        assert 0 < await client.ttl(key) <= 900
+        vector_bytes, provider = msgpack.unpackb(raw)
+        assert provider == embedding.provider
+        stored = np.frombuffer(vector_bytes, dtype="<f4")
+        np.testing.assert_array_equal(stored, np.asarray(embedding.vector, dtype=np.float32))
+    # The same vectors the model computes for these texts.
+    np.testing.assert_allclose(
+        np.asarray([e.vector for e in second.embeddings], dtype=np.float32),
+        suite.embed(texts),
+        atol=1e-5,
+    )
+    await client.aclose()
+
+
+async def _exists(client: aioredis.Redis, key: str) -> bool:
+    return bool(await client.exists(key))
+
+
+def _inference_count(suite: Suite) -> int:
+    total = 0
+    for replica in suite.replicas.values():
+        with grpc.insecure_channel(replica.address) as channel:
+            stub = inference_pb2_grpc.GRPCInferenceServiceStub(channel)
+            stats = stub.ModelStatistics(
+                inference_pb2.ModelStatisticsRequest(name=SPACE), timeout=5
+            )
+            total += sum(m.inference_count for m in stats.model_stats)
+    return total
+
+
+async def test_single_flight_fifty_identical_requests_compute_once(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    before = _inference_count(suite)
+    text = ["fifty callers ask for the very same sentence at once"]
+    responses = await asyncio.gather(*(stub.Embed(_request(text), timeout=10) for _ in range(50)))
+    assert _inference_count(suite) - before == 1
+    vectors = {tuple(r.embeddings[0].vector) for r in responses}
+    assert len(vectors) == 1
+    assert sum(r.embeddings[0].cost_usd for r in responses) == 0.0
+
+
+async def test_no_healthy_provider_is_unavailable_naming_the_model(
+    stub: embedding_pb2_grpc.EmbeddingRouterServiceStub,
+) -> None:
+    for _ in range(2):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Embed(_request(["anything"], model=DEAD_SPACE), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert caught.value.details().startswith(f"model '{DEAD_SPACE}'")
+    # Once its breaker is open, the answer names the model and why, without trying.
+    await _until(
+        lambda: _is(stub, "nowhere", embedding_pb2.BREAKER_STATE_OPEN), 10, "breaker opens"
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Embed(_request(["anything"], model=DEAD_SPACE), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert caught.value.details().startswith(
+        f"model '{DEAD_SPACE}' has no healthy provider (nowhere: circuit open, retry in "
+    )
+
+
+async def _is(
+    stub: embedding_pb2_grpc.EmbeddingRouterServiceStub, provider: str, state: int
+) -> bool:
+    return await _breaker(stub, provider) == state
+
+
+async def test_stop_a_replica_under_load_no_request_fails_and_the_breaker_cycles(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    load = Load(stub, clients=4, tag="replica")
+    try:
+        await _until(lambda: _served(load, 10), 20, "load is flowing")
+        suite.replicas["replica-a"].kill()
+        await _until(
+            lambda: _is(stub, "replica-a", embedding_pb2.BREAKER_STATE_OPEN), 20, "breaker opens"
+        )
+        suite.replicas["replica-a"].start(timeout_s=60)
+        await _until(
+            lambda: _is(stub, "replica-a", embedding_pb2.BREAKER_STATE_CLOSED),
+            30,
+            "breaker closes again",
+        )
+        served_before = load.ok
+        await _until(lambda: _served(load, served_before + 10), 20, "load keeps flowing")
+    finally:
+        await load.stop()
+    assert load.failures == []
+    transitions = [
+        (r["from"], r["to"])
+        for r in suite.router.records()
+        if r.get("event") == "breaker" and r.get("provider") == "replica-a"
+    ]
+    assert transitions[0] == ("closed", "open")
+    assert transitions[-2:] == [("open", "half_open"), ("half_open", "closed")]
+
+
+async def _served(load: Load, count: int) -> bool:
+    return load.ok >= count
+
+
+async def test_kill_redis_under_load_no_request_fails_and_the_cache_comes_back(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    load = Load(stub, clients=4, tag="redis", repeat=True)
+    try:
+        await _until(lambda: _served(load, 10), 20, "load is flowing")
+        suite.redis.kill()
+        await _until(lambda: _cache_available(stub, False), 10, "router reports the cache down")
+        served_before = load.ok
+        await _until(lambda: _served(load, served_before + 10), 20, "load flows without Redis")
+        suite.redis.start()
+        await _until(lambda: _cache_available(stub, True), 10, "router reports the cache back")
+    finally:
+        await load.stop()
+    assert load.failures == []
+    text = "written to redis after it came back"
+    await stub.Embed(_request([text]), timeout=10)
+    key = f"{PREFIX}:{SPACE}:1:{hashlib.sha256(text.encode()).hexdigest()}"
+    client = aioredis.Redis.from_url(suite.redis.url)
+    await _until(lambda: _exists(client, key), 5, "the cache writes to redis again")
+    await client.aclose()
+
+
+async def _cache_available(stub: embedding_pb2_grpc.EmbeddingRouterServiceStub, up: bool) -> bool:
+    # A call makes the router touch Redis, which is how it notices either way.
+    await stub.Embed(_request([f"probe {time.monotonic()}"]), timeout=10)
+    status = await stub.GetProviderStatus(embedding_pb2.GetProviderStatusRequest(), timeout=5)
+    return bool(status.cache_available) is up
+
+
+async def test_pii_redact_and_refuse(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    text = "please mail jane.doe@example.com or call +1 415 555 0100"
+    before = len(suite.openai.received)
+    response = await stub.Embed(
+        _request([text], model=EXTERNAL_SPACE, tenant="redactor"), timeout=10
+    )
+    sent = "please mail [EMAIL] or call [PHONE]"
+    assert suite.openai.received[before:] == [sent]
+    np.testing.assert_allclose(
+        np.asarray(response.embeddings[0].vector, dtype=np.float32),
+        suite.embed([sent])[0],
+        atol=1e-5,
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Embed(
+            _request(["fine", text], model=EXTERNAL_SPACE, tenant="refuser"), timeout=10
+        )
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert caught.value.details() == (
+        "texts[1] contains personal data (email, phone) and tenant 'refuser' has PII policy "
+        f"'refuse'; model '{EXTERNAL_SPACE}' has only external providers"
+    )
+    assert "jane" not in caught.value.details()
+    assert suite.openai.received[before:] == [sent]
+
+
+async def test_budget_refuses_once_spent_and_the_counter_lives_in_redis(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    # 8 words + 2 special tokens = 10 tokens at 0.1 per 1000: 0.001 per text.
+    texts = [f"budget text {i} with a few more words" for i in range(2)]
+    first = await stub.Embed(_request(texts, model=EXTERNAL_SPACE, tenant="frugal"), timeout=10)
+    assert [round(e.cost_usd, 9) for e in first.embeddings] == [0.001, 0.001]
+    assert [e.tokens for e in first.embeddings] == [10, 10]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Embed(
+            _request(["one more text please"], model=EXTERNAL_SPACE, tenant="frugal"), timeout=10
+        )
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert caught.value.details().startswith(
+        "tenant 'frugal' is over its daily budget of 0.0020: spent 0.0020 today"
+    )
+    retry_ms = dict(caught.value.trailing_metadata() or ()).get("retry-after-ms")
+    assert retry_ms is not None and 0 < int(retry_ms) <= 86_400_000
+    client = aioredis.Redis.from_url(suite.redis.url)
+    keys = await client.keys("ragserve:budget:*:frugal")
+    assert len(keys) == 1 and round(float(await client.get(keys[0]) or 0), 9) == 0.002
+    assert 0 < await client.ttl(keys[0]) <= 2 * 86400
+    await client.aclose()
+
+
+async def test_openai_provider_failures_are_retried_inside_the_model(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    suite.openai.set_mode("500", count=1)
+    response = await stub.Embed(_request(["retried after a 500"], model=EXTERNAL_SPACE), timeout=10)
+    assert response.embeddings[0].provider == "openai-sim"
+
+    suite.openai.set_mode("429", count=1, retry_after=0.3)
+    started = time.monotonic()
+    await stub.Embed(_request(["retried after a 429"], model=EXTERNAL_SPACE), timeout=10)
+    assert time.monotonic() - started >= 0.3
+
+    suite.openai.set_mode("hang")
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Embed(_request(["this one hangs"], model=EXTERNAL_SPACE), timeout=0.5)
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        suite.openai.set_mode("ok")
+
+
+async def test_embed_stream_answers_batches_in_order(
+    stub: embedding_pb2_grpc.EmbeddingRouterServiceStub,
+) -> None:
+    async def requests() -> AsyncIterator[embedding_pb2.EmbedStreamRequest]:
+        for i in range(6):
+            yield embedding_pb2.EmbedStreamRequest(
+                tenant="t", model=SPACE, batch_id=f"b{i}", texts=[f"stream {i} a", f"stream {i} b"]
+            )
+
+    answers = [r async for r in stub.EmbedStream(requests(), timeout=20)]
+    assert [a.batch_id for a in answers] == [f"b{i}" for i in range(6)]
+    assert all(len(a.embeddings) == 2 for a in answers)
+
+
+async def test_list_models(stub: embedding_pb2_grpc.EmbeddingRouterServiceStub) -> None:
+    response = await stub.ListModels(embedding_pb2.ListModelsRequest(), timeout=5)
+    by_id = {m.id: m for m in response.models}
+    assert list(by_id[SPACE].providers) == ["replica-a", "replica-b"]
+    assert (by_id[SPACE].dimension, by_id[SPACE].normalized, by_id[SPACE].max_tokens) == (
+        384,
+        True,
+        256,
+    )
