@@ -25,37 +25,37 @@ _sym_db = _symbol_database.Default()
 from ragserve.api.common.v1 import common_pb2 as ragserve_dot_api_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)ragserve/api/embedding/v1/embedding.proto\x12\x19ragserve.api.embedding.v1\x1a#ragserve/api/common/v1/common.proto\"\xbe\x01\n\x0c\x45mbedRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\r\n\x05texts\x18\x03 \x03(\t\x12\x32\n\x08priority\x18\x04 \x01(\x0e\x32 .ragserve.api.common.v1.Priority\x12\x36\n\ntruncation\x18\x05 \x01(\x0e\x32\".ragserve.api.common.v1.Truncation\x12\x14\n\x0c\x62ypass_cache\x18\x06 \x01(\x08\"_\n\tEmbedding\x12\x0e\n\x06vector\x18\x01 \x03(\x02\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x03 \x01(\x08\x12\x0e\n\x06tokens\x18\x04 \x01(\r\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\"\x9a\x01\n\rEmbedResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12\x38\n\nembeddings\x18\x04 \x03(\x0b\x32$.ragserve.api.embedding.v1.Embedding\x12\x16\n\x0etotal_cost_usd\x18\x05 \x01(\x01\"\xc0\x01\n\x12\x45mbedStreamRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05texts\x18\x04 \x03(\t\x12\x32\n\x08priority\x18\x05 \x01(\x0e\x32 .ragserve.api.common.v1.Priority\x12\x36\n\ntruncation\x18\x06 \x01(\x0e\x32\".ragserve.api.common.v1.Truncation\"\x90\x01\n\x13\x45mbedStreamResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x38\n\nembeddings\x18\x03 \x03(\x0b\x32$.ragserve.api.embedding.v1.Embedding\x12\x16\n\x0etotal_cost_usd\x18\x04 \x01(\x01\"\x13\n\x11ListModelsRequest\"v\n\tModelInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12\x12\n\nnormalized\x18\x04 \x01(\x08\x12\x12\n\nmax_tokens\x18\x05 \x01(\r\x12\x11\n\tproviders\x18\x06 \x03(\t\"J\n\x12ListModelsResponse\x12\x34\n\x06models\x18\x01 \x03(\x0b\x32$.ragserve.api.embedding.v1.ModelInfo\")\n\x18GetProviderStatusRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\xdf\x01\n\x0eProviderStatus\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x38\n\x07\x62reaker\x18\x04 \x01(\x0e\x32\'.ragserve.api.embedding.v1.BreakerState\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12\x12\n\nerror_rate\x18\x06 \x01(\x01\x12\x11\n\tin_flight\x18\x07 \x01(\r\x12\x1b\n\x13price_per_1k_tokens\x18\x08 \x01(\x01\x12\x12\n\nretry_in_s\x18\t \x01(\x01\"r\n\x19GetProviderStatusResponse\x12<\n\tproviders\x18\x01 \x03(\x0b\x32).ragserve.api.embedding.v1.ProviderStatus\x12\x17\n\x0f\x63\x61\x63he_available\x18\x02 \x01(\x08*|\n\x0c\x42reakerState\x12\x1d\n\x19\x42REAKER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42REAKER_STATE_CLOSED\x10\x01\x12\x16\n\x12\x42REAKER_STATE_OPEN\x10\x02\x12\x1b\n\x17\x42REAKER_STATE_HALF_OPEN\x10\x03\x32\xda\x03\n\x16\x45mbeddingRouterService\x12\\\n\x05\x45mbed\x12\'.ragserve.api.embedding.v1.EmbedRequest\x1a(.ragserve.api.embedding.v1.EmbedResponse\"\x00\x12r\n\x0b\x45mbedStream\x12-.ragserve.api.embedding.v1.EmbedStreamRequest\x1a..ragserve.api.embedding.v1.EmbedStreamResponse\"\x00(\x01\x30\x01\x12k\n\nListModels\x12,.ragserve.api.embedding.v1.ListModelsRequest\x1a-.ragserve.api.embedding.v1.ListModelsResponse\"\x00\x12\x80\x01\n\x11GetProviderStatus\x12\x33.ragserve.api.embedding.v1.GetProviderStatusRequest\x1a\x34.ragserve.api.embedding.v1.GetProviderStatusResponse\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)ragserve/api/embedding/v1/embedding.proto\x12\x19ragserve.api.embedding.v1\x1a#ragserve/api/common/v1/common.proto\"\xbe\x01\n\x0c\x45mbedRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\r\n\x05texts\x18\x03 \x03(\t\x12\x32\n\x08priority\x18\x04 \x01(\x0e\x32 .ragserve.api.common.v1.Priority\x12\x36\n\ntruncation\x18\x05 \x01(\x0e\x32\".ragserve.api.common.v1.Truncation\x12\x14\n\x0c\x62ypass_cache\x18\x06 \x01(\x08\"y\n\tEmbedding\x12\x0e\n\x06vector\x18\x01 \x03(\x02\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61\x63hed\x18\x03 \x01(\x08\x12\x0e\n\x06tokens\x18\x04 \x01(\r\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\x12\x18\n\x10tokens_estimated\x18\x06 \x01(\x08\"\x9a\x01\n\rEmbedResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12\x38\n\nembeddings\x18\x04 \x03(\x0b\x32$.ragserve.api.embedding.v1.Embedding\x12\x16\n\x0etotal_cost_usd\x18\x05 \x01(\x01\"\xc0\x01\n\x12\x45mbedStreamRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05texts\x18\x04 \x03(\t\x12\x32\n\x08priority\x18\x05 \x01(\x0e\x32 .ragserve.api.common.v1.Priority\x12\x36\n\ntruncation\x18\x06 \x01(\x0e\x32\".ragserve.api.common.v1.Truncation\"\x90\x01\n\x13\x45mbedStreamResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x38\n\nembeddings\x18\x03 \x03(\x0b\x32$.ragserve.api.embedding.v1.Embedding\x12\x16\n\x0etotal_cost_usd\x18\x04 \x01(\x01\"\x13\n\x11ListModelsRequest\"v\n\tModelInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12\x12\n\nnormalized\x18\x04 \x01(\x08\x12\x12\n\nmax_tokens\x18\x05 \x01(\r\x12\x11\n\tproviders\x18\x06 \x03(\t\"J\n\x12ListModelsResponse\x12\x34\n\x06models\x18\x01 \x03(\x0b\x32$.ragserve.api.embedding.v1.ModelInfo\")\n\x18GetProviderStatusRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\x99\x02\n\x0eProviderStatus\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x38\n\x07\x62reaker\x18\x04 \x01(\x0e\x32\'.ragserve.api.embedding.v1.BreakerState\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12\x12\n\nerror_rate\x18\x06 \x01(\x01\x12\x11\n\tin_flight\x18\x07 \x01(\r\x12\x1b\n\x13price_per_1k_tokens\x18\x08 \x01(\x01\x12\x12\n\nretry_in_s\x18\t \x01(\x01\x12\x10\n\x08\x65xternal\x18\n \x01(\x08\x12\x17\n\x0fthrottled_for_s\x18\x0b \x01(\x01\x12\r\n\x05\x63\x61lls\x18\x0c \x01(\x04\"\x88\x01\n\x19GetProviderStatusResponse\x12<\n\tproviders\x18\x01 \x03(\x0b\x32).ragserve.api.embedding.v1.ProviderStatus\x12\x17\n\x0f\x63\x61\x63he_available\x18\x02 \x01(\x08\x12\x14\n\x0c\x63\x61\x63he_detail\x18\x03 \x01(\t*|\n\x0c\x42reakerState\x12\x1d\n\x19\x42REAKER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42REAKER_STATE_CLOSED\x10\x01\x12\x16\n\x12\x42REAKER_STATE_OPEN\x10\x02\x12\x1b\n\x17\x42REAKER_STATE_HALF_OPEN\x10\x03\x32\xda\x03\n\x16\x45mbeddingRouterService\x12\\\n\x05\x45mbed\x12\'.ragserve.api.embedding.v1.EmbedRequest\x1a(.ragserve.api.embedding.v1.EmbedResponse\"\x00\x12r\n\x0b\x45mbedStream\x12-.ragserve.api.embedding.v1.EmbedStreamRequest\x1a..ragserve.api.embedding.v1.EmbedStreamResponse\"\x00(\x01\x30\x01\x12k\n\nListModels\x12,.ragserve.api.embedding.v1.ListModelsRequest\x1a-.ragserve.api.embedding.v1.ListModelsResponse\"\x00\x12\x80\x01\n\x11GetProviderStatus\x12\x33.ragserve.api.embedding.v1.GetProviderStatusRequest\x1a\x34.ragserve.api.embedding.v1.GetProviderStatusResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ragserve.api.embedding.v1.embedding_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BREAKERSTATE']._serialized_start=1500
-  _globals['_BREAKERSTATE']._serialized_end=1624
+  _globals['_BREAKERSTATE']._serialized_start=1607
+  _globals['_BREAKERSTATE']._serialized_end=1731
   _globals['_EMBEDREQUEST']._serialized_start=110
   _globals['_EMBEDREQUEST']._serialized_end=300
   _globals['_EMBEDDING']._serialized_start=302
-  _globals['_EMBEDDING']._serialized_end=397
-  _globals['_EMBEDRESPONSE']._serialized_start=400
-  _globals['_EMBEDRESPONSE']._serialized_end=554
-  _globals['_EMBEDSTREAMREQUEST']._serialized_start=557
-  _globals['_EMBEDSTREAMREQUEST']._serialized_end=749
-  _globals['_EMBEDSTREAMRESPONSE']._serialized_start=752
-  _globals['_EMBEDSTREAMRESPONSE']._serialized_end=896
-  _globals['_LISTMODELSREQUEST']._serialized_start=898
-  _globals['_LISTMODELSREQUEST']._serialized_end=917
-  _globals['_MODELINFO']._serialized_start=919
-  _globals['_MODELINFO']._serialized_end=1037
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1039
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1113
-  _globals['_GETPROVIDERSTATUSREQUEST']._serialized_start=1115
-  _globals['_GETPROVIDERSTATUSREQUEST']._serialized_end=1156
-  _globals['_PROVIDERSTATUS']._serialized_start=1159
-  _globals['_PROVIDERSTATUS']._serialized_end=1382
-  _globals['_GETPROVIDERSTATUSRESPONSE']._serialized_start=1384
-  _globals['_GETPROVIDERSTATUSRESPONSE']._serialized_end=1498
-  _globals['_EMBEDDINGROUTERSERVICE']._serialized_start=1627
-  _globals['_EMBEDDINGROUTERSERVICE']._serialized_end=2101
+  _globals['_EMBEDDING']._serialized_end=423
+  _globals['_EMBEDRESPONSE']._serialized_start=426
+  _globals['_EMBEDRESPONSE']._serialized_end=580
+  _globals['_EMBEDSTREAMREQUEST']._serialized_start=583
+  _globals['_EMBEDSTREAMREQUEST']._serialized_end=775
+  _globals['_EMBEDSTREAMRESPONSE']._serialized_start=778
+  _globals['_EMBEDSTREAMRESPONSE']._serialized_end=922
+  _globals['_LISTMODELSREQUEST']._serialized_start=924
+  _globals['_LISTMODELSREQUEST']._serialized_end=943
+  _globals['_MODELINFO']._serialized_start=945
+  _globals['_MODELINFO']._serialized_end=1063
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1065
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1139
+  _globals['_GETPROVIDERSTATUSREQUEST']._serialized_start=1141
+  _globals['_GETPROVIDERSTATUSREQUEST']._serialized_end=1182
+  _globals['_PROVIDERSTATUS']._serialized_start=1185
+  _globals['_PROVIDERSTATUS']._serialized_end=1466
+  _globals['_GETPROVIDERSTATUSRESPONSE']._serialized_start=1469
+  _globals['_GETPROVIDERSTATUSRESPONSE']._serialized_end=1605
+  _globals['_EMBEDDINGROUTERSERVICE']._serialized_start=1734
+  _globals['_EMBEDDINGROUTERSERVICE']._serialized_end=2208
 # @@protoc_insertion_point(module_scope)

@@ -36,18 +36,20 @@ class EmbedRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., model: _Optional[str] = ..., texts: _Optional[_Iterable[str]] = ..., priority: _Optional[_Union[_common_pb2.Priority, str]] = ..., truncation: _Optional[_Union[_common_pb2.Truncation, str]] = ..., bypass_cache: _Optional[bool] = ...) -> None: ...
 
 class Embedding(_message.Message):
-    __slots__ = ("vector", "provider", "cached", "tokens", "cost_usd")
+    __slots__ = ("vector", "provider", "cached", "tokens", "cost_usd", "tokens_estimated")
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     CACHED_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     COST_USD_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_ESTIMATED_FIELD_NUMBER: _ClassVar[int]
     vector: _containers.RepeatedScalarFieldContainer[float]
     provider: str
     cached: bool
     tokens: int
     cost_usd: float
-    def __init__(self, vector: _Optional[_Iterable[float]] = ..., provider: _Optional[str] = ..., cached: _Optional[bool] = ..., tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
+    tokens_estimated: bool
+    def __init__(self, vector: _Optional[_Iterable[float]] = ..., provider: _Optional[str] = ..., cached: _Optional[bool] = ..., tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., tokens_estimated: _Optional[bool] = ...) -> None: ...
 
 class EmbedResponse(_message.Message):
     __slots__ = ("model", "model_version", "dimension", "embeddings", "total_cost_usd")
@@ -124,7 +126,7 @@ class GetProviderStatusRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ...) -> None: ...
 
 class ProviderStatus(_message.Message):
-    __slots__ = ("id", "model", "kind", "breaker", "latency_ms", "error_rate", "in_flight", "price_per_1k_tokens", "retry_in_s")
+    __slots__ = ("id", "model", "kind", "breaker", "latency_ms", "error_rate", "in_flight", "price_per_1k_tokens", "retry_in_s", "external", "throttled_for_s", "calls")
     ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +136,9 @@ class ProviderStatus(_message.Message):
     IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     PRICE_PER_1K_TOKENS_FIELD_NUMBER: _ClassVar[int]
     RETRY_IN_S_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_FIELD_NUMBER: _ClassVar[int]
+    THROTTLED_FOR_S_FIELD_NUMBER: _ClassVar[int]
+    CALLS_FIELD_NUMBER: _ClassVar[int]
     id: str
     model: str
     kind: str
@@ -143,12 +148,17 @@ class ProviderStatus(_message.Message):
     in_flight: int
     price_per_1k_tokens: float
     retry_in_s: float
-    def __init__(self, id: _Optional[str] = ..., model: _Optional[str] = ..., kind: _Optional[str] = ..., breaker: _Optional[_Union[BreakerState, str]] = ..., latency_ms: _Optional[float] = ..., error_rate: _Optional[float] = ..., in_flight: _Optional[int] = ..., price_per_1k_tokens: _Optional[float] = ..., retry_in_s: _Optional[float] = ...) -> None: ...
+    external: bool
+    throttled_for_s: float
+    calls: int
+    def __init__(self, id: _Optional[str] = ..., model: _Optional[str] = ..., kind: _Optional[str] = ..., breaker: _Optional[_Union[BreakerState, str]] = ..., latency_ms: _Optional[float] = ..., error_rate: _Optional[float] = ..., in_flight: _Optional[int] = ..., price_per_1k_tokens: _Optional[float] = ..., retry_in_s: _Optional[float] = ..., external: _Optional[bool] = ..., throttled_for_s: _Optional[float] = ..., calls: _Optional[int] = ...) -> None: ...
 
 class GetProviderStatusResponse(_message.Message):
-    __slots__ = ("providers", "cache_available")
+    __slots__ = ("providers", "cache_available", "cache_detail")
     PROVIDERS_FIELD_NUMBER: _ClassVar[int]
     CACHE_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    CACHE_DETAIL_FIELD_NUMBER: _ClassVar[int]
     providers: _containers.RepeatedCompositeFieldContainer[ProviderStatus]
     cache_available: bool
-    def __init__(self, providers: _Optional[_Iterable[_Union[ProviderStatus, _Mapping]]] = ..., cache_available: _Optional[bool] = ...) -> None: ...
+    cache_detail: str
+    def __init__(self, providers: _Optional[_Iterable[_Union[ProviderStatus, _Mapping]]] = ..., cache_available: _Optional[bool] = ..., cache_detail: _Optional[str] = ...) -> None: ...
