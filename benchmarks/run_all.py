@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     # (module, quick arguments, full arguments)
     ("benchmarks.inference.bench_inference", ["--seconds", "6"], ["--seconds", "15"]),
+    ("benchmarks.embedding_router.bench_router", ["--seconds", "4"], ["--seconds", "10"]),
+    ("benchmarks.retrieval.bench_retrieval", [], []),
 ]
 
 
