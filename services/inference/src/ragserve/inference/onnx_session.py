@@ -20,6 +20,7 @@ from ragserve.inference.providers import ProviderProbe, resolve_providers
 logger = logging.getLogger(__name__)
 
 _ERROR_SEVERITY = 3
+_FATAL_SEVERITY = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,14 @@ def session_options(config: ModelConfig) -> ort.SessionOptions:
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = _ERROR_SEVERITY
+    return options
+
+
+def quiet_run_options() -> ort.RunOptions:
+    """Per-run options that keep ONNX Runtime from printing a request's failure to stderr:
+    the failure reaches the caller as an exception, and raw stderr would break JSON logs."""
+    options = ort.RunOptions()
+    options.log_severity_level = _FATAL_SEVERITY
     return options
 
 

@@ -22,7 +22,7 @@ import onnxruntime as ort
 from ragserve.errors import FailedPrecondition, InvalidArgument
 from ragserve.inference.config import ModelConfig, TensorSpec
 from ragserve.inference.datatypes import datatype_of, datatype_of_ort, numpy_dtype
-from ragserve.inference.onnx_session import OnnxSession, create_session
+from ragserve.inference.onnx_session import OnnxSession, create_session, quiet_run_options
 from ragserve.inference.served_model import ModelFiles
 
 
@@ -51,6 +51,7 @@ class RawOnnxModel:
         self._version = files.version
         self._session: ort.InferenceSession | None = session.session
         self._providers = session.providers
+        self._run_options = quiet_run_options()
         self._check_session(session.session)
         self._pads = all(
             spec.pad_value is not None for spec in config.inputs if spec.has_variable_dims
@@ -134,7 +135,7 @@ class RawOnnxModel:
                     f"output '{output_name}'", f"is not an output of model '{self._config.name}'"
                 )
         try:
-            results = session.run(names, dict(inputs))
+            results = session.run(names, dict(inputs), self._run_options)
         except ort.capi.onnxruntime_pybind11_state.InvalidArgument as exc:
             raise InvalidArgument(
                 "inputs", f"model '{self._config.name}' refused them: {exc}"
@@ -292,8 +293,9 @@ def _stack(arrays: Sequence[np.ndarray], spec: TensorSpec) -> np.ndarray:
     stacked = np.full((rows, *target), spec.pad_value, dtype=arrays[0].dtype)
     start = 0
     for array in arrays:
-        region = (slice(start, start + array.shape[0]),) + tuple(
-            slice(0, s) for s in array.shape[1:]
+        region = (
+            slice(start, start + array.shape[0]),
+            *(slice(0, size) for size in array.shape[1:]),
         )
         stacked[region] = array
         start += array.shape[0]

@@ -28,7 +28,7 @@ from pathlib import Path
 from ragserve.errors import FailedPrecondition, InvalidArgument, NotFound
 from ragserve.inference.config import CONFIG_FILENAME, ModelKind, load_model_config
 from ragserve.inference.raw_model import RawOnnxModel
-from ragserve.inference.served_model import ModelFiles
+from ragserve.inference.served_model import ModelFiles, ServedModel
 from ragserve.inference.text_embedding import TextEmbeddingModel
 
 logger = logging.getLogger(__name__)
@@ -251,6 +251,11 @@ class ModelRepository:
     @staticmethod
     def _entry(name: str, record: _Record) -> RepositoryEntry:
         return RepositoryEntry(name, record.version, record.state, record.reason)
+
+
+def _as_served(model: LoadedModel) -> ServedModel:
+    """Never called: makes the type checker prove every kind offers the ServedModel API."""
+    return model
 
 
 def _highest_version(directory: Path) -> str:

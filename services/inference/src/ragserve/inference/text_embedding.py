@@ -26,7 +26,7 @@ from tokenizers import Tokenizer
 
 from ragserve.errors import FailedPrecondition, InvalidArgument
 from ragserve.inference.config import ModelConfig, Pooling, TruncationPolicy
-from ragserve.inference.onnx_session import OnnxSession, create_session
+from ragserve.inference.onnx_session import OnnxSession, create_session, quiet_run_options
 from ragserve.inference.served_model import ModelFiles
 
 _IDS: Final = "input_ids"
@@ -78,6 +78,7 @@ class TextEmbeddingModel:
         self._version = files.version
         self._session: ort.InferenceSession | None = session.session
         self._providers = session.providers
+        self._run_options = quiet_run_options()
         self._tokenizer = tokenizer
         padding = tokenizer.padding
         self._pad_id = int(padding["pad_id"]) if padding else 0
@@ -228,7 +229,7 @@ class TextEmbeddingModel:
         mask = (np.arange(longest, dtype=np.int64)[None, :] < lengths[:, None]).astype(np.int64)
         feeds = {_IDS: ids, _MASK: mask, _TYPES: type_ids}
         inputs = {name: feeds[name] for name in self._input_names}
-        (hidden,) = session.run([self._output_name], inputs)
+        (hidden,) = session.run([self._output_name], inputs, self._run_options)
         return self._pool(np.asarray(hidden, dtype=np.float32), mask, lengths)
 
     def embed_texts(
