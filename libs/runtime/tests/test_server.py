@@ -31,11 +31,16 @@ class ScriptedMonitor(monitor_pb2_grpc.MonitorServiceServicer):
 
     def __init__(self) -> None:
         self.raise_next: BaseException | None = None
+        self.raise_first: list[BaseException] = []
+        self.calls = 0
         self.seen_remaining: float | None = None
         self.downstream: str | None = None
 
     async def GetStatus(self, request: Any, context: Any) -> Any:
+        self.calls += 1
         self.seen_remaining = deadlines.remaining()
+        if self.raise_first:
+            raise self.raise_first.pop(0)
         if self.raise_next is not None:
             raise self.raise_next
         if self.downstream is not None:
@@ -250,3 +255,15 @@ async def test_outbound_calls_carry_the_callers_remaining_deadline() -> None:
         assert seen_down is not None and 0 < seen_down <= seen_up + 0.001
     finally:
         await asyncio.gather(upstream.server.stop(0), downstream.server.stop(0))
+
+
+async def test_client_channels_retry_unavailable_transparently(
+    running: tuple[RunningServer, MonitorApp],
+) -> None:
+    """The channel factory's retry policy: two UNAVAILABLE answers, then success."""
+    server, app = running
+    app.servicer.raise_first = [errors.Unavailable("warming up"), errors.Unavailable("warming up")]
+    async with create_channel(f"127.0.0.1:{server.port}") as channel:
+        client = monitor_pb2_grpc.MonitorServiceStub(channel)
+        await client.GetStatus(monitor_pb2.GetStatusRequest(), timeout=10)
+    assert app.servicer.calls == 3

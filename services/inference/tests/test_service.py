@@ -337,3 +337,72 @@ async def test_sigterm_lets_in_flight_requests_finish(model_repository: Path) ->
         assert events.index("stopping") < events.index("stopped")
     finally:
         process.kill()
+
+
+async def test_unload_and_load_at_run_time(stub: Any) -> None:
+    raw = "minilm-l6-raw"
+    await stub.RepositoryModelUnload(pb.RepositoryModelUnloadRequest(model_name=raw))
+    assert not (await stub.ModelReady(pb.ModelReadyRequest(name=raw))).ready
+    index = await stub.RepositoryIndex(pb.RepositoryIndexRequest())
+    states = {m.name: (m.state, m.reason) for m in index.models}
+    assert states[raw] == ("UNAVAILABLE", "unloaded")
+    request = pb.ModelInferRequest(model_name=raw)
+    request.inputs.add(name="input_ids", datatype="INT64", shape=[1, 1])
+    await expect_error(
+        stub.ModelInfer(request),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        f"model '{raw}' is not ready (state UNAVAILABLE: unloaded)",
+    )
+    await stub.RepositoryModelLoad(pb.RepositoryModelLoadRequest(model_name=raw))
+    assert (await stub.ModelReady(pb.ModelReadyRequest(name=raw))).ready
+    ready_only = await stub.RepositoryIndex(pb.RepositoryIndexRequest(ready=True))
+    assert {m.name for m in ready_only.models} == {MODEL, raw}
+
+
+async def test_metrics_endpoint_shows_batching_and_the_provider(
+    stub: Any, service: ServiceProcess
+) -> None:
+    import urllib.request
+
+    await asyncio.gather(*(stub.ModelInfer(text_request([f"metric {i}"])) for i in range(16)))
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=10
+    ) as page:
+        text = page.read().decode()
+
+    def value(line_start: str) -> float:
+        lines = [line for line in text.splitlines() if line.startswith(line_start)]
+        assert lines, f"no sample {line_start}"
+        return float(lines[0].rsplit(" ", 1)[1])
+
+    label = f'{{model="{MODEL}"}}'
+    inferences = value(f"ragserve_inference_inferences_total{label}")
+    executions = value(f"ragserve_inference_executions_total{label}")
+    assert inferences >= 16 and executions >= 1 and inferences >= executions
+    assert value(f"ragserve_inference_batch_size_count{label}") == executions
+    assert (
+        value(
+            f'ragserve_inference_execution_provider{{model="{MODEL}",provider="CPUExecutionProvider"}}'
+        )
+        == 1
+    )
+    assert (
+        value(f'ragserve_inference_requests_total{{model="{MODEL}",outcome="success",reason=""}}')
+        >= 16
+    )
+    assert value(f"ragserve_inference_model_ready{label}") == 1
+    assert (
+        value(
+            'grpc_server_handled_total{grpc_code="OK",grpc_method="ModelInfer",grpc_service="inference.GRPCInferenceService"}'
+        )
+        >= 16
+    )
+
+
+def test_access_logs_are_json_with_trace_ids(service: ServiceProcess) -> None:
+    records = [r for r in service.records() if r.get("message") == "rpc"]
+    assert records
+    record = records[-1]
+    assert record["service"] == "inference"
+    assert record["rpc.method"].startswith("/inference.GRPCInferenceService/")
+    assert len(record["trace_id"]) == 32 and len(record["span_id"]) == 16
