@@ -365,10 +365,13 @@ async def test_metrics_endpoint_shows_batching_and_the_provider(
     import urllib.request
 
     await asyncio.gather(*(stub.ModelInfer(text_request([f"metric {i}"])) for i in range(16)))
-    with urllib.request.urlopen(
-        f"http://127.0.0.1:{service.metrics_port}/metrics", timeout=10
-    ) as page:
-        text = page.read().decode()
+
+    def scrape() -> str:
+        url = f"http://127.0.0.1:{service.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as page:
+            return str(page.read().decode())
+
+    text = await asyncio.to_thread(scrape)
 
     def value(line_start: str) -> float:
         lines = [line for line in text.splitlines() if line.startswith(line_start)]
