@@ -11,7 +11,7 @@ UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup tools env models demo test test-fast bench lint protos check-protos clean
+.PHONY: setup tools env models demo up test bench lint protos check-protos clean
 
 setup: env models
 
@@ -29,6 +29,10 @@ models: env
 
 demo: setup
 	$(RUN) python scripts/demo.py
+
+# The whole suite (Redis + every built service) on default ports until Ctrl-C.
+up: setup
+	$(RUN) python scripts/suite.py
 
 test: setup check-protos
 	$(RUN) pytest -q -p no:cacheprovider
