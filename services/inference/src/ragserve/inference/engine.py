@@ -217,6 +217,7 @@ class ModelRunner:
             tokenized = await asyncio.get_running_loop().run_in_executor(
                 None, lambda: model.tokenize(texts, policy, field=f"input '{input_spec.name}'")
             )
+        # Checked again: the queue may have filled while a large request was tokenized.
         self._require_room(len(tokenized))
         futures = [
             self.batcher.submit_nowait(text, priority=priority, deadline=deadline)
@@ -421,6 +422,3 @@ class InferenceEngine:
             runner.stats.request_done(time.perf_counter() - started, not reason)
             outcome = "failure" if reason else "success"
             metrics.REQUESTS.labels(call.model, outcome, reason).inc()
-
-    def text_model(self, name: str) -> bool:
-        return self.runner(name).config.kind is ModelKind.TEXT_EMBEDDING
