@@ -49,6 +49,7 @@ def test_the_committed_text_model_config() -> None:
     assert config.outputs == (TensorSpec("embedding", "FP32", (384,)),)
     assert config.execution_providers == ("tensorrt", "cuda", "cpu")
     assert config.intra_op_threads == 2
+    assert config.intra_op_spinning is True
     assert config.text == TextConfig(
         tokenizer="tokenizer.json",
         max_tokens=256,
@@ -153,6 +154,11 @@ BAD_TEXT = [
     ("max_batch_size", True, "config field 'max_batch_size' must be an integer, got true"),
     ("instance_count", 0, "config field 'instance_count' must be >= 1, got 0"),
     ("intra_op_threads", 0, "config field 'intra_op_threads' must be >= 1, got 0"),
+    (
+        "intra_op_spinning",
+        "no",
+        "config field 'intra_op_spinning' must be true or false, got \"no\"",
+    ),
     (
         "execution_providers",
         ["cuda", "rocm"],

@@ -25,6 +25,7 @@ concept, with KServe datatype names. Every field but ``kind``, ``inputs`` and
       "tensorrt": {"fp16": true, "engine_cache_dir": ""},   # "" = <version dir>/trt-engines
       "instance_count": 1,                 # batches of this model that may run at once
       "intra_op_threads": 2,               # ONNX Runtime intra-op threads per session
+      "intra_op_spinning": true,           # let idle intra-op threads spin-wait for work
       "text": {                            # text_embedding only
         "tokenizer": "tokenizer.json",     # relative to the model directory
         "max_tokens": 256,                 # including the special tokens
@@ -151,6 +152,7 @@ class ModelConfig:
     tensorrt: TensorRTConfig = field(default_factory=TensorRTConfig)
     instance_count: int = 1
     intra_op_threads: int = 2
+    intra_op_spinning: bool = True
     text: TextConfig | None = None
 
     def input(self, name: str) -> TensorSpec | None:
@@ -266,6 +268,7 @@ class _Parser:
         tensorrt = self._tensorrt(obj.get("tensorrt", {}))
         instance_count = self._int(obj, "instance_count", "instance_count", 1, 1)
         intra_op_threads = self._int(obj, "intra_op_threads", "intra_op_threads", 2, 1)
+        intra_op_spinning = self._bool(obj, "intra_op_spinning", "intra_op_spinning", True)
         text = None
         if kind is ModelKind.TEXT_EMBEDDING:
             if "text" not in obj:
@@ -292,6 +295,7 @@ class _Parser:
             tensorrt=tensorrt,
             instance_count=instance_count,
             intra_op_threads=intra_op_threads,
+            intra_op_spinning=intra_op_spinning,
             text=text,
         )
 
@@ -485,6 +489,7 @@ _MODEL_FIELDS: Final = {
     "tensorrt",
     "instance_count",
     "intra_op_threads",
+    "intra_op_spinning",
     "text",
 }
 _BATCHING_FIELDS: Final = {
