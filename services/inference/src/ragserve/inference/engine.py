@@ -35,7 +35,7 @@ from ragserve.batching import (
 )
 from ragserve.errors import InvalidArgument, NotFound, RagserveError, ResourceExhausted
 from ragserve.inference import metrics
-from ragserve.inference.config import ModelConfig, ModelKind, TruncationPolicy
+from ragserve.inference.config import ModelConfig, TruncationPolicy
 from ragserve.inference.raw_model import RawOnnxModel
 from ragserve.inference.repository import LoadedModel, ModelRepository, ModelState, RepositoryEntry
 from ragserve.inference.statistics import ModelStats
