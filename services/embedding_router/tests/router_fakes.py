@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -20,9 +21,11 @@ from ragserve.embedding_router.config import (
     RoutingConfig,
     TenantConfig,
 )
-from ragserve.embedding_router.providers.base import ProviderError, Vectors
+from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError
 
 DIM = 8
+# The project's model's tokenizer (set up with the inference model repository).
+TOKENIZER = Path(__file__).resolve().parents[3] / "models" / "all-minilm-l6-v2" / "tokenizer.json"
 
 
 def vector_of(text: str, salt: str = "") -> np.ndarray:
@@ -36,7 +39,9 @@ def vector_of(text: str, salt: str = "") -> np.ndarray:
 class FakeClient:
     """Answers with ``vector_of(text, salt)``; fails the next ``fail_next`` calls with ``error``.
 
-    ``gate``, when set, holds every call until it is set; ``calls`` records the texts of each call.
+    ``gate``, when set, holds every call until it is set; ``calls`` records the texts of each call
+    and ``cancelled`` those of calls cancelled while held. ``usage``, when set, is reported as the
+    call's total tokens (as an OpenAI-speaking provider does).
     """
 
     salt: str = ""
@@ -45,16 +50,22 @@ class FakeClient:
     gate: asyncio.Event | None = None
     calls: list[list[str]] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    cancelled: list[list[str]] = field(default_factory=list)
+    usage: int | None = None
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> Vectors:
+    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
         self.calls.append(list(texts))
         self.started.set()
         if self.gate is not None:
-            await self.gate.wait()
+            try:
+                await self.gate.wait()
+            except asyncio.CancelledError:
+                self.cancelled.append(list(texts))
+                raise
         if self.fail_next > 0:
             self.fail_next -= 1
             raise self.error
-        return np.stack([vector_of(t, self.salt) for t in texts])
+        return EmbeddingReply(np.stack([vector_of(t, self.salt) for t in texts]), self.usage)
 
     async def close(self) -> None:
         return None
@@ -73,6 +84,7 @@ def provider(
     external: bool = False,
     max_batch: int = 32,
     wait_s: float = 0.0,
+    max_concurrency: int = 4,
 ) -> ProviderConfig:
     return ProviderConfig(
         id=provider_id,
@@ -84,6 +96,7 @@ def provider(
         external=external,
         max_batch=max_batch,
         max_batch_wait_s=wait_s,
+        max_concurrency=max_concurrency,
     )
 
 

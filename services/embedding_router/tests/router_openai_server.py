@@ -5,6 +5,8 @@ so its answers are the same vector space as the inference service's. ``POST /con
 ``{"mode": "ok" | "429" | "500" | "hang", "count": N | null, "retry_after": seconds}`` makes the
 next N requests (all, when null) answer that way; ``hang`` holds a request until the mode is
 reset or the server stops. ``GET /stats`` returns the requests seen and the texts received.
+With a token counter it reports ``usage.total_tokens`` as OpenAI does (else 0, as some
+OpenAI-compatible servers do).
 """
 
 from __future__ import annotations
@@ -19,6 +21,21 @@ from typing import Any
 import numpy as np
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
+TokenCount = Callable[[Sequence[str]], int]
+
+
+def minilm_token_count(repository: Path, name: str = "all-minilm-l6-v2") -> TokenCount:
+    """Total tokens of texts with the model's tokenizer, whole texts and special tokens."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(repository / name / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+
+    def count(texts: Sequence[str]) -> int:
+        return sum(len(encoding.ids) for encoding in tokenizer.encode_batch(list(texts)))
+
+    return count
 
 
 def minilm_embedder(repository: Path, name: str = "all-minilm-l6-v2") -> Embedder:
@@ -43,8 +60,9 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class OpenAIEmbeddingServer:
-    def __init__(self, embed: Embedder) -> None:
+    def __init__(self, embed: Embedder, count_tokens: TokenCount | None = None) -> None:
         self._embed = embed
+        self._count_tokens = count_tokens
         self._lock = threading.Lock()
         self._mode = "ok"
         self._count: int | None = None
@@ -148,6 +166,7 @@ class OpenAIEmbeddingServer:
                 with server._lock:
                     server.received.extend(texts)
                 vectors = server._embed(texts)
+                tokens = server._count_tokens(texts) if server._count_tokens else 0
                 self._reply(
                     200,
                     {
@@ -157,7 +176,7 @@ class OpenAIEmbeddingServer:
                             {"object": "embedding", "index": i, "embedding": v.tolist()}
                             for i, v in enumerate(vectors)
                         ],
-                        "usage": {"prompt_tokens": 0, "total_tokens": 0},
+                        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
                     },
                 )
 

@@ -13,6 +13,7 @@ from ragserve.embedding_router.config import (
     load_config,
     parse_config,
 )
+from ragserve.embedding_router.tokens import load_counters
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -48,6 +49,10 @@ def test_defaults_and_kinds() -> None:
     assert config.breaker.success_threshold == 3
     assert config.breaker.open_s == 30.0
     assert config.cache.ttl_s == 900
+    # A lone text is never held back waiting for company.
+    assert all(p.max_batch_wait_s == 0.0 for p in config.providers)
+    assert config.routing.reliability_half_life_s == 60.0
+    assert config.models[0].tokenizer is None
     assert config.tenant("acme").pii_policy is PiiPolicy.REDACT
     assert config.tenant("nobody").daily_budget is None
 
@@ -85,6 +90,11 @@ def test_defaults_and_kinds() -> None:
             lambda d: d["providers"][1].update(endpoints=["api.example.com"]),
             "providers[1].endpoints[0]: must be an http(s) URL",
         ),
+        (lambda d: d["models"][0].update(tokenizer=""), "models[0].tokenizer: must be a non-empty"),
+        (
+            lambda d: d.update(routing={"reliability_half_life_s": 0}),
+            "routing.reliability_half_life_s: must be > 0",
+        ),
     ],
 )
 def test_bad_entries_are_named(mutate: Any, message: str) -> None:
@@ -118,7 +128,32 @@ def test_load_json_and_toml_and_file_name_in_errors(tmp_path: Path) -> None:
     assert str(caught.value) == f"{toml}: providers[0].max_batch: must be >= 1"
 
 
+def test_a_relative_tokenizer_is_found_next_to_the_file_and_a_bad_one_names_the_entry(
+    tmp_path: Path,
+) -> None:
+    doc = _doc()
+    doc["models"][0]["tokenizer"] = "tok/tokenizer.json"
+    file = tmp_path / "providers.json"
+    file.write_text(json.dumps(doc))
+    config = load_config(file)
+    assert config.models[0].tokenizer == tmp_path / "tok" / "tokenizer.json"
+    with pytest.raises(ConfigError) as caught:
+        load_counters(config.models)
+    assert str(caught.value) == (
+        f"models[0].tokenizer: cannot load tokenizer '{tmp_path}/tok/tokenizer.json': no such file"
+    )
+    (tmp_path / "tok").mkdir()
+    (tmp_path / "tok" / "tokenizer.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"^models\[0\]\.tokenizer: cannot load tokenizer '"):
+        load_counters(config.models)
+
+
 def test_the_shipped_example_loads() -> None:
     config = load_config(REPO / "deploy" / "providers.example.json")
     assert {m.id for m in config.models} == {"all-minilm-l6-v2"}
     assert len(config.providers) >= 2
+    # It names the project's tokenizer, relative to deploy/.
+    assert config.models[0].tokenizer == (
+        REPO / "deploy" / ".." / "models" / "all-minilm-l6-v2" / "tokenizer.json"
+    )
+    assert load_counters(config.models)["all-minilm-l6-v2"].exact

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from router_openai_server import Embedder, OpenAIEmbeddingServer, minilm_embedder
+from router_openai_server import (
+    Embedder,
+    OpenAIEmbeddingServer,
+    minilm_embedder,
+    minilm_token_count,
+)
 
 from ragserve.embedding_router.config import ProviderConfig, ProviderKind
 from ragserve.embedding_router.providers.base import ProviderError
@@ -40,11 +45,25 @@ async def test_vectors_match_the_model(server: OpenAIEmbeddingServer, embedder: 
     client = _client(server.url)
     try:
         texts = ["the cat sat on the mat", "a different sentence"]
-        vectors = await client.embed(texts, timeout_s=10)
-        np.testing.assert_allclose(vectors, embedder(texts), rtol=0, atol=1e-6)
+        reply = await client.embed(texts, timeout_s=10)
+        np.testing.assert_allclose(reply.vectors, embedder(texts), rtol=0, atol=1e-6)
         assert server.received == texts
+        # This server answers usage 0, which is no count.
+        assert reply.total_tokens is None
     finally:
         await client.close()
+
+
+async def test_reported_usage_is_returned(embedder: Embedder) -> None:
+    server = OpenAIEmbeddingServer(embedder, minilm_token_count(MODELS)).start()
+    client = _client(server.url)
+    try:
+        # [CLS] the cat sat on the mat [SEP] + [CLS] a different sentence [SEP]
+        reply = await client.embed(["the cat sat on the mat", "a different sentence"], 10)
+        assert reply.total_tokens == 8 + 5
+    finally:
+        await client.close()
+        server.stop()
 
 
 async def test_errors_map_to_retryable_provider_errors(server: OpenAIEmbeddingServer) -> None:
@@ -70,7 +89,7 @@ async def test_errors_map_to_retryable_provider_errors(server: OpenAIEmbeddingSe
         assert hung.value.retryable
         assert hung.value.message == "provider 'sim': no answer within 0.200 s"
         server.set_mode("ok")
-        assert (await client.embed(["x"], timeout_s=5)).shape == (1, 384)
+        assert (await client.embed(["x"], timeout_s=5)).vectors.shape == (1, 384)
     finally:
         await client.close()
 

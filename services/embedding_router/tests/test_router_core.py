@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from router_fakes import DIM, FakeClient, provider, router_config, vector_of
+from router_fakes import DIM, TOKENIZER, FakeClient, provider, router_config, vector_of
 
 from ragserve.embedding_router.breaker import BreakerState
 from ragserve.embedding_router.config import (
@@ -21,7 +21,7 @@ from ragserve.embedding_router.config import (
     RoutingWeights,
     TenantConfig,
 )
-from ragserve.embedding_router.providers.base import ProviderError
+from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError
 from ragserve.embedding_router.router import EmbeddingRouter
 from ragserve.embedding_router.types import EmbedCall
 from ragserve.errors import (
@@ -71,10 +71,76 @@ async def test_cost_is_tokens_times_price_and_a_repeated_text_is_charged_once() 
     clients = {"paid": FakeClient()}
     async with running(router_config([provider("paid", price=2.0)]), clients) as router:
         result = await router.embed(call(["hello world", "hello world"]))
-        # "hello world": 2 words + 2 special tokens = 4 tokens at 2.0 per 1000.
+        # No tokenizer: "hello world" is estimated at 2 words + 2 special tokens = 4 tokens, at
+        # 2.0 per 1000.
         assert [i.cost for i in result.items] == [0.008, 0.0]
+        assert [(i.tokens, i.tokens_estimated) for i in result.items] == [(4, True), (0, False)]
         assert result.total_cost == 0.008
         assert clients["paid"].texts_seen == ["hello world"]
+        again = await router.embed(call(["hello world"]))
+        assert [(i.cached, i.tokens, i.tokens_estimated, i.cost) for i in again.items] == [
+            (True, 0, False, 0.0)
+        ]
+
+
+def _tokenized(max_tokens: int = 256) -> tuple[ModelConfig, ...]:
+    return (ModelConfig("m1", "1", DIM, max_tokens=max_tokens, tokenizer=TOKENIZER),)
+
+
+RARE = "antidisestablishmentarianism"  # 1 word, 10 tokens with the model's tokenizer
+
+
+async def test_with_the_models_tokenizer_tokens_are_counted_not_estimated() -> None:
+    clients = {"paid": FakeClient()}
+    config = router_config([provider("paid", price=1.0)], models=_tokenized())
+    async with running(config, clients) as router:
+        result = await router.embed(call(["hello world", RARE]))
+        assert [(i.tokens, i.tokens_estimated) for i in result.items] == [(4, False), (10, False)]
+        assert [i.cost for i in result.items] == [0.004, 0.01]
+
+
+async def test_refuse_counts_with_the_tokenizer_and_names_index_count_and_limit() -> None:
+    clients = {"a": FakeClient()}
+    config = router_config([provider("a")], models=_tokenized(max_tokens=8))
+    async with running(config, clients) as router:
+        # Estimated, the rare word is 3 tokens and would pass; the tokenizer says 10.
+        with pytest.raises(InvalidArgument) as caught:
+            await router.embed(call(["hello world", RARE], truncate=False))
+        assert caught.value.message == (
+            "texts[1]: text has 10 tokens, model 'm1' accepts at most 8 (max_tokens) and "
+            "truncation is 'refuse'"
+        )
+        assert clients["a"].calls == []
+        # Truncation allowed (the default): the provider gets it and truncates.
+        result = await router.embed(call(["hello world", RARE]))
+        assert [i.tokens for i in result.items] == [4, 10]
+
+
+async def test_refuse_without_a_tokenizer_says_the_count_is_an_estimate() -> None:
+    models = (ModelConfig("m1", "1", DIM, max_tokens=3),)
+    async with running(router_config([provider("a")], models=models), {"a": FakeClient()}) as r:
+        with pytest.raises(InvalidArgument) as caught:
+            await r.embed(call(["fine", "one two three"], truncate=False))
+        assert caught.value.message == (
+            "texts[1]: text has about 5 tokens (estimated), model 'm1' accepts at most 3 "
+            "(max_tokens) and truncation is 'refuse'"
+        )
+
+
+async def test_a_providers_reported_usage_is_what_is_charged() -> None:
+    # One call carries both texts; the provider says it used 28 tokens for the call.
+    clients = {"paid": FakeClient(usage=28)}
+    config = router_config([provider("paid", price=1.0)], models=_tokenized())
+    async with running(config, clients) as router:
+        result = await router.embed(call(["hello world", RARE]))
+        # Split in proportion to the tokenizer's counts (4 : 10), summing to the reported 28.
+        assert [(i.tokens, i.tokens_estimated) for i in result.items] == [(8, False), (20, False)]
+        assert [i.cost for i in result.items] == [0.008, 0.02]
+    # Reported usage is a count, not an estimate, even where the router has no tokenizer.
+    clients = {"paid": FakeClient(usage=9)}
+    async with running(router_config([provider("paid", price=1.0)]), clients) as router:
+        result = await router.embed(call(["hello world"]))
+        assert [(i.tokens, i.tokens_estimated) for i in result.items] == [(9, False)]
 
 
 async def test_failover_stays_inside_the_model_and_opens_the_breaker() -> None:
@@ -240,8 +306,87 @@ async def test_single_flight_fifty_identical_requests_compute_once() -> None:
         results = await asyncio.gather(*tasks)
         assert clients["a"].calls == [["same text"]]
         assert sum(r.items[0].cost == 0 for r in results) == 50
+        # The owner is charged the tokens ("same text": 2 words + 2); followers nothing.
+        assert sorted(r.items[0].tokens for r in results) == [0] * 49 + [4]
         for r in results:
             np.testing.assert_array_equal(r.items[0].vector, vector_of("same text"))
+
+
+async def test_with_no_wait_a_lone_text_goes_at_once_and_texts_arriving_meanwhile_share_a_call() -> (
+    None
+):
+    gate = asyncio.Event()
+    clients = {"a": FakeClient(gate=gate)}
+    config = router_config([provider("a", max_batch=8, max_concurrency=1)])
+    assert config.providers[0].max_batch_wait_s == 0.0
+    async with running(config, clients) as router:
+        first = asyncio.create_task(router.embed(call(["t0"])))
+        await clients["a"].started.wait()
+        # t0 went alone, without waiting for company.
+        assert clients["a"].calls == [["t0"]]
+        rest = [asyncio.create_task(router.embed(call([f"t{i}"]))) for i in range(1, 9)]
+        await _until_in_flight(router, "a", 9)
+        gate.set()
+        await asyncio.gather(first, *rest)
+        # The eight that arrived while t0's call ran went together in the next call.
+        assert clients["a"].calls == [["t0"], [f"t{i}" for i in range(1, 9)]]
+
+
+async def _until_in_flight(router: EmbeddingRouter, provider_id: str, count: int) -> None:
+    """Let the submitted calls reach the provider's queue (each takes a few loop iterations)."""
+    for _ in range(1000):
+        status = {s.provider_id: s for s in router.provider_status()}
+        if status[provider_id].in_flight == count:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{provider_id} never had {count} texts in flight")
+
+
+async def test_a_provider_call_is_cancelled_when_all_its_callers_have_gone() -> None:
+    gate = asyncio.Event()
+    clients = {"a": FakeClient(gate=gate)}
+    config = router_config([provider("a", max_concurrency=1)])
+    async with running(config, clients) as router:
+        running_call = asyncio.create_task(router.embed(call(["sent"])))
+        await clients["a"].started.wait()
+        queued = asyncio.create_task(router.embed(call(["never sent"])))
+        await _until_in_flight(router, "a", 2)
+        running_call.cancel()
+        queued.cancel()
+        for task in (running_call, queued):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        # The running call was cancelled at the provider; the queued text was dropped unsent.
+        assert clients["a"].cancelled == [["sent"]]
+        [status] = router.provider_status()
+        assert (status.in_flight, status.calls, status.breaker_state) == (
+            0,
+            1,
+            BreakerState.CLOSED,
+        )
+        assert status.success_ratio_ewma == 1.0  # a cancelled call says nothing about health
+        gate.set()
+        await router.embed(call(["after"]))
+        assert clients["a"].calls == [["sent"], ["after"]]
+
+
+async def test_a_shared_provider_call_goes_on_while_one_caller_still_waits() -> None:
+    gate = asyncio.Event()
+    clients = {"a": FakeClient(gate=gate)}
+    # A short wait so that both callers' texts are in one call.
+    config = router_config([provider("a", wait_s=0.01)])
+    async with running(config, clients) as router:
+        leaving = asyncio.create_task(router.embed(call(["p"])))
+        staying = asyncio.create_task(router.embed(call(["q"])))
+        await clients["a"].started.wait()
+        assert clients["a"].calls == [["p", "q"]]
+        leaving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leaving
+        gate.set()
+        result = await staying
+        np.testing.assert_array_equal(result.items[0].vector, vector_of("q"))
+        assert clients["a"].cancelled == []
 
 
 async def test_concurrent_small_requests_are_coalesced_into_one_provider_call() -> None:
@@ -256,9 +401,9 @@ async def test_concurrent_small_requests_are_coalesced_into_one_provider_call() 
 
 async def test_wrong_dimension_from_a_provider_is_never_returned() -> None:
     class WrongDim(FakeClient):
-        async def embed(self, texts: Sequence[str], timeout_s: float) -> np.ndarray:
+        async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
             self.calls.append(list(texts))
-            return np.ones((len(texts), DIM * 2), dtype=np.float32)
+            return EmbeddingReply(np.ones((len(texts), DIM * 2), dtype=np.float32))
 
     clients: dict[str, FakeClient] = {"bad": WrongDim(), "good": FakeClient()}
     config = router_config([provider("bad"), provider("good", quality=0.1)])

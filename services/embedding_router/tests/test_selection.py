@@ -42,11 +42,65 @@ def test_ties_go_to_fewest_in_flight() -> None:
     assert order_candidates([busy, idle], routing) == ["b", "a"]
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_stats_moving_averages() -> None:
-    stats = ProviderStats(alpha=0.5)
+    stats = ProviderStats(alpha=0.5, half_life_s=60.0, clock=FakeClock())
     stats.record(0.1, ok=True)
     stats.record(0.3, ok=True)
     stats.record(5.0, ok=False)  # a failure's latency is not the provider's speed
     assert round(stats.latency_s or 0, 6) == 0.2
-    assert stats.success_ratio == 0.5
-    assert (stats.calls, stats.failures) == (3, 1)
+    assert stats.success_ratio() == 0.5
+    assert (stats.recorded, stats.failures) == (3, 1)
+
+
+def test_failures_fade_with_time_without_any_call() -> None:
+    clock = FakeClock()
+    stats = ProviderStats(alpha=0.5, half_life_s=60.0, clock=clock)
+    stats.record(0.1, ok=False)
+    stats.record(0.1, ok=False)
+    assert stats.success_ratio() == 0.25
+    clock.now += 60  # one half-life: the shortfall of 0.75 halves
+    assert stats.success_ratio() == 0.625
+    clock.now += 120
+    assert round(stats.success_ratio(), 6) == round(1 - 0.75 / 8, 6)
+    # A call after the pause averages into the faded ratio, not the old one.
+    stats.record(0.1, ok=True)
+    assert round(stats.success_ratio(), 6) == round(1 - 0.75 / 16, 6)
+
+
+def test_a_provider_under_the_floor_is_ranked_first_again_once_its_failures_fade() -> None:
+    clock = FakeClock()
+    routing = RoutingConfig(reliability_floor=0.5, reliability_half_life_s=30.0)
+    stats = ProviderStats(alpha=0.2, half_life_s=routing.reliability_half_life_s, clock=clock)
+    for _ in range(5):
+        stats.record(0.01, ok=False)
+    flaky_ratio = stats.success_ratio()
+    assert round(flaky_ratio, 6) == round(0.8**5, 6)  # 0.32768: under the floor
+
+    def ranking() -> list[str]:
+        best_but_flaky = _c("a", success=stats.success_ratio())
+        worse = _c("b", price=1.0, quality=0.1)
+        return order_candidates([best_but_flaky, worse], routing)
+
+    assert ranking() == ["b", "a"]
+    # Shortfall 0.67232 must fall to 0.5: log2(0.67232 / 0.5) half-lives = 12.8 s.
+    clock.now += 12.5
+    assert ranking() == ["b", "a"]
+    clock.now += 0.5
+    assert stats.success_ratio() > 0.5
+    assert ranking() == ["a", "b"]
+
+
+def test_reset_forgets_failures() -> None:
+    clock = FakeClock()
+    stats = ProviderStats(alpha=0.5, clock=clock)
+    stats.record(0.1, ok=False)
+    stats.reset_success()
+    assert stats.success_ratio() == 1.0

@@ -20,7 +20,12 @@ import msgpack
 import numpy as np
 import pytest
 import redis.asyncio as aioredis
-from router_openai_server import Embedder, OpenAIEmbeddingServer, minilm_embedder
+from router_openai_server import (
+    Embedder,
+    OpenAIEmbeddingServer,
+    minilm_embedder,
+    minilm_token_count,
+)
 
 from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from ragserve.api.inference.v1 import inference_pb2, inference_pb2_grpc
@@ -31,6 +36,7 @@ from ragserve.testkit.redis_server import RedisServer
 pytestmark = pytest.mark.slow
 
 MODELS = Path(__file__).resolve().parents[3] / "models"
+TOKENIZER = MODELS / "all-minilm-l6-v2" / "tokenizer.json"
 SPACE = "all-minilm-l6-v2"
 EXTERNAL_SPACE = "minilm-external"
 DEAD_SPACE = "dead-space"
@@ -63,8 +69,8 @@ def _config(replica_ports: dict[str, int], openai_url: str, redis_url: str) -> d
     ]
     return {
         "models": [
-            {"id": SPACE, "version": "1", "dimension": 384},
-            {"id": EXTERNAL_SPACE, "version": "1", "dimension": 384},
+            {"id": SPACE, "version": "1", "dimension": 384, "tokenizer": str(TOKENIZER)},
+            {"id": EXTERNAL_SPACE, "version": "1", "dimension": 384, "tokenizer": str(TOKENIZER)},
             {"id": DEAD_SPACE, "version": "1", "dimension": 384},
         ],
         "providers": [
@@ -111,7 +117,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     try:
         redis_server = RedisServer().start()
         started.append(redis_server)
-        openai = OpenAIEmbeddingServer(embed).start()
+        openai = OpenAIEmbeddingServer(embed, minilm_token_count(MODELS)).start()
         started.append(openai)
         ports = {"replica-a": free_port(), "replica-b": free_port()}
         replicas = {name: _replica(port) for name, port in ports.items()}
@@ -201,12 +207,15 @@ async def test_cache_second_call_is_flagged_and_redis_holds_the_same_vectors(
     texts = ["caching is a trade of memory for time", "the second text of the cache test"]
     first = await stub.Embed(_request(texts), timeout=10)
     assert [e.cached for e in first.embeddings] == [False, False]
+    # Counted with the model's tokenizer: [CLS] + word pieces + [SEP].
+    assert [(e.tokens, e.tokens_estimated) for e in first.embeddings] == [(11, False), (9, False)]
     assert {e.provider for e in first.embeddings} <= {"replica-a", "replica-b"}
     assert (first.model, first.model_version, first.dimension) == (SPACE, "1", 384)
     second = await stub.Embed(_request(texts), timeout=10)
     assert [e.cached for e in second.embeddings] == [True, True]
     assert [e.provider for e in second.embeddings] == [e.provider for e in first.embeddings]
     assert [e.cost_usd for e in second.embeddings] == [0.0, 0.0]
+    assert [(e.tokens, e.tokens_estimated) for e in second.embeddings] == [(0, False), (0, False)]
 
     client = aioredis.Redis.from_url(suite.redis.url)
     for text, embedding in zip(texts, first.embeddings, strict=True):
@@ -268,6 +277,12 @@ async def test_no_healthy_provider_is_unavailable_naming_the_model(
     await _until(
         lambda: _is(stub, "nowhere", embedding_pb2.BREAKER_STATE_OPEN), 10, "breaker opens"
     )
+    status = await stub.GetProviderStatus(
+        embedding_pb2.GetProviderStatusRequest(model=DEAD_SPACE), timeout=5
+    )
+    [nowhere] = status.providers
+    assert (nowhere.id, nowhere.external, nowhere.throttled_for_s) == ("nowhere", False, 0.0)
+    assert nowhere.calls >= 2 and nowhere.retry_in_s > 0
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.Embed(_request(["anything"], model=DEAD_SPACE), timeout=10)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -324,10 +339,15 @@ async def test_kill_redis_under_load_no_request_fails_and_the_cache_comes_back(
         await _until(lambda: _served(load, 10), 20, "load is flowing")
         suite.redis.kill()
         await _until(lambda: _cache_available(stub, False), 10, "router reports the cache down")
+        status = await stub.GetProviderStatus(embedding_pb2.GetProviderStatusRequest(), timeout=5)
+        assert status.cache_detail.startswith("redis ")
+        assert status.cache_detail.endswith("; serving without it and retrying")
         served_before = load.ok
         await _until(lambda: _served(load, served_before + 10), 20, "load flows without Redis")
         suite.redis.start()
         await _until(lambda: _cache_available(stub, True), 10, "router reports the cache back")
+        status = await stub.GetProviderStatus(embedding_pb2.GetProviderStatusRequest(), timeout=5)
+        assert status.cache_detail == ""
     finally:
         await load.stop()
     assert load.failures == []
@@ -377,11 +397,12 @@ async def test_pii_redact_and_refuse(
 async def test_budget_refuses_once_spent_and_the_counter_lives_in_redis(
     suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
 ) -> None:
-    # 8 words + 2 special tokens = 10 tokens at 0.1 per 1000: 0.001 per text.
+    # The provider reports 20 tokens for the call (8 word pieces + 2 special tokens per text), at
+    # 0.1 per 1000: 0.001 per text.
     texts = [f"budget text {i} with a few more words" for i in range(2)]
     first = await stub.Embed(_request(texts, model=EXTERNAL_SPACE, tenant="frugal"), timeout=10)
     assert [round(e.cost_usd, 9) for e in first.embeddings] == [0.001, 0.001]
-    assert [e.tokens for e in first.embeddings] == [10, 10]
+    assert [(e.tokens, e.tokens_estimated) for e in first.embeddings] == [(10, False), (10, False)]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.Embed(
             _request(["one more text please"], model=EXTERNAL_SPACE, tenant="frugal"), timeout=10
@@ -432,6 +453,51 @@ async def test_embed_stream_answers_batches_in_order(
     answers = [r async for r in stub.EmbedStream(requests(), timeout=20)]
     assert [a.batch_id for a in answers] == [f"b{i}" for i in range(6)]
     assert all(len(a.embeddings) == 2 for a in answers)
+
+
+async def test_closing_an_embed_stream_mid_way_stops_the_work_at_the_replicas(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    batches, per_batch = 64, 8
+    before = _inference_count(suite)
+
+    async def requests() -> AsyncIterator[embedding_pb2.EmbedStreamRequest]:
+        for i in range(batches):
+            yield embedding_pb2.EmbedStreamRequest(
+                tenant="t",
+                model=SPACE,
+                batch_id=f"c{i}",
+                texts=[f"cancelled stream {i} text {j}" for j in range(per_batch)],
+            )
+
+    call = stub.EmbedStream(requests(), timeout=30)
+    first = await call.read()
+    assert first.batch_id == "c0"  # type: ignore[union-attr]
+    call.cancel()
+    # The router drops the batches it was working on: nothing waits on the replicas any more.
+    await _until(lambda: _nothing_in_flight(stub, SPACE), 10, "router in-flight drops to 0")
+    # The replicas stop: a fresh one-text request is, at last, the only work between two reads.
+    probes = 0
+    deadline = time.monotonic() + 10
+    while True:
+        assert time.monotonic() < deadline, "the replicas kept computing the closed stream"
+        counted = _inference_count(suite)
+        probes += 1
+        await stub.Embed(_request([f"probe after the stream {probes}"]), timeout=10)
+        if _inference_count(suite) - counted == 1:
+            break
+    computed = _inference_count(suite) - before - probes
+    # At most the stream's window was ever in flight (parallelism 4, ~6 batches): far from all.
+    assert per_batch <= computed <= batches * per_batch // 4
+
+
+async def _nothing_in_flight(
+    stub: embedding_pb2_grpc.EmbeddingRouterServiceStub, model: str
+) -> bool:
+    status = await stub.GetProviderStatus(
+        embedding_pb2.GetProviderStatusRequest(model=model), timeout=5
+    )
+    return all(p.in_flight == 0 for p in status.providers)
 
 
 async def test_list_models(stub: embedding_pb2_grpc.EmbeddingRouterServiceStub) -> None:

@@ -100,6 +100,11 @@ class VectorCache:
         self._skip_redis_until = 0.0
         self._last_error: str | None = None
         self._writes: set[asyncio.Task[None]] = set()
+        # Label children made once: a lookup is on every request's path.
+        self._hits = metrics.cache_requests.labels("hit")
+        self._misses = metrics.cache_requests.labels("miss")
+        self._bytes_read = metrics.cache_bytes.labels("read")
+        self._bytes_written = metrics.cache_bytes.labels("written")
         metrics.cache_redis_up.set(1 if self._redis is not None else 0)
 
     @property
@@ -118,15 +123,30 @@ class VectorCache:
             return "lru only"
         return "ok" if self._last_error is None else f"degraded: {self._last_error}"
 
+    def unavailable_reason(self) -> str:
+        """Why the shared (Redis) cache is not in use; empty while it is."""
+        if not self._config.enabled:
+            return "the cache is disabled (cache.enabled = false)"
+        if self._redis is None:
+            return "no Redis configured (cache.redis_url): in-process LRU only"
+        if self._last_error is not None:
+            return f"{self._last_error}; serving without it and retrying"
+        return ""
+
     # ------------------------------------------------------------------ reads
 
     async def get_many(self, model: ModelConfig, keys: Sequence[str]) -> list[CachedVector | None]:
+        """Each key's entry or None. Keys all found in the LRU never touch Redis."""
         if not self._config.enabled or not keys:
             return [None] * len(keys)
         started = self._clock()
         found: list[CachedVector | None] = [self._lru_get(k) for k in keys]
         missing = [i for i, hit in enumerate(found) if hit is None]
-        if missing and self._redis_usable():
+        if not missing:
+            self._hits.inc(len(keys))
+            self._metrics.cache_latency.observe(self._clock() - started)
+            return found
+        if self._redis_usable():
             values = await self._redis_call("read", self._redis_mget([keys[i] for i in missing]))
             if values is not None:
                 for index, value in zip(missing, values, strict=True):
@@ -138,10 +158,11 @@ class VectorCache:
                     entry = CachedVector(decoded[0], decoded[1])
                     found[index] = entry
                     self._lru_put(keys[index], entry)
-                    self._metrics.cache_bytes.labels("read").inc(len(value))
+                    self._bytes_read.inc(len(value))
         hits = sum(1 for f in found if f is not None)
-        self._metrics.cache_requests.labels("hit").inc(hits)
-        self._metrics.cache_requests.labels("miss").inc(len(keys) - hits)
+        if hits:
+            self._hits.inc(hits)
+        self._misses.inc(len(keys) - hits)
         self._metrics.cache_latency.observe(self._clock() - started)
         return found
 
@@ -160,8 +181,8 @@ class VectorCache:
             task.add_done_callback(self._writes.discard)
 
     async def _write(self, payload: list[tuple[str, bytes]]) -> None:
-        await self._redis_call("write", self._redis_set(payload))
-        self._metrics.cache_bytes.labels("written").inc(sum(len(v) for _, v in payload))
+        if await self._redis_call("write", self._redis_set(payload)) is not None:
+            self._bytes_written.inc(sum(len(v) for _, v in payload))
 
     async def flush(self) -> None:
         """Wait for background writes (tests and shutdown)."""

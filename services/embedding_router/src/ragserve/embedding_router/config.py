@@ -16,7 +16,7 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,9 @@ class ModelConfig:
     dimension: int
     normalized: bool = True
     max_tokens: int = 256
+    # The model's tokenizer (a Hugging Face ``tokenizer.json``): tokens are counted with it
+    # (pricing, ``max_tokens`` under truncation 'refuse'); None: estimated from the words.
+    tokenizer: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +74,9 @@ class ProviderConfig:
     output_name: str = "EMBEDDING"
     # OpenAI kind only: the name of an environment variable holding the API key.
     api_key_env: str | None = None
-    # How long the batcher waits for more texts after the first one arrives, in seconds.
-    max_batch_wait_s: float = 0.002
+    # How long the batcher waits for more texts after the first one arrives, in seconds. 0: a
+    # lone text goes at once; concurrent texts still share a call whenever one is running.
+    max_batch_wait_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,9 @@ class RoutingConfig:
     weights: RoutingWeights = field(default_factory=RoutingWeights)
     # Providers whose recent success ratio is below this are used only when nothing else is.
     reliability_floor: float = 0.5
+    # The success ratio forgets failures with this half-life (seconds), calls or no calls, so a
+    # provider ranked last for a bad spell is tried again once the spell is long enough ago.
+    reliability_half_life_s: float = 60.0
     # Scores closer than this are a tie, broken by the fewest requests in flight (load spread).
     tie_epsilon: float = 0.05
     # Smoothing factor of the latency and success moving averages (weight of the newest sample).
@@ -303,9 +310,14 @@ def _model(entry: _Entry) -> ModelConfig:
         dimension=entry.integer("dimension", None, minimum=1),
         normalized=entry.boolean("normalized", True),
         max_tokens=entry.integer("max_tokens", 256, minimum=1),
+        tokenizer=_optional_path(entry.optional_string("tokenizer")),
     )
     entry.done()
     return model
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value) if value is not None else None
 
 
 def _provider(entry: _Entry) -> ProviderConfig:
@@ -341,7 +353,7 @@ def _provider(entry: _Entry) -> ProviderConfig:
         input_name=entry.string("input_name", "TEXT"),
         output_name=entry.string("output_name", "EMBEDDING"),
         api_key_env=entry.optional_string("api_key_env"),
-        max_batch_wait_s=entry.real("max_batch_wait_s", 0.002, minimum=0, maximum=1),
+        max_batch_wait_s=entry.real("max_batch_wait_s", 0.0, minimum=0, maximum=1),
     )
     entry.done()
     return provider
@@ -393,6 +405,9 @@ def _routing(entry: _Entry) -> RoutingConfig:
     routing = RoutingConfig(
         weights=weights,
         reliability_floor=entry.real("reliability_floor", 0.5, minimum=0, maximum=1),
+        reliability_half_life_s=entry.real(
+            "reliability_half_life_s", 60.0, minimum=0, exclusive_minimum=True
+        ),
         tie_epsilon=entry.real("tie_epsilon", 0.05, minimum=0, maximum=1),
         ewma_alpha=entry.real("ewma_alpha", 0.2, minimum=0, maximum=1, exclusive_minimum=True),
         max_attempts=entry.integer("max_attempts", 4, minimum=1),
@@ -518,8 +533,14 @@ def load_config(path: str | Path, *, redis_url: str | None = None) -> RouterConf
         config = parse_config(raw)
     except ConfigError as error:
         raise ConfigError(f"{file}: {error}") from None
+    # A relative tokenizer path is relative to the providers file, wherever the process runs.
+    models = tuple(
+        replace(m, tokenizer=file.parent / m.tokenizer)
+        if m.tokenizer is not None and not m.tokenizer.is_absolute()
+        else m
+        for m in config.models
+    )
+    config = replace(config, models=models)
     if redis_url is not None:
-        from dataclasses import replace
-
         config = replace(config, cache=replace(config.cache, redis_url=redis_url or None))
     return config

@@ -21,6 +21,9 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
+
+from prometheus_client import Counter
 
 from ragserve.embedding_router.breaker import BreakerState
 from ragserve.embedding_router.budget import BudgetLedger
@@ -34,11 +37,11 @@ from ragserve.embedding_router.config import (
 )
 from ragserve.embedding_router.metrics import RouterMetrics
 from ragserve.embedding_router.pii import PiiScanner
-from ragserve.embedding_router.provider_runtime import ProviderRuntime
+from ragserve.embedding_router.provider_runtime import ProviderRuntime, ProviderVector
 from ragserve.embedding_router.providers.base import EmbeddingClient, ProviderError
 from ragserve.embedding_router.selection import order_candidates
 from ragserve.embedding_router.singleflight import Abandoned, SingleFlight
-from ragserve.embedding_router.tokens import cost_of, estimate_tokens
+from ragserve.embedding_router.tokens import TokenCounter, cost_of, load_counters
 from ragserve.embedding_router.types import (
     EmbedCall,
     EmbeddedText,
@@ -67,12 +70,18 @@ _REDACT = "redact"  # external providers get the redacted text
 _INTERNAL_ONLY = "internal"  # PII under a refuse policy: internal providers only
 
 
+# Above this many characters in one call, token counting runs in a worker thread so that the
+# event loop keeps serving (a tokenizer takes ~20 µs per short text; 2048 long texts take seconds).
+_INLINE_COUNT_CHARS = 4096
+
+
 @dataclass(slots=True)
 class _Computed:
     vector: Vector
     provider_id: str
     tokens: int
     cost: float
+    tokens_estimated: bool
 
 
 def default_client_factory(provider: object, model: ModelConfig) -> EmbeddingClient:
@@ -116,6 +125,8 @@ class EmbeddingRouter:
             wall_clock=wall_clock,
         )
         self._models = {m.id: m for m in config.models}
+        # Raises ConfigError naming the model entry when a tokenizer cannot be loaded.
+        self._counters: dict[str, TokenCounter] = load_counters(config.models)
         self.providers: dict[str, ProviderRuntime] = {}
         for provider in config.providers:
             model = self._models[provider.model]
@@ -139,6 +150,9 @@ class EmbeddingRouter:
         self._scanners: dict[str, PiiScanner] = {}
         self._flights: SingleFlight[_Computed] = SingleFlight()
         self._configured_tenants = {t.id for t in config.tenants}
+        self._tenants = {t.id: t for t in config.tenants}
+        # Label children, made once per (tenant label, provider) rather than once per call.
+        self._charge_metrics: dict[tuple[str, str], tuple[Counter, Counter]] = {}
 
     async def start(self) -> None:
         for runtime in self.providers.values():
@@ -176,8 +190,8 @@ class EmbeddingRouter:
                         if runtime.breaker.state is BreakerState.OPEN
                         else runtime.breaker.failure_rate()
                     ),
-                    success_ratio_ewma=stats.success_ratio,
-                    calls=stats.calls,
+                    success_ratio_ewma=stats.success_ratio(),
+                    calls=runtime.calls,
                     in_flight=stats.in_flight,
                     throttled_for_s=max(0.0, runtime.throttled_until - now),
                     retry_in_s=runtime.breaker.retry_in(),
@@ -201,7 +215,7 @@ class EmbeddingRouter:
 
     async def embed(self, call: EmbedCall) -> EmbedResult:
         model = self._validate(call)
-        tenant = self.config.tenant(call.tenant)
+        tenant = self._tenants.get(call.tenant) or TenantConfig(id=call.tenant)
         deadline = (
             call.deadline
             if call.deadline is not None
@@ -212,25 +226,28 @@ class EmbeddingRouter:
         for text in call.texts:
             unique.setdefault(text, len(unique))
         texts = list(unique)
+        if not call.truncate:
+            await self._refuse_over_limit(model, call.texts, texts)
         routes, redacted = self._screen(tenant, model, texts)
 
         answers: list[EmbeddedText | None] = [None] * len(texts)
-        lookup_keys = [cache_key(self.config.cache.key_prefix, model, t) for t in texts]
+        prefix = self.config.cache.key_prefix
         if not call.bypass_cache:
-            extra = {
-                i: cache_key(self.config.cache.key_prefix, model, redacted[i])
-                for i in range(len(texts))
-                if routes[i] == _REDACT
-            }
-            found = await self.cache.get_many(model, lookup_keys + list(extra.values()))
+            keys = [cache_key(prefix, model, t) for t in texts]
+            # A redacted text may also have been cached under its redacted form (by an external
+            # provider); those keys are looked up after the texts' own.
+            redacted_at: dict[int, int] = {}
+            for i, route in enumerate(routes):
+                if route == _REDACT:
+                    redacted_at[i] = len(keys)
+                    keys.append(cache_key(prefix, model, redacted[i]))
+            found = await self.cache.get_many(model, keys)
             for i in range(len(texts)):
                 hit = found[i]
-                if hit is None and i in extra:
-                    hit = found[len(texts) + list(extra).index(i)]
+                if hit is None and i in redacted_at:
+                    hit = found[redacted_at[i]]
                 if hit is not None:
-                    answers[i] = EmbeddedText(
-                        hit.vector, hit.provider_id, True, 0.0, estimate_tokens(texts[i])
-                    )
+                    answers[i] = EmbeddedText(hit.vector, hit.provider_id, True, 0.0, 0, False)
 
         missing = [i for i, answer in enumerate(answers) if answer is None]
         if missing:
@@ -246,17 +263,47 @@ class EmbeddingRouter:
             for i, fresh in zip(missing, computed, strict=True):
                 answers[i] = fresh
 
+        if len(texts) == len(call.texts):
+            # No repeats: every answer is in place (the common case, and every cache hit's).
+            return EmbedResult(model=model, items=cast(list[EmbeddedText], answers))
         # A text repeated within one call is charged once, on its first occurrence.
         charged: set[str] = set()
         result_items: list[EmbeddedText] = []
         for text in call.texts:
             item = answers[unique[text]]
             assert item is not None
-            if text in charged and item.cost:
-                item = EmbeddedText(item.vector, item.provider_id, item.cached, 0.0, item.tokens)
+            if text in charged and item.tokens:
+                item = EmbeddedText(item.vector, item.provider_id, item.cached, 0.0, 0, False)
             charged.add(text)
             result_items.append(item)
         return EmbedResult(model=model, items=result_items)
+
+    async def _count(self, model: ModelConfig, texts: Sequence[str]) -> list[int]:
+        counter = self._counters[model.id]
+        if sum(len(t) for t in texts) > _INLINE_COUNT_CHARS:
+            return await asyncio.to_thread(counter.count, texts)
+        return counter.count(texts)
+
+    async def _refuse_over_limit(
+        self, model: ModelConfig, texts: Sequence[str], unique: list[str]
+    ) -> None:
+        """Truncation 'refuse': the first text over the model's max_tokens is an error."""
+        counts = dict(zip(unique, await self._count(model, unique), strict=True))
+        for index, text in enumerate(texts):
+            tokens = counts[text]
+            if tokens <= model.max_tokens:
+                continue
+            if self._counters[model.id].exact:
+                raise InvalidArgument(
+                    f"texts[{index}]",
+                    f"text has {tokens} tokens, model {model.id!r} accepts at most "
+                    f"{model.max_tokens} (max_tokens) and truncation is 'refuse'",
+                )
+            raise InvalidArgument(
+                f"texts[{index}]",
+                f"text has about {tokens} tokens (estimated), model {model.id!r} accepts at "
+                f"most {model.max_tokens} (max_tokens) and truncation is 'refuse'",
+            )
 
     def _validate(self, call: EmbedCall) -> ModelConfig:
         model = self._models.get(call.model)
@@ -277,14 +324,6 @@ class EmbeddingRouter:
         for index, text in enumerate(call.texts):
             if not text:
                 raise InvalidArgument(f"texts[{index}]", "must not be empty")
-            if not call.truncate:
-                tokens = estimate_tokens(text)
-                if tokens > model.max_tokens:
-                    raise InvalidArgument(
-                        f"texts[{index}]",
-                        f"text has about {tokens} tokens (estimated), model {model.id!r} "
-                        f"accepts {model.max_tokens} and truncation is 'refuse'",
-                    )
         return model
 
     def _screen(
@@ -358,9 +397,11 @@ class EmbeddingRouter:
                 if landed is None and routes[i] == _REDACT:
                     landed = self.cache.peek(cache_key(prefix, model, redacted[i]))
                 if landed is not None:
-                    self._flights.resolve(key, _Computed(landed.vector, landed.provider_id, 0, 0.0))
+                    self._flights.resolve(
+                        key, _Computed(landed.vector, landed.provider_id, 0, 0.0, False)
+                    )
                     results[i] = EmbeddedText(
-                        landed.vector, landed.provider_id, True, 0.0, estimate_tokens(text)
+                        landed.vector, landed.provider_id, True, 0.0, 0, False
                     )
                     continue
                 owned.append(i)
@@ -381,9 +422,8 @@ class EmbeddingRouter:
                     abandoned = True
                     continue
                 self.metrics.singleflight_shared.inc()
-                results[i] = EmbeddedText(
-                    shared.vector, shared.provider_id, False, 0.0, shared.tokens
-                )
+                # Computed (and charged) for another call: nothing is charged to this one.
+                results[i] = EmbeddedText(shared.vector, shared.provider_id, False, 0.0, 0, False)
             if not abandoned:
                 break
         return [r for r in results if r is not None]
@@ -430,7 +470,12 @@ class EmbeddingRouter:
             for i, item in zip(idx, computed, strict=True):
                 self._flights.resolve(keys[i], item)
                 results[i] = EmbeddedText(
-                    item.vector, item.provider_id, False, item.cost, item.tokens
+                    item.vector,
+                    item.provider_id,
+                    False,
+                    item.cost,
+                    item.tokens,
+                    item.tokens_estimated,
                 )
                 sent_redacted = (
                     route == _REDACT and self.providers[item.provider_id].config.external
@@ -464,7 +509,10 @@ class EmbeddingRouter:
         priority: int,
     ) -> list[_Computed]:
         routing = self.config.routing
-        tokens = [estimate_tokens(t) for t in texts]
+        # Counted as sent: a redacted text is counted (and charged) as the redacted text.
+        tokens = await self._count(model, texts)
+        tokens_redacted = await self._count(model, redacted) if route == _REDACT else tokens
+        exact = self._counters[model.id].exact
         results: list[_Computed | None] = [None] * len(texts)
         pending = list(range(len(texts)))
         failed_here: set[str] = set()
@@ -493,13 +541,13 @@ class EmbeddingRouter:
             runtime = fresh[0] if fresh else ordered[0]
             if self._clock() >= deadline:
                 raise DeadlineExceeded(self._deadline_message(model, attempt, last_error))
-            sent = [
-                redacted[i] if route == _REDACT and runtime.config.external else texts[i]
-                for i in pending
-            ]
-            outcomes = await runtime.embed_many(sent, deadline, priority)
+            send_redacted = route == _REDACT and runtime.config.external
+            sent = [redacted[i] if send_redacted else texts[i] for i in pending]
+            counts = [tokens_redacted[i] if send_redacted else tokens[i] for i in pending]
+            outcomes = await runtime.embed_many(sent, counts, deadline, priority)
             still: list[int] = []
             charged = 0.0
+            charged_tokens = 0
             for i, outcome in zip(pending, outcomes, strict=True):
                 if isinstance(outcome, ProviderError):
                     if not outcome.retryable:
@@ -507,12 +555,16 @@ class EmbeddingRouter:
                     last_error = outcome
                     still.append(i)
                     continue
-                cost = cost_of(tokens[i], runtime.config.price_per_1k_tokens)
-                charged += cost
-                results[i] = _Computed(outcome, runtime.id, tokens[i], cost)
-                self.metrics.tokens.labels(label, runtime.id).inc(tokens[i])
+                computed = self._charge_for(outcome, runtime, exact)
+                results[i] = computed
+                charged += computed.cost
+                charged_tokens += computed.tokens
+            if charged_tokens:
+                tokens_metric, cost_metric = self._charge_metric(label, runtime.id)
+                tokens_metric.inc(charged_tokens)
+                if charged:
+                    cost_metric.inc(charged)
             if charged:
-                self.metrics.cost.labels(label, runtime.id).inc(charged)
                 await self.budgets.charge(tenant.id, charged)
             pending = still
             if not pending:
@@ -527,6 +579,24 @@ class EmbeddingRouter:
                 )
             await self._backoff(model, attempt, deadline, last_error)
         return [r for r in results if r is not None]
+
+    @staticmethod
+    def _charge_for(outcome: ProviderVector, runtime: ProviderRuntime, exact: bool) -> _Computed:
+        """What one text computed by ``runtime`` costs: the provider's own token count when it
+        reported one, else the router's (exact with a tokenizer, estimated without)."""
+        cost = cost_of(outcome.tokens, runtime.config.price_per_1k_tokens)
+        estimated = not outcome.reported and not exact
+        return _Computed(outcome.vector, runtime.id, outcome.tokens, cost, estimated)
+
+    def _charge_metric(self, tenant_label: str, provider_id: str) -> tuple[Counter, Counter]:
+        children = self._charge_metrics.get((tenant_label, provider_id))
+        if children is None:
+            children = (
+                self.metrics.tokens.labels(tenant_label, provider_id),
+                self.metrics.cost.labels(tenant_label, provider_id),
+            )
+            self._charge_metrics[(tenant_label, provider_id)] = children
+        return children
 
     async def _backoff(
         self, model: ModelConfig, attempt: int, deadline: float, last_error: ProviderError | None

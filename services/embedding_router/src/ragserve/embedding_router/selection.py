@@ -13,25 +13,44 @@ over equal replicas.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ragserve.embedding_router.config import RoutingConfig
 
 
 class ProviderStats:
-    """Moving averages of one provider's call latency and success; updated after each call."""
+    """Moving averages of one provider's call latency and success; updated after each call.
 
-    def __init__(self, alpha: float) -> None:
+    The success ratio is an exponentially weighted average over calls (weight ``alpha`` for the
+    newest) whose shortfall from 1 also decays with time, halving every ``half_life_s`` seconds
+    whether calls are made or not. So a provider pushed under the reliability floor by a bad
+    spell, and therefore given no calls, is trusted again once the spell is old enough, instead
+    of staying last for ever. Invariant: ``0 <= success_ratio() <= 1``.
+    """
+
+    def __init__(
+        self, alpha: float, half_life_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._alpha = alpha
+        self._half_life_s = half_life_s
+        self._clock = clock
         self.latency_s: float | None = None
-        self.success_ratio = 1.0
-        self.calls = 0
+        # 1 - success ratio, as of `_shortfall_at`.
+        self._shortfall = 0.0
+        self._shortfall_at = clock()
+        # Calls recorded here (those that say something about the provider's health) and failed.
+        self.recorded = 0
         self.failures = 0
+        # Texts submitted to the provider and not yet answered or abandoned.
         self.in_flight = 0
 
+    def success_ratio(self) -> float:
+        return 1.0 - self._decayed_shortfall(self._clock())
+
     def record(self, latency_s: float, ok: bool) -> None:
-        self.calls += 1
+        self.recorded += 1
         if not ok:
             self.failures += 1
         if ok:
@@ -41,9 +60,21 @@ class ProviderStats:
                 if self.latency_s is None
                 else self._alpha * latency_s + (1 - self._alpha) * self.latency_s
             )
-        self.success_ratio = self._alpha * (1.0 if ok else 0.0) + (1 - self._alpha) * (
-            self.success_ratio
-        )
+        now = self._clock()
+        shortfall = self._decayed_shortfall(now)
+        self._shortfall = self._alpha * (0.0 if ok else 1.0) + (1 - self._alpha) * shortfall
+        self._shortfall_at = now
+
+    def reset_success(self) -> None:
+        """Forget past failures (a provider whose breaker closed again has proved itself)."""
+        self._shortfall = 0.0
+        self._shortfall_at = self._clock()
+
+    def _decayed_shortfall(self, now: float) -> float:
+        if self._shortfall == 0.0:
+            return 0.0
+        elapsed = max(0.0, now - self._shortfall_at)
+        return float(self._shortfall * 0.5 ** (elapsed / self._half_life_s))
 
 
 @dataclass(frozen=True, slots=True)

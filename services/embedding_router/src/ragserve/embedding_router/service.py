@@ -1,8 +1,10 @@
 """The embedding router as a process: settings, the core, the servicer, health.
 
 Settings (environment, ``RAGSERVE_EMBEDDING_ROUTER_``): ``PROVIDERS_FILE`` (JSON or TOML; unset:
-one model ``all-minilm-l6-v2`` served by the inference service at ``RAGSERVE_INFERENCE_ADDR``),
-``REDIS_URL`` (overrides the file's ``cache.redis_url``; empty: no Redis), ``STREAM_PARALLELISM``
+one model ``all-minilm-l6-v2`` served by the inference service at ``RAGSERVE_INFERENCE_ADDR``,
+its tokens counted with the inference model repository's ``tokenizer.json`` when there is one),
+``REDIS_URL`` (overrides the file's ``cache.redis_url``; unset or empty: the file's, or
+``redis://localhost:6379/0`` without a file), ``STREAM_PARALLELISM``
 (batches of one ``EmbedStream`` embedded at once). A bad file or setting stops start-up with a
 message naming the entry.
 """
@@ -10,6 +12,7 @@ message naming the entry.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,10 +51,37 @@ class RouterSettings:
         require(self.stream_parallelism >= 1, "stream_parallelism", "must be >= 1")
 
 
-def default_config(redis_url: str | None) -> RouterConfig:
+def default_tokenizer() -> Path | None:
+    """The default model's ``tokenizer.json`` in the inference model repository
+    (``RAGSERVE_INFERENCE_MODEL_REPOSITORY``, else the project's ``models/``), if it is there.
+
+    The router reads the file the inference service's model is set up with; it does not import
+    the inference service.
+    """
+    configured = os.environ.get("RAGSERVE_INFERENCE_MODEL_REPOSITORY")
+    if configured:
+        repositories = [Path(configured)]
+    else:
+        repositories = [
+            parent / "models"
+            for parent in Path(__file__).resolve().parents
+            if (parent / "uv.lock").is_file()
+        ]
+    for repository in repositories:
+        candidate = repository / DEFAULT_MODEL / "tokenizer.json"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def default_config(redis_url: str | None, tokenizer: Path | None = None) -> RouterConfig:
     """What ``python -m ragserve.embedding_router`` serves without a providers file."""
     return RouterConfig(
-        models=(ModelConfig(DEFAULT_MODEL, "1", 384, normalized=True, max_tokens=256),),
+        models=(
+            ModelConfig(
+                DEFAULT_MODEL, "1", 384, normalized=True, max_tokens=256, tokenizer=tokenizer
+            ),
+        ),
         providers=(
             ProviderConfig(
                 id="inference",
@@ -73,7 +103,9 @@ class EmbeddingRouterService:
         if settings.providers_file is not None:
             config = load_config(settings.providers_file, redis_url=settings.redis_url)
         else:
-            config = default_config(settings.redis_url or "redis://localhost:6379/0")
+            config = default_config(
+                settings.redis_url or "redis://localhost:6379/0", default_tokenizer()
+            )
         self.router = EmbeddingRouter(config, metrics=RouterMetrics(prometheus_client.REGISTRY))
         self._servicer = EmbeddingRouterServicer(
             self.router, stream_parallelism=settings.stream_parallelism

@@ -1,13 +1,21 @@
-"""Token counts for pricing, estimated without a tokenizer.
+"""Token counts, for pricing and for ``max_tokens`` under truncation 'refuse'.
 
-Counts words and punctuation marks plus the two special tokens every BERT-style model adds. For
-English this is within ~15% of WordPiece / BPE counts, which is what a price estimate needs; it is
-deterministic, so the same text always costs the same on the same provider.
+A model whose config names a tokenizer (a Hugging Face ``tokenizer.json``) is counted with it:
+no truncation, no padding, the count is ``len(ids)`` including the special tokens — what the
+model would see before any cut. Without one, tokens are *estimated*: words and punctuation marks
+plus the two special tokens a BERT-style model adds (within ~15% of WordPiece for English, and
+deterministic, so the same text always costs the same). Every count says which it is.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from ragserve.embedding_router.config import ConfigError, ModelConfig
 
 _PIECES = re.compile(r"\w+|[^\w\s]")
 
@@ -18,3 +26,77 @@ def estimate_tokens(text: str) -> int:
 
 def cost_of(tokens: int, price_per_1k_tokens: float) -> float:
     return tokens * price_per_1k_tokens / 1000.0
+
+
+class TokenCounter:
+    """Counts a model's tokens; ``exact`` is False when the counts are estimates.
+
+    Safe to call from worker threads (the tokenizer is only read after construction).
+    """
+
+    def __init__(self, tokenizer: Tokenizer | None = None) -> None:
+        self._tokenizer = tokenizer
+        if tokenizer is not None:
+            # Shipped tokenizer.json files often fix truncation and padding (all-MiniLM-L6-v2's
+            # cuts and pads at 128); a count must be of the whole text and nothing more.
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+
+    @property
+    def exact(self) -> bool:
+        return self._tokenizer is not None
+
+    @classmethod
+    def from_file(cls, path: Path) -> TokenCounter:
+        """Load ``tokenizer.json``; raises ``ValueError`` naming the file when it cannot."""
+        try:
+            tokenizer = Tokenizer.from_file(str(path))
+        except Exception as error:  # tokenizers raises a bare Exception for every failure
+            reason = "no such file" if not path.is_file() else str(error)
+            raise ValueError(f"cannot load tokenizer {str(path)!r}: {reason}") from None
+        return cls(tokenizer)
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        """One count per text, in order (blocking CPU work: large inputs belong in a thread)."""
+        if self._tokenizer is None:
+            return [estimate_tokens(text) for text in texts]
+        if len(texts) == 1:
+            return [len(self._tokenizer.encode(texts[0]).ids)]
+        return [len(encoding.ids) for encoding in self._tokenizer.encode_batch(list(texts))]
+
+
+def load_counters(models: Iterable[ModelConfig]) -> dict[str, TokenCounter]:
+    """A counter per model id; a tokenizer that cannot be loaded is a configuration error
+    naming the model entry (``models[i].tokenizer``)."""
+    counters: dict[str, TokenCounter] = {}
+    for index, model in enumerate(models):
+        if model.tokenizer is None:
+            counters[model.id] = TokenCounter()
+            continue
+        try:
+            counters[model.id] = TokenCounter.from_file(model.tokenizer)
+        except ValueError as error:
+            raise ConfigError(f"models[{index}].tokenizer: {error}") from None
+    return counters
+
+
+def apportion(total: int, weights: Sequence[int]) -> list[int]:
+    """Split ``total`` into integers proportional to ``weights`` that sum to ``total`` exactly.
+
+    Largest remainders get the leftover units (ties to the earlier position). A provider that
+    reports one token total for a batch is charged per text this way: exactly, when its
+    tokenizer agrees with the router's counts; in proportion to them, when it does not.
+    """
+    if not weights:
+        return []
+    weight_sum = sum(weights)
+    if weight_sum <= 0:
+        weights = [1] * len(weights)
+        weight_sum = len(weights)
+    shares = [total * w // weight_sum for w in weights]
+    remainders = [total * w % weight_sum for w in weights]
+    for index in sorted(range(len(weights)), key=lambda i: (-remainders[i], i))[
+        : total - sum(shares)
+    ]:
+        shares[index] += 1
+    return shares

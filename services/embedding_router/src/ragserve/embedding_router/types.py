@@ -26,22 +26,25 @@ class EmbedCall:
     bypass_cache: bool = False
     # Batcher priority at the providers: 0 high, 1 normal, 2 low.
     priority: int = 1
-    # False: refuse a text whose estimated token count exceeds the model's max_tokens instead of
-    # letting the provider truncate it.
+    # False: refuse a text whose token count exceeds the model's max_tokens instead of letting
+    # the provider truncate it.
     truncate: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class EmbeddedText:
     """The answer for one text. ``provider_id`` is the provider that computed the vector (for a
-    cache hit, the one that computed it originally); ``cost`` is what this call charged for the
-    text (0 for a cache hit or a text computed by another in-flight call)."""
+    cache hit, the one that computed it originally). ``tokens`` and ``cost`` are what this call
+    was charged for the text: both 0 for a cache hit, a text computed by another in-flight call,
+    or a repeat of an earlier text of the same call. ``tokens_estimated``: ``tokens`` is an
+    estimate, not a tokenizer's or the provider's count (always False when ``tokens`` is 0)."""
 
     vector: Vector
     provider_id: str
     cached: bool
     cost: float
     tokens: int
+    tokens_estimated: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,9 @@ class ProviderStatus:
     latency_s: float | None
     # Failed share of calls over the breaker's window (1 while open, 0 when no call yet).
     error_rate: float
+    # Recent success ratio (moving average over calls, failures fading with time).
     success_ratio_ewma: float
+    # Provider calls made since start, whatever their outcome.
     calls: int
     in_flight: int
     throttled_for_s: float

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -36,14 +37,24 @@ class ProviderError(Exception):
         self.retry_after_s = retry_after_s
 
 
+@dataclass(frozen=True, slots=True)
+class EmbeddingReply:
+    """One provider call's answer: ``vectors`` is float32 (len(texts), dimension) in the order
+    of the texts; ``total_tokens`` is what the provider says the call consumed (OpenAI's
+    ``usage.total_tokens``), None when it does not say."""
+
+    vectors: Vectors
+    total_tokens: int | None = None
+
+
 class EmbeddingClient(Protocol):
     """Computes vectors for texts by calling one provider once (one network request).
 
-    Invariant: returns a float32 array of shape (len(texts), dimension) in the order of
-    ``texts``, or raises :class:`ProviderError`. ``timeout_s`` is the time left to the caller's
-    deadline; the client must give up by then.
+    Invariant: returns an :class:`EmbeddingReply` whose vectors are in the order of ``texts``,
+    or raises :class:`ProviderError`. ``timeout_s`` is the time left to the caller's deadline;
+    the client must give up by then. Cancelling the call abandons the request.
     """
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> Vectors: ...
+    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply: ...
 
     async def close(self) -> None: ...

@@ -22,7 +22,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from ragserve.api.inference.v1 import inference_pb2, inference_pb2_grpc
 from ragserve.embedding_router.breaker import CircuitBreaker
 from ragserve.embedding_router.config import BreakerConfig, ProviderConfig
-from ragserve.embedding_router.providers.base import ProviderError, Vectors
+from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError, Vectors
 from ragserve.runtime import deadlines
 from ragserve.runtime.channels import DeadlinePropagationInterceptor, channel_options
 
@@ -103,7 +103,7 @@ class InferenceEmbeddingClient:
         # Every replica tripped: try them all anyway rather than fail without a call.
         return admitted or rotation
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> Vectors:
+    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
         if not self._stubs:
             self._channels = [_channel(target) for target in self._endpoints]
             self._stubs = [inference_pb2_grpc.GRPCInferenceServiceStub(c) for c in self._channels]
@@ -149,7 +149,8 @@ class InferenceEmbeddingClient:
                     )
                     continue
                 breaker.record_success()
-                return self._vectors(response, len(texts))
+                # The inference service reports no token counts; the router counts them.
+                return EmbeddingReply(self._vectors(response, len(texts)))
         finally:
             deadlines.reset(token)
         raise last or ProviderError(

@@ -18,7 +18,7 @@ import httpx
 import numpy as np
 
 from ragserve.embedding_router.config import ProviderConfig
-from ragserve.embedding_router.providers.base import ProviderError, Vectors
+from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError, Vectors
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -64,7 +64,7 @@ class OpenAIEmbeddingClient:
             limits=httpx.Limits(max_connections=config.max_concurrency * 2),
         )
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> Vectors:
+    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
         if timeout_s <= 0:
             raise ProviderError(f"provider {self._config.id!r}: no time left before the deadline")
         body = {
@@ -98,7 +98,8 @@ class OpenAIEmbeddingClient:
                 retryable=False,
             )
         try:
-            return self._vectors(response.json(), len(texts))
+            payload = response.json()
+            return EmbeddingReply(self._vectors(payload, len(texts)), _total_tokens(payload))
         except (ValueError, KeyError, TypeError) as error:
             raise ProviderError(
                 f"provider {self._config.id!r}: malformed embeddings response ({error})"
@@ -117,3 +118,13 @@ class OpenAIEmbeddingClient:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+
+def _total_tokens(payload: Any) -> int | None:
+    """``usage.total_tokens`` when the server reports a positive integer; None otherwise (some
+    OpenAI-compatible servers omit usage or always answer 0, which is not a count)."""
+    usage = payload.get("usage") if isinstance(payload, dict) else None
+    total = usage.get("total_tokens") if isinstance(usage, dict) else None
+    if isinstance(total, bool) or not isinstance(total, int) or total <= 0:
+        return None
+    return total
