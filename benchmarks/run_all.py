@@ -14,7 +14,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     # (module, quick arguments, full arguments)
     ("benchmarks.inference.bench_inference", ["--seconds", "6"], ["--seconds", "15"]),
     ("benchmarks.embedding_router.bench_router", ["--seconds", "4"], ["--seconds", "10"]),
-    ("benchmarks.retrieval.bench_retrieval", [], []),
+    ("benchmarks.retrieval.bench_retrieval", ["--quick"], []),
 ]
 
 

@@ -25,6 +25,9 @@ from ragserve.retrieval.model import (
     SearchQuery,
 )
 
+# One event loop for the module: the embedded store (one worker) is shared by its tests.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
 DIMENSION = 8
 
 
@@ -69,12 +72,13 @@ def exact_top(batch: list[Point], query: tuple[float, ...], k: int) -> list[int]
 
 async def test_create_describe_list_delete(core: RetrievalCore, tenant: str) -> None:
     info = await core.create_collection(tenant, "docs", SPEC)
-    assert (info.name, info.spec, info.points_count, info.index_state) == (
+    assert (info.name, info.spec, info.points_count, info.indexed_vectors_count) == (
         "docs",
         SPEC,
         0,
-        IndexState.EXACT,
+        0,
     )
+    assert info.index_state == IndexState.EXACT
     await core.create_collection(tenant, "notes", CollectionSpec(dimension=4))
     assert await core.list_collections(tenant) == ["docs", "notes"]
     await core.delete_collection(tenant, "notes")
@@ -241,6 +245,7 @@ async def test_delete_by_ids_and_by_filter_and_count(core: RetrievalCore, tenant
     assert await core.count(tenant, "docs", doc2) == 10
     assert await core.delete_by_filter(tenant, "docs", doc2) == 10
     assert await core.count(tenant, "docs", doc2) == 0
+    assert await core.delete_by_filter(tenant, "docs", doc2) == 0
     await core.delete_points(tenant, "docs", [0, 1, 999])
     assert await core.count(tenant, "docs") == 28
     assert await core.retrieve(tenant, "docs", [0, 1, 4]) == await core.retrieve(
@@ -355,3 +360,28 @@ async def test_snapshot_delete_restore_gives_same_results(core: RetrievalCore, t
     assert await core.search_batch(tenant, "docs", queries) == before
     with pytest.raises(NotFound):
         await core.restore_snapshot(tenant, "docs", "snap-0-000000")
+
+
+async def test_delete_snapshot(core: RetrievalCore, tenant: str) -> None:
+    await loaded(core, tenant)
+    if core.backend == "server" and not os.environ.get("QDRANT_URL"):
+        with pytest.raises(FailedPrecondition):
+            await core.delete_snapshot(tenant, "docs", "any")
+        pytest.skip("qdrant-client's local mode has no snapshots; set QDRANT_URL to run this")
+    kept = await core.create_snapshot(tenant, "docs")
+    doomed = await core.create_snapshot(tenant, "docs")
+    await core.delete_snapshot(tenant, "docs", doomed.name)
+    assert [s.name for s in await core.list_snapshots(tenant, "docs")] == [kept.name]
+    with pytest.raises(NotFound) as caught:
+        await core.delete_snapshot(tenant, "docs", doomed.name)
+    assert caught.value.message == (f"snapshot {doomed.name!r} of collection 'docs' does not exist")
+    with pytest.raises(InvalidArgument) as invalid:
+        await core.delete_snapshot(tenant, "docs", "")
+    assert (invalid.value.field, invalid.value.reason) == ("snapshot", "is empty")
+    # Another tenant's collection of the same name has no such snapshot.
+    with pytest.raises(NotFound):
+        await core.delete_snapshot(tenant + "-b", "docs", kept.name)
+    # Snapshots outlive their collection, and can still be deleted then.
+    await core.delete_collection(tenant, "docs")
+    await core.delete_snapshot(tenant, "docs", kept.name)
+    assert await core.list_snapshots(tenant, "docs") == []

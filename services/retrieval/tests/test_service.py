@@ -1,20 +1,28 @@
 """The retrieval service as a real process (``python -m ragserve.retrieval`` on port 0) with
-the embedded backend: exact status codes for bad input, and acknowledged points that
-survive a restart and a SIGKILL of the whole service."""
+the embedded backend: exact status codes for bad input, metrics on /metrics, spans at a real
+OTLP receiver, health that follows the embedded worker, and acknowledged points that survive
+a SIGKILL of the worker, a restart and a SIGKILL of the whole service."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import struct_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
 
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.retrieval.v1 import retrieval_pb2 as pb
 from ragserve.api.retrieval.v1 import retrieval_pb2_grpc as pb_grpc
+from ragserve.testkit.otlp import OtlpReceiver, ReceivedSpan
 from ragserve.testkit.processes import ServiceProcess
 
 TENANT = "acme"
@@ -26,13 +34,25 @@ VECTORS = [
 ]
 
 
-def service(data_dir: Path) -> ServiceProcess:
-    return ServiceProcess("retrieval", {"RAGSERVE_RETRIEVAL_DATA_DIR": str(data_dir)})
+def service(data_dir: Path, **env: str) -> ServiceProcess:
+    return ServiceProcess("retrieval", {"RAGSERVE_RETRIEVAL_DATA_DIR": str(data_dir), **env})
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    with service(tmp_path_factory.mktemp("retrieval")) as process:
+def receiver() -> Iterator[OtlpReceiver]:
+    with OtlpReceiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def running(
+    tmp_path_factory: pytest.TempPathFactory, receiver: OtlpReceiver
+) -> Iterator[ServiceProcess]:
+    exporting = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+    }
+    with service(tmp_path_factory.mktemp("retrieval"), **exporting) as process:
         yield process
 
 
@@ -108,9 +128,28 @@ async def test_upsert_search_and_filters(stub: pb_grpc.RetrievalServiceStub) -> 
         )
     )
     assert [[hit.id.num for hit in result.hits] for result in batch.results] == [[3, 1], [3]]
-    await stub.DeletePoints(pb.DeletePointsRequest(tenant=TENANT, collection="search", filter=doc1))
+    deleted = await stub.DeletePoints(
+        pb.DeletePointsRequest(tenant=TENANT, collection="search", filter=doc1)
+    )
+    assert deleted.matched == 2
+    by_ids = await stub.DeletePoints(
+        pb.DeletePointsRequest(
+            tenant=TENANT,
+            collection="search",
+            ids=pb.PointIdList(ids=[common_pb2.PointId(num=0), common_pb2.PointId(num=77)]),
+        )
+    )
+    assert by_ids.matched == 0  # a delete by ids does not count
     counted = await stub.CountPoints(pb.CountPointsRequest(tenant=TENANT, collection="search"))
-    assert counted.count == 2
+    assert counted.count == 1
+    described = await stub.DescribeCollection(
+        pb.DescribeCollectionRequest(tenant=TENANT, name="search")
+    )
+    assert (described.collection.points_count, described.collection.indexed_vectors_count) == (
+        1,
+        0,
+    )
+    assert described.collection.index_state == pb.INDEX_STATE_EXACT
 
 
 async def test_bad_inputs_get_exact_statuses(stub: pb_grpc.RetrievalServiceStub) -> None:
@@ -169,20 +208,221 @@ async def test_bad_inputs_get_exact_statuses(stub: pb_grpc.RetrievalServiceStub)
     ) == (grpc.StatusCode.INVALID_ARGUMENT, "selector: set ids or filter")
 
 
-async def test_search_metrics_are_exported(
+async def test_delete_snapshot(stub: pb_grpc.RetrievalServiceStub) -> None:
+    await create_and_fill(stub, "snaps")
+    first = await stub.CreateSnapshot(pb.CreateSnapshotRequest(tenant=TENANT, collection="snaps"))
+    second = await stub.CreateSnapshot(pb.CreateSnapshotRequest(tenant=TENANT, collection="snaps"))
+    name = first.snapshot.name
+    await stub.DeleteSnapshot(
+        pb.DeleteSnapshotRequest(tenant=TENANT, collection="snaps", snapshot=name)
+    )
+    listed = await stub.ListSnapshots(pb.ListSnapshotsRequest(tenant=TENANT, collection="snaps"))
+    assert [s.name for s in listed.snapshots] == [second.snapshot.name]
+    assert await status_of(
+        stub.DeleteSnapshot(
+            pb.DeleteSnapshotRequest(tenant=TENANT, collection="snaps", snapshot=name)
+        )
+    ) == (grpc.StatusCode.NOT_FOUND, f"snapshot {name!r} of collection 'snaps' does not exist")
+    assert await status_of(
+        stub.DeleteSnapshot(pb.DeleteSnapshotRequest(tenant=TENANT, collection="snaps"))
+    ) == (grpc.StatusCode.INVALID_ARGUMENT, "snapshot: is empty")
+    # Another tenant cannot reach it, and the collection's deletion does not take it.
+    assert await status_of(
+        stub.DeleteSnapshot(
+            pb.DeleteSnapshotRequest(
+                tenant="other", collection="snaps", snapshot=second.snapshot.name
+            )
+        )
+    ) == (
+        grpc.StatusCode.NOT_FOUND,
+        f"snapshot {second.snapshot.name!r} of collection 'snaps' does not exist",
+    )
+    await stub.DeleteCollection(pb.DeleteCollectionRequest(tenant=TENANT, name="snaps"))
+    await stub.DeleteSnapshot(
+        pb.DeleteSnapshotRequest(tenant=TENANT, collection="snaps", snapshot=second.snapshot.name)
+    )
+    listed = await stub.ListSnapshots(pb.ListSnapshotsRequest(tenant=TENANT, collection="snaps"))
+    assert list(listed.snapshots) == []
+
+
+def scrape(process: ServiceProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample on the service's /metrics, keyed by (name, sorted labels)."""
+    url = f"http://127.0.0.1:{process.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_search_histogram_and_points_gauge_per_collection(
     running: ServiceProcess, stub: pb_grpc.RetrievalServiceStub
 ) -> None:
     await create_and_fill(stub, "metered")
-    await stub.Search(
-        pb.SearchRequest(
-            tenant=TENANT, collection="metered", query=pb.SearchQuery(vector=[1.0, 0, 0, 0])
+    metered = (("collection", "metered"),)
+    # The gauge follows the upsert itself (no describe since creation, at 0 points).
+    samples = await asyncio.to_thread(scrape, running)
+    assert samples[("ragserve_retrieval_collection_points", metered)] == 4.0
+    assert samples[("ragserve_retrieval_upserted_points_total", metered)] == 4.0
+    doc1 = common_pb2.Filter(
+        must=[common_pb2.Condition(key="doc", match=common_pb2.MatchValue(keyword="doc-1"))]
+    )
+    await stub.DeletePoints(
+        pb.DeletePointsRequest(tenant=TENANT, collection="metered", filter=doc1)
+    )
+    for vector in ([1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]):
+        await stub.Search(
+            pb.SearchRequest(
+                tenant=TENANT, collection="metered", query=pb.SearchQuery(vector=vector)
+            )
+        )
+    samples = await asyncio.to_thread(scrape, running)
+    assert samples[("ragserve_retrieval_collection_points", metered)] == 2.0
+    histogram = "ragserve_retrieval_search_duration_seconds"
+    assert samples[(histogram + "_count", metered)] == 3.0
+    # Each search of 2 points in a 4-dimensional collection takes well under a second.
+    assert 0.0 < samples[(histogram + "_sum", metered)] < 3.0
+    buckets = {
+        dict(labels)["le"]: value
+        for (name, labels), value in samples.items()
+        if name == histogram + "_bucket" and dict(labels)["collection"] == "metered"
+    }
+    assert buckets["1.0"] == buckets["+Inf"] == 3.0
+    # Label values never carry the tenant.
+    assert not [key for key in samples if any(TENANT + "." in value for _, value in key[1])]
+
+
+def own_spans(spans: list[ReceivedSpan], trace_ids: set[str]) -> list[ReceivedSpan]:
+    return [span for span in spans if span.trace_id in trace_ids]
+
+
+async def test_spans_per_search_and_per_upsert_batch_reach_the_receiver(
+    stub: pb_grpc.RetrievalServiceStub, receiver: OtlpReceiver
+) -> None:
+    # Each call continues a trace of our own (W3C traceparent), so the test can pick its
+    # spans out of everything else the service exported.
+    upsert_trace, search_trace = f"{0xFEED1:032x}", f"{0xFEED2:032x}"
+    await stub.CreateCollection(
+        pb.CreateCollectionRequest(
+            tenant=TENANT, name="traced", config=pb.CollectionConfig(dimension=4)
         )
     )
-    url = f"http://127.0.0.1:{running.metrics_port}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: ASYNC210
-        text = response.read().decode()
-    assert 'ragserve_retrieval_search_duration_seconds_count{collection="metered"} 1.0' in text
-    assert 'ragserve_retrieval_upserted_points_total{collection="metered"} 4.0' in text
+
+    async def batches() -> AsyncIterator[pb.UpsertRequest]:
+        yield pb.UpsertRequest(tenant=TENANT, collection="traced", points=[point(0), point(1)])
+        yield pb.UpsertRequest(points=[point(2), point(3)])
+        yield pb.UpsertRequest(points=[point(4, [0.0, 0.0, 0.0, 1.0])])
+
+    await stub.Upsert(batches(), metadata=(("traceparent", f"00-{upsert_trace}-{1:016x}-01"),))
+    await stub.SearchBatch(
+        pb.SearchBatchRequest(
+            tenant=TENANT,
+            collection="traced",
+            queries=[
+                pb.SearchQuery(vector=[1.0, 0, 0, 0], limit=3),
+                pb.SearchQuery(vector=[0, 1.0, 0, 0], limit=3),
+            ],
+        ),
+        metadata=(("traceparent", f"00-{search_trace}-{2:016x}-01"),),
+    )
+    trace_ids = {upsert_trace, search_trace}
+
+    def complete(spans: list[ReceivedSpan]) -> bool:
+        names = [span.name for span in own_spans(spans, trace_ids)]
+        return names.count("retrieval.upsert_batch") == 3 and "retrieval.search" in names
+
+    mine = own_spans(await asyncio.to_thread(receiver.wait_for, complete), trace_ids)
+    assert {span.service for span in mine} == {"ragserve-retrieval"}
+    by_id = {span.span_id: span for span in mine}
+    service_prefix = "/ragserve.api.retrieval.v1.RetrievalService/"
+
+    batch_spans = [span for span in mine if span.name == "retrieval.upsert_batch"]
+    assert sorted(span.attributes["retrieval.points"] for span in batch_spans) == [1, 2, 2]
+    for span in batch_spans:
+        assert span.trace_id == upsert_trace
+        assert by_id[span.parent_span_id].name == service_prefix + "Upsert"
+        assert (span.attributes["retrieval.collection"], span.attributes["retrieval.backend"]) == (
+            "traced",
+            "edge",
+        )
+    [search] = [span for span in mine if span.name == "retrieval.search"]
+    assert search.trace_id == search_trace
+    assert by_id[search.parent_span_id].name == service_prefix + "SearchBatch"
+    assert {key: search.attributes[key] for key in ("retrieval.queries", "retrieval.limit")} == {
+        "retrieval.queries": 2,
+        "retrieval.limit": 3,
+    }
+    assert search.attributes["retrieval.filtered"] is False
+
+
+def worker_pid(process: ServiceProcess) -> int:
+    """The live embedded worker: the service's child started by multiprocessing's spawn
+    (a killed one, not yet reaped, has no command line any more)."""
+    assert process.process is not None
+    children = [
+        int(child)
+        for task in Path(f"/proc/{process.process.pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+    workers = [pid for pid in children if b"spawn_main" in _cmdline(pid)]
+    assert len(workers) == 1, (children, workers)
+    return workers[0]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # reaped meanwhile
+        return b""
+
+
+async def test_health_follows_the_worker_through_a_sigkill(
+    running: ServiceProcess, stub: pb_grpc.RetrievalServiceStub
+) -> None:
+    await create_and_fill(stub, "survivor")
+
+    async def more() -> AsyncIterator[pb.UpsertRequest]:
+        for start in range(10, 210, 50):
+            yield pb.UpsertRequest(
+                tenant=TENANT,
+                collection="survivor",
+                points=[point(i, [1.0, i / 100, 0.0, 0.0]) for i in range(start, start + 50)],
+            )
+
+    assert (await stub.Upsert(more())).points_upserted == 200
+    before = worker_pid(running)
+    # The service also names its worker in its log.
+    logged = [r["worker_pid"] for r in running.records() if r.get("event") == "edge_worker_serving"]
+    assert logged[-1] == before
+    statuses: list[Any] = []
+    async with grpc.aio.insecure_channel(running.address) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+        async with asyncio.timeout(60):
+            iterator = watch.__aiter__()
+            statuses.append((await iterator.__anext__()).status)
+            assert statuses == [health_pb2.HealthCheckResponse.SERVING]
+            os.kill(before, signal.SIGKILL)  # no flush: only the engine's WAL saves us
+            while statuses[-1] != health_pb2.HealthCheckResponse.SERVING or len(statuses) < 3:
+                statuses.append((await iterator.__anext__()).status)
+        watch.cancel()
+    assert statuses == [
+        health_pb2.HealthCheckResponse.SERVING,
+        health_pb2.HealthCheckResponse.NOT_SERVING,
+        health_pb2.HealthCheckResponse.SERVING,
+    ]
+    assert worker_pid(running) != before
+    counted = await stub.CountPoints(pb.CountPointsRequest(tenant=TENANT, collection="survivor"))
+    assert counted.count == 204
+    found = await stub.Search(
+        pb.SearchRequest(
+            tenant=TENANT,
+            collection="survivor",
+            query=pb.SearchQuery(vector=[0.0, 0.0, 1.0, 0.0], limit=1),
+        )
+    )
+    assert (found.hits[0].id.num, found.hits[0].score) == (2, pytest.approx(1.0))
 
 
 async def test_acknowledged_points_survive_restart_and_sigkill(tmp_path: Path) -> None:
@@ -192,6 +432,9 @@ async def test_acknowledged_points_survive_restart_and_sigkill(tmp_path: Path) -
             await create_and_fill(pb_grpc.RetrievalServiceStub(channel), "durable")
         process.stop()  # graceful
         process.start()
+        # The points gauge is right from start-up, before any write or describe.
+        samples = await asyncio.to_thread(scrape, process)
+        assert samples[("ragserve_retrieval_collection_points", (("collection", "durable"),))] == 4
         async with grpc.aio.insecure_channel(process.address) as channel:
             stub = pb_grpc.RetrievalServiceStub(channel)
             described = await stub.DescribeCollection(

@@ -233,6 +233,7 @@ def collection_out(info: CollectionInfo) -> Any:
             ],
         ),
         points_count=info.points_count,
+        indexed_vectors_count=info.indexed_vectors_count,
         index_state=_INDEX_STATE_OUT[info.index_state],
     )
 

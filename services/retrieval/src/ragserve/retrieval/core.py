@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from opentelemetry import trace
@@ -30,8 +30,14 @@ from ragserve.retrieval.model import (
     ScoredPoint,
     SearchQuery,
     SnapshotInfo,
+    WriteResult,
 )
-from ragserve.retrieval.names import check_name, physical_name, tenant_collections
+from ragserve.retrieval.names import (
+    check_name,
+    physical_name,
+    split_physical_name,
+    tenant_collections,
+)
 from ragserve.retrieval.store import VectorStore
 
 logger = logging.getLogger("ragserve.retrieval.core")
@@ -49,12 +55,17 @@ class RetrievalCore:
 
     async def start(self) -> None:
         await self.store.start()
+        await self._seed_points_gauge()
 
     async def close(self) -> None:
         await self.store.close()
 
     async def ready(self) -> bool:
         return await self.store.ready()
+
+    def watch_availability(self, listener: Callable[[bool], None]) -> None:
+        """See ``VectorStore.watch_availability``."""
+        self.store.watch_availability(listener)
 
     # ------------------------------------------------------------------ collections
 
@@ -106,26 +117,33 @@ class RetrievalCore:
                 "retrieval.backend": self.backend,
             },
         ):
-            await self._backend("upsert", self.store.upsert(physical, checked), physical)
+            result = await self._backend("upsert", self.store.upsert(physical, checked), physical)
         label = self._labels.label(collection)
         metrics.UPSERTED_POINTS.labels(label).inc(len(checked))
+        self._count_points(physical, collection, result)
         return len(checked)
 
     async def delete_points(self, tenant: str, collection: str, ids: Sequence[object]) -> None:
         physical = physical_name(tenant, collection)
         checked = validation.point_ids("ids", ids)
-        await self._backend("delete_points", self.store.delete_points(physical, checked), physical)
+        result = await self._backend(
+            "delete_points", self.store.delete_points(physical, checked), physical
+        )
+        self._count_points(physical, collection, result)
 
     async def delete_by_filter(self, tenant: str, collection: str, filter: Filter) -> int:
+        """Deletes every point matching ``filter``; returns how many matched."""
         physical = physical_name(tenant, collection)
         validation.filter_("filter", filter)
         if filter.is_empty():
             # An empty filter matches everything; deleting a collection's content is
             # DeleteCollection's job, not an accident of a missing field.
             raise InvalidArgument("filter", "is empty; it would delete every point")
-        return await self._backend(
+        result = await self._backend(
             "delete_by_filter", self.store.delete_by_filter(physical, filter), physical
         )
+        self._count_points(physical, collection, result)
+        return result.matched
 
     async def count(self, tenant: str, collection: str, filter: Filter | None = None) -> int:
         physical = physical_name(tenant, collection)
@@ -215,7 +233,32 @@ class RetrievalCore:
         )
         return await self.describe_collection(tenant, collection)
 
+    async def delete_snapshot(self, tenant: str, collection: str, snapshot: str) -> None:
+        """Deletes one snapshot; the collection itself may already be deleted."""
+        physical = physical_name(tenant, collection)
+        if not snapshot:
+            raise InvalidArgument("snapshot", "is empty")
+        await self._backend(
+            "delete_snapshot", self.store.delete_snapshot(physical, snapshot), physical
+        )
+
     # ------------------------------------------------------------------ helpers
+
+    async def _seed_points_gauge(self) -> None:
+        """Sets the points gauge of every stored collection, so that it is right from
+        start-up, not only after each collection's first write or describe."""
+        try:
+            for physical in await self.store.list_collections():
+                parts = split_physical_name(physical)
+                if parts is not None:
+                    info = await self.store.describe_collection(physical)
+                    self._labels.set_points(physical, parts[1], info.points_count)
+        except Exception:  # metrics must not keep a working store from serving
+            logger.warning("could not read the collections' point counts", exc_info=True)
+
+    def _count_points(self, physical: str, collection: str, result: WriteResult) -> None:
+        if result.points_count is not None:
+            self._labels.set_points(physical, collection, result.points_count)
 
     async def _spec(self, physical: str) -> CollectionSpec:
         spec = self._specs.get(physical)

@@ -40,6 +40,7 @@ from ragserve.retrieval.model import (
     ScoredPoint,
     SearchQuery,
 )
+from ragserve.retrieval.search_calibration import Calibration, calibrate
 
 ENGINE_VERSION = "qdrant-edge-py 0.9.0"
 
@@ -57,6 +58,9 @@ _FIELD_TYPES = {
     PayloadFieldType.DATETIME: qe.PayloadSchemaType.Datetime,
     PayloadFieldType.UUID: qe.PayloadSchemaType.Uuid,
 }
+# Stored vectors used as queries to calibrate a built index: recall measured on 320
+# neighbours (standard error ~1.2% at 0.95), in well under a second at 100k points.
+CALIBRATION_SAMPLES = 32
 # Segments below this size (KB) are scanned even when indexed: a graph walk does not pay off.
 _FULL_SCAN_THRESHOLD_KB = 1_000
 
@@ -217,8 +221,10 @@ class EdgeShardHandle:
         ]
 
     def search(
-        self, queries: Sequence[SearchQuery], *, exact: bool, hnsw_ef: int
+        self, queries: Sequence[SearchQuery], *, indexed: bool, default_ef: int
     ) -> list[list[ScoredPoint]]:
+        """``indexed``: the shard's HNSW index may answer; ``default_ef``: the beam width
+        for queries that set none (0: those are answered exactly)."""
         requests = [
             qe.QueryRequest(
                 limit=query.limit,
@@ -231,8 +237,8 @@ class EdgeShardHandle:
                 with_payload=_payload_selection(query.with_payload),
                 with_vector=query.with_vectors,
                 params=qe.SearchParams(exact=True)
-                if exact or query.exact
-                else qe.SearchParams(hnsw_ef=query.hnsw_ef or hnsw_ef),
+                if not indexed or query.exact or not (query.hnsw_ef or default_ef)
+                else qe.SearchParams(hnsw_ef=query.hnsw_ef or default_ef),
             )
             for query in queries
         ]
@@ -256,6 +262,22 @@ class EdgeShardHandle:
                 for hit in hits
             ]
             for query, hits in zip(queries, batches, strict=True)
+        ]
+
+    def sample(self, count: int) -> list[Point]:
+        """Up to ``count`` stored points (vector and payload), spread over the first
+        ``8 * count`` in id order (cheap, and not only the first document's chunks)."""
+        try:
+            records, _ = self._shard.scroll(
+                qe.ScrollRequest(limit=8 * count, with_payload=True, with_vector=True)
+            )
+        except Exception as exc:
+            raise translate_error(exc, "collection") from exc
+        step = max(1, len(records) // count)
+        return [
+            Point(_point_id_out(record.id), vector, dict(record.payload or {}))
+            for record in records[::step][:count]
+            if (vector := _vector_out(record.vector)) is not None
         ]
 
     def counts(self) -> tuple[int, int]:
@@ -285,8 +307,17 @@ class EdgeShardHandle:
             raise translate_error(exc, field) from exc
 
 
-def build_index(path: Path, spec: CollectionSpec) -> bool:
-    """Builds the HNSW index of the (closed, private) shard at ``path``; blocks for the build.
+def build_index(
+    path: Path, spec: CollectionSpec, *, min_recall: float, require_faster: bool = True
+) -> Calibration:
+    """Builds the HNSW index of the (closed, private) shard at ``path``, then measures how
+    it should be searched (``search_calibration``); blocks for the build.
+
+    The calibration queries are stored points held out of the index while it is built and
+    put back afterwards (into a plain segment, searched exactly like any later write):
+    a point that is in the graph leads the search straight to its own neighbour list, so
+    stored points as queries flattered recall (0.96 measured against 0.66 for outside
+    queries at 5k random vectors).
 
     Runs in a throw-away process (``edge_index_builder``): it holds the GIL and a core for
     as long as it takes.
@@ -294,8 +325,20 @@ def build_index(path: Path, spec: CollectionSpec) -> bool:
     remove_temp_segments(path)
     shard = qe.EdgeShard.load(str(path), _config(spec, index_everything=True))
     try:
-        built = bool(shard.optimize())
+        handle = EdgeShardHandle(shard, path)
+        held_out = handle.sample(CALIBRATION_SAMPLES)
+        if held_out:
+            handle.delete([point.id for point in held_out])
+        shard.optimize()
+        calibration = calibrate(
+            handle,
+            [(point.id, tuple(float(x) for x in point.vector)) for point in held_out],
+            min_recall=min_recall,
+            require_faster=require_faster,
+        )
+        if held_out:
+            handle.upsert(held_out)
         shard.flush()
     finally:
         shard.close()
-    return built
+    return calibration

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ragserve.retrieval.model import CollectionSpec
+from ragserve.retrieval.search_calibration import Calibration
 from ragserve.retrieval.specs import spec_from_json, spec_to_json
 
 PARTIAL = ".partial"
@@ -33,8 +34,12 @@ METADATA = "collection.json"
 
 @dataclass(frozen=True)
 class Metadata:
+    """``calibration``: how the live shard's index is searched (None: never indexed, or
+    indexed before calibration existed, which means the service's default ef)."""
+
     spec: CollectionSpec
     generation: int
+    calibration: Calibration | None = None
 
 
 class Layout:
@@ -90,7 +95,13 @@ class Layout:
 
 
 def write_metadata(directory: Path, metadata: Metadata) -> None:
-    body = json.dumps({"spec": spec_to_json(metadata.spec), "generation": metadata.generation})
+    body = json.dumps(
+        {
+            "spec": spec_to_json(metadata.spec),
+            "generation": metadata.generation,
+            "calibration": metadata.calibration.to_json() if metadata.calibration else None,
+        }
+    )
     temporary = directory / f"{METADATA}{PARTIAL}"
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(body)
@@ -102,7 +113,12 @@ def write_metadata(directory: Path, metadata: Metadata) -> None:
 
 def read_metadata(directory: Path) -> Metadata:
     data = json.loads((directory / METADATA).read_text(encoding="utf-8"))
-    return Metadata(spec=spec_from_json(data["spec"]), generation=int(data["generation"]))
+    calibration = data.get("calibration")
+    return Metadata(
+        spec=spec_from_json(data["spec"]),
+        generation=int(data["generation"]),
+        calibration=Calibration.from_json(calibration) if calibration else None,
+    )
 
 
 def directory_size(path: Path) -> int:

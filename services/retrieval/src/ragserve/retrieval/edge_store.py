@@ -19,7 +19,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -38,6 +38,7 @@ from ragserve.retrieval.model import (
     ScoredPoint,
     SearchQuery,
     SnapshotInfo,
+    WriteResult,
 )
 
 logger = logging.getLogger("ragserve.retrieval.edge_store")
@@ -75,6 +76,7 @@ class EdgeStore:
         self._restarts = 0
         self._restart_task: asyncio.Task[None] | None = None
         self._next_restart: asyncio.Future[None] | None = None
+        self._listeners: list[Callable[[bool], None]] = []
         # One thread so that sends keep their order; a big batch must not block the loop.
         self._sender = ThreadPoolExecutor(1, thread_name_prefix="edge-store-send")
 
@@ -107,6 +109,18 @@ class EdgeStore:
 
     async def ready(self) -> bool:
         return self._alive.is_set()
+
+    def watch_availability(self, listener: Callable[[bool], None]) -> None:
+        """``listener(False)`` when a serving worker is lost, ``listener(True)`` when a
+        restarted one is serving; called on the event loop, in that order."""
+        self._listeners.append(listener)
+
+    def _announce(self, available: bool) -> None:
+        for listener in self._listeners:
+            try:
+                listener(available)
+            except Exception:  # a listener's bug must not stop the restart
+                logger.exception("availability listener failed")
 
     async def wait_restarted(self, previous_restarts: int, timeout_s: float) -> None:
         """Waits until the worker has been restarted more than ``previous_restarts`` times."""
@@ -141,7 +155,13 @@ class EdgeStore:
                 f"embedded vector store did not start within {self._start_timeout_s} s"
             ) from None
         self._alive.set()
-        logger.info("embedded vector store worker %s serving %s", process.pid, self._data_dir)
+        # Tests find the worker to kill through this line's worker_pid.
+        logger.info(
+            "embedded vector store worker %s serving %s",
+            process.pid,
+            self._data_dir,
+            extra={"event": "edge_worker_serving", "worker_pid": process.pid},
+        )
 
     def _read_loop(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
         while True:
@@ -191,6 +211,7 @@ class EdgeStore:
             worker.ready.set_exception(error)
         if was_serving and not self._closing:
             logger.error("%s", error.message)
+            self._announce(False)
             self._restart_task = asyncio.get_running_loop().create_task(self._restart(worker))
 
     async def _restart(self, dead: _Worker) -> None:
@@ -203,6 +224,7 @@ class EdgeStore:
                 assert self._next_restart is not None
                 self._next_restart.set_result(None)
                 self._next_restart = asyncio.get_running_loop().create_future()
+                self._announce(True)
                 return
             except Unavailable as exc:
                 logger.error("restarting the embedded vector store failed: %s", exc.message)
@@ -273,15 +295,17 @@ class EdgeStore:
     async def delete_collection(self, name: str) -> None:
         await self._call("delete", name)
 
-    async def upsert(self, name: str, points: Sequence[Point]) -> None:
-        await self._call("upsert", name, list(points))
+    async def upsert(self, name: str, points: Sequence[Point]) -> WriteResult:
+        result: WriteResult = await self._call("upsert", name, list(points))
+        return result
 
-    async def delete_points(self, name: str, ids: Sequence[PointId]) -> None:
-        await self._call("delete_ids", name, list(ids))
+    async def delete_points(self, name: str, ids: Sequence[PointId]) -> WriteResult:
+        result: WriteResult = await self._call("delete_ids", name, list(ids))
+        return result
 
-    async def delete_by_filter(self, name: str, filter: Filter) -> int:
-        deleted: int = await self._call("delete_filter", name, filter)
-        return deleted
+    async def delete_by_filter(self, name: str, filter: Filter) -> WriteResult:
+        result: WriteResult = await self._call("delete_filter", name, filter)
+        return result
 
     async def count(self, name: str, filter: Filter | None) -> int:
         counted: int = await self._call("count", name, filter)
@@ -313,6 +337,9 @@ class EdgeStore:
 
     async def restore_snapshot(self, name: str, snapshot: str) -> None:
         await self._call("snapshot_restore", name, snapshot)
+
+    async def delete_snapshot(self, name: str, snapshot: str) -> None:
+        await self._call("snapshot_delete", name, snapshot)
 
     async def wait_for_index(self, name: str) -> CollectionInfo:
         """Blocks until a running index build of ``name`` is live (tests and benchmarks)."""

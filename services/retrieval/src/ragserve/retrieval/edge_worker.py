@@ -12,7 +12,9 @@ flushed and copied into a new shard generation, and a throw-away builder process
 exact search. Writes that arrive meanwhile are applied to the live shard and remembered;
 when the builder exits, the worker opens the built shard, replays those writes, flushes,
 and switches ``collection.json`` to the new generation (the commit point), then drops the
-old shard. A crash at any step leaves either the old or the new generation live, never a
+old shard. The builder also reports how the index should be searched (its calibration:
+an ef, or exact search where HNSW is not both accurate and faster on the collection's own
+data); that choice is committed with the generation. A crash at any step leaves either the old or the new generation live, never a
 mix, and the loser is removed at start-up.
 
 Protocol over the pipe (pickled tuples): request ``(request_id, operation, args)``; reply
@@ -45,7 +47,7 @@ from ragserve.errors import (
     Unavailable,
 )
 from ragserve.retrieval import edge_engine, edge_layout
-from ragserve.retrieval.edge_layout import PARTIAL, Layout, Metadata
+from ragserve.retrieval.edge_layout import PARTIAL, TRASH, Layout, Metadata
 from ragserve.retrieval.model import (
     CollectionInfo,
     CollectionSpec,
@@ -58,7 +60,9 @@ from ragserve.retrieval.model import (
     ScoredPoint,
     SearchQuery,
     SnapshotInfo,
+    WriteResult,
 )
+from ragserve.retrieval.search_calibration import Calibration
 from ragserve.retrieval.specs import spec_to_json
 
 logger = logging.getLogger("ragserve.retrieval.edge_worker")
@@ -71,11 +75,17 @@ class WorkerSettings:
     """``index_threshold``: points at which a collection gets an HNSW index (0 = never),
     unless its spec sets its own (``hnsw.full_scan_threshold``).
     ``reindex_fraction``: unindexed share of points that triggers a rebuild.
-    ``hnsw_ef``: candidates examined per HNSW search (recall against latency)."""
+    ``hnsw_ef``: candidates examined per HNSW search of an index built before calibration
+    existed (newer ones use their calibrated ef).
+    ``min_recall``: recall@10 an index must reach on its calibration sample to be searched.
+    ``require_faster``: it must also beat exact search there (tests on tiny data turn this
+    off, since both take microseconds)."""
 
     index_threshold: int = 200_000
     reindex_fraction: float = 0.2
     hnsw_ef: int = 512
+    min_recall: float = 0.95
+    require_faster: bool = True
 
 
 @dataclass
@@ -95,6 +105,8 @@ class _Collection:
     shard: edge_engine.EdgeShardHandle
     # Whether the live shard has an HNSW index (set at open and when a build goes live).
     indexed: bool = False
+    # How that index is searched (search_calibration); None: built before calibration.
+    calibration: Calibration | None = None
     build: _Build | None = None
     # Points count at which the last build failed, so a failing build is not retried per write.
     failed_build_at: int | None = None
@@ -142,7 +154,12 @@ class EdgeWorker:
                 logger.warning("removed interrupted index build %s", path)
             shard = edge_engine.EdgeShardHandle.open(shard_dir)
             self.collections[physical] = _Collection(
-                physical, metadata.spec, metadata.generation, shard, indexed=shard.counts()[1] > 0
+                physical,
+                metadata.spec,
+                metadata.generation,
+                shard,
+                indexed=shard.counts()[1] > 0,
+                calibration=metadata.calibration,
             )
 
     def close(self) -> None:
@@ -168,6 +185,7 @@ class EdgeWorker:
             "snapshot_create": self.snapshot_create,
             "snapshot_list": self.snapshot_list,
             "snapshot_restore": self.snapshot_restore,
+            "snapshot_delete": self.snapshot_delete,
             "wait_for_index": self.wait_for_index,
         }
         while True:
@@ -227,10 +245,12 @@ class EdgeWorker:
         points, indexed = collection.shard.counts()
         if collection.build is not None:
             state = IndexState.INDEXING
-        elif indexed > 0:
+        elif collection.indexed and self._default_ef(collection) > 0:
             state = IndexState.INDEXED
         else:
-            state = IndexState.EXACT
+            # Including an index that calibration found worse than exact search: the
+            # proto counts only vectors that searches reach through the index.
+            state, indexed = IndexState.EXACT, 0
         return CollectionInfo(physical, collection.spec, points, indexed, state)
 
     def list_collections(self) -> list[str]:
@@ -245,26 +265,30 @@ class EdgeWorker:
 
     # ------------------------------------------------------------------ points
 
-    def upsert(self, physical: str, points: Sequence[Point]) -> None:
+    def upsert(self, physical: str, points: Sequence[Point]) -> WriteResult:
         collection = self._get(physical)
         collection.shard.upsert(points)
         self._remember(collection, "upsert", points)
+        # One info() per write serves both the build trigger and the caller's points gauge.
+        total, indexed = collection.shard.counts()
         try:
-            self._maybe_build(collection)
+            self._maybe_build(collection, total, indexed)
         except Exception:  # the points are stored; exact search goes on serving them
             logger.exception("could not start the index build of %s", physical)
-            collection.failed_build_at = collection.shard.counts()[0]
+            collection.failed_build_at = total
+        return WriteResult(total)
 
-    def delete_ids(self, physical: str, ids: Sequence[PointId]) -> None:
+    def delete_ids(self, physical: str, ids: Sequence[PointId]) -> WriteResult:
         collection = self._get(physical)
         collection.shard.delete(ids)
         self._remember(collection, "delete_ids", ids)
+        return WriteResult(collection.shard.counts()[0])
 
-    def delete_filter(self, physical: str, value: Filter) -> int:
+    def delete_filter(self, physical: str, value: Filter) -> WriteResult:
         collection = self._get(physical)
-        deleted = collection.shard.delete_by_filter(value)
+        matched = collection.shard.delete_by_filter(value)
         self._remember(collection, "delete_filter", value)
-        return deleted
+        return WriteResult(collection.shard.counts()[0], matched)
 
     def count(self, physical: str, value: Filter | None) -> int:
         return self._get(physical).shard.count(value)
@@ -283,8 +307,14 @@ class EdgeWorker:
         # Until a built index is live, every vector is scored: exact results, and at the
         # sizes below the threshold, fast enough (see docs/retrieval.md for the numbers).
         return collection.shard.search(
-            queries, exact=not collection.indexed, hnsw_ef=self.settings.hnsw_ef
+            queries, indexed=collection.indexed, default_ef=self._default_ef(collection)
         )
+
+    def _default_ef(self, collection: _Collection) -> int:
+        """Beam width for queries that set none; 0 means they are answered exactly."""
+        if collection.calibration is None:
+            return self.settings.hnsw_ef
+        return collection.calibration.search_ef
 
     # ------------------------------------------------------------------ index builds
 
@@ -292,11 +322,10 @@ class EdgeWorker:
         if collection.build is not None:
             collection.build.replay.append((operation, args))
 
-    def _maybe_build(self, collection: _Collection) -> None:
+    def _maybe_build(self, collection: _Collection, points: int, indexed: int) -> None:
         threshold = collection.spec.hnsw.full_scan_threshold or self.settings.index_threshold
         if threshold <= 0 or collection.build is not None:
             return
-        points, indexed = collection.shard.counts()
         if points < threshold or points - indexed < max(1, points * self.settings.reindex_fraction):
             return
         if collection.failed_build_at is not None and points < 2 * collection.failed_build_at:
@@ -316,6 +345,12 @@ class EdgeWorker:
                 "ragserve.retrieval.edge_index_builder",
                 str(target),
                 json.dumps(spec_to_json(collection.spec)),
+                json.dumps(
+                    {
+                        "min_recall": self.settings.min_recall,
+                        "require_faster": self.settings.require_faster,
+                    }
+                ),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -327,15 +362,19 @@ class EdgeWorker:
         build = collection.build
         assert build is not None
         build.process.wait()
+        output = b""
         if build.process.stdout is not None:
+            output = build.process.stdout.read()
             build.process.stdout.close()
         collection.build = None
         target = self.layout.shard_dir(collection.physical, build.generation)
-        if build.process.returncode != 0:
+        calibration = _parse_calibration(output) if build.process.returncode == 0 else None
+        if calibration is None:
             logger.error(
-                "index build of %s failed (exit code %s); exact search continues",
+                "index build of %s failed (exit code %s, output %r); exact search continues",
                 collection.physical,
                 build.process.returncode,
+                output[-200:],
             )
             shutil.rmtree(target, ignore_errors=True)
             collection.failed_build_at = collection.shard.counts()[0]
@@ -351,18 +390,24 @@ class EdgeWorker:
         built.flush()
         edge_layout.write_metadata(
             self.layout.collection_dir(collection.physical),
-            Metadata(collection.spec, build.generation),
+            Metadata(collection.spec, build.generation, calibration),
         )
         old = collection.shard
         collection.shard, collection.generation = built, build.generation
         collection.indexed = built.counts()[1] > 0
+        collection.calibration = calibration
         old.close()
         shutil.rmtree(old.path, ignore_errors=True)
         logger.info(
-            "index build of %s done in %.1f s, %d writes replayed",
+            "index build of %s done in %.1f s, %d writes replayed; searched %s "
+            "(sample recall@10 %.3f; %.2f ms exact, %.2f ms HNSW per query)",
             collection.physical,
             time.monotonic() - build.started_at,
             len(build.replay),
+            f"with HNSW ef {calibration.search_ef}" if calibration.search_ef else "exactly",
+            calibration.recall,
+            calibration.exact_ms,
+            calibration.hnsw_ms,
         )
 
     def _abandon_build(self, collection: _Collection) -> None:
@@ -397,7 +442,7 @@ class EdgeWorker:
         # Single-threaded worker: no write can land between the flush and the end of the copy.
         collection.shard.flush()
         edge_layout.copy_tree(collection.shard.path, staging / "shard")
-        edge_layout.write_metadata(staging, Metadata(collection.spec, 0))
+        edge_layout.write_metadata(staging, Metadata(collection.spec, 0, collection.calibration))
         staging.rename(final)
         return self._snapshot_info(physical, final)
 
@@ -408,28 +453,18 @@ class EdgeWorker:
         return [
             self._snapshot_info(physical, path)
             for path in sorted(directory.iterdir())
-            if path.is_dir() and not path.name.endswith(PARTIAL)
+            if path.is_dir() and not path.name.endswith((PARTIAL, TRASH))
         ]
 
     def snapshot_restore(self, physical: str, snapshot: str) -> None:
-        if (
-            not snapshot
-            or len(snapshot) > _SNAPSHOT_NAME_LENGTH
-            or not all(c.isalnum() or c in "-_" for c in snapshot)
-        ):
-            raise InvalidArgument("snapshot", f"{snapshot!r} is not a snapshot name")
-        source = self.layout.snapshot_dir(physical, snapshot)
-        if not source.is_dir():
-            raise NotFound(
-                f"snapshot {snapshot!r} of collection {physical.partition('.')[2]!r} does not exist"
-            )
+        source = self._existing_snapshot(physical, snapshot)
         metadata = edge_layout.read_metadata(source)
         final = self.layout.collection_dir(physical)
         staging = final.with_name(final.name + PARTIAL)
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         edge_layout.copy_tree(source / "shard", staging / "shard-1")
-        edge_layout.write_metadata(staging, Metadata(metadata.spec, 1))
+        edge_layout.write_metadata(staging, Metadata(metadata.spec, 1, metadata.calibration))
         existing = self.collections.pop(physical, None)
         if existing is not None:
             self._abandon_build(existing)
@@ -438,8 +473,32 @@ class EdgeWorker:
         staging.rename(final)
         shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1))
         self.collections[physical] = _Collection(
-            physical, metadata.spec, 1, shard, indexed=shard.counts()[1] > 0
+            physical,
+            metadata.spec,
+            1,
+            shard,
+            indexed=shard.counts()[1] > 0,
+            calibration=metadata.calibration,
         )
+
+    def snapshot_delete(self, physical: str, snapshot: str) -> None:
+        """Works whether or not the collection still exists: snapshots outlive it."""
+        self.layout.trash(self._existing_snapshot(physical, snapshot))
+
+    def _existing_snapshot(self, physical: str, snapshot: str) -> Path:
+        # Names we made are [A-Za-z0-9-_]; checking that keeps '..' and '/' out of paths.
+        if (
+            not snapshot
+            or len(snapshot) > _SNAPSHOT_NAME_LENGTH
+            or not all(c.isalnum() or c in "-_" for c in snapshot)
+        ):
+            raise InvalidArgument("snapshot", f"{snapshot!r} is not a snapshot name")
+        path = self.layout.snapshot_dir(physical, snapshot)
+        if not path.is_dir():
+            raise NotFound(
+                f"snapshot {snapshot!r} of collection {physical.partition('.')[2]!r} does not exist"
+            )
+        return path
 
     def _snapshot_info(self, physical: str, path: Path) -> SnapshotInfo:
         return SnapshotInfo(
@@ -448,6 +507,15 @@ class EdgeWorker:
             created_at_unix_s=(path / edge_layout.METADATA).stat().st_mtime,
             size_bytes=edge_layout.directory_size(path),
         )
+
+
+def _parse_calibration(output: bytes) -> Calibration | None:
+    """The builder's last stdout line; None if it is missing or not a calibration."""
+    lines = output.decode("utf-8", "replace").strip().splitlines()
+    try:
+        return Calibration.from_json(json.loads(lines[-1]))
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None
 
 
 def worker_main(

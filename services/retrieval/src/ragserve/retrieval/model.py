@@ -187,6 +187,19 @@ class SearchQuery:
     exact: bool = False
 
 
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did.
+
+    ``points_count``: the collection's points right after the write, where the backend
+    knows it without another round trip (None otherwise); it feeds the points gauge.
+    ``matched``: the points a delete by filter matched (0 for other writes).
+    """
+
+    points_count: int | None
+    matched: int = 0
+
+
 # ---------------------------------------------------------------------------- snapshots
 
 

@@ -13,7 +13,7 @@ which the conformance tests use where no server runs; the local mode has no snap
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -47,6 +47,7 @@ from ragserve.retrieval.model import (
     ScoredPoint,
     SearchQuery,
     SnapshotInfo,
+    WriteResult,
 )
 from ragserve.retrieval.specs import spec_from_json, spec_to_json
 
@@ -259,7 +260,7 @@ class ServerStore:
 
     # ------------------------------------------------------------------ points
 
-    async def upsert(self, name: str, points: Sequence[Point]) -> None:
+    async def upsert(self, name: str, points: Sequence[Point]) -> WriteResult:
         structs = [
             qm.PointStruct(
                 id=point.id,
@@ -269,15 +270,19 @@ class ServerStore:
             for point in points
         ]
         await self._run(self._client.upsert(name, points=structs, wait=True), name, "points")
+        # The server does not return the collection's size; counting would cost a round trip
+        # per batch, so the points gauge follows describe calls on this backend.
+        return WriteResult(None)
 
-    async def delete_points(self, name: str, ids: Sequence[PointId]) -> None:
+    async def delete_points(self, name: str, ids: Sequence[PointId]) -> WriteResult:
         await self._run(
             self._client.delete(name, points_selector=qm.PointIdsList(points=list(ids)), wait=True),
             name,
             "ids",
         )
+        return WriteResult(None)
 
-    async def delete_by_filter(self, name: str, filter: Filter) -> int:
+    async def delete_by_filter(self, name: str, filter: Filter) -> WriteResult:
         matched = await self.count(name, filter)
         if matched:
             await self._run(
@@ -289,7 +294,7 @@ class ServerStore:
                 name,
                 "filter",
             )
-        return matched
+        return WriteResult(None, matched)
 
     async def count(self, name: str, filter: Filter | None) -> int:
         result = await self._run(
@@ -373,12 +378,33 @@ class ServerStore:
         return sorted(infos, key=lambda info: (info.created_at_unix_s, info.name))
 
     async def restore_snapshot(self, name: str, snapshot: str) -> None:
-        if "/" in snapshot or snapshot.startswith("."):
-            raise InvalidArgument("snapshot", f"{snapshot!r} is not a snapshot name")
+        _check_snapshot_name(snapshot)
         location = f"file://{self._server_snapshots_path}/{name}/{snapshot}"
         await self._run(
             self._client.recover_snapshot(name, location=location, wait=True), name, "snapshot"
         )
+
+    async def delete_snapshot(self, name: str, snapshot: str) -> None:
+        _check_snapshot_name(snapshot)
+        try:
+            await self._run(
+                self._client.delete_snapshot(name, snapshot, wait=True), name, "snapshot"
+            )
+        except NotFound:
+            # The server answers 404 for an unknown snapshot (and for a missing collection,
+            # which then has no such snapshot either): name what the caller asked for.
+            raise NotFound(
+                f"snapshot {snapshot!r} of collection {_visible(name)!r} does not exist"
+            ) from None
+
+    def watch_availability(self, listener: Callable[[bool], None]) -> None:
+        """Never calls ``listener``: a server's outages surface per call as Unavailable."""
+
+
+def _check_snapshot_name(snapshot: str) -> None:
+    # The name becomes part of a path on the server; keep it inside the snapshots directory.
+    if "/" in snapshot or snapshot.startswith("."):
+        raise InvalidArgument("snapshot", f"{snapshot!r} is not a snapshot name")
 
 
 def _snapshot_info(name: str, description: Any) -> SnapshotInfo:

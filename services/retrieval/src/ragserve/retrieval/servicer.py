@@ -73,6 +73,7 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
 
     async def DeletePoints(self, request: Any, context: Context) -> Any:
         selector = request.WhichOneof("selector")
+        matched = 0
         if selector == "ids":
             ids = [
                 convert.point_id_in(f"ids.ids[{i}]", point_id)
@@ -80,12 +81,12 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
             ]
             await self.core.delete_points(request.tenant, request.collection, ids)
         elif selector == "filter":
-            await self.core.delete_by_filter(
+            matched = await self.core.delete_by_filter(
                 request.tenant, request.collection, convert.filter_in("filter", request.filter)
             )
         else:
             raise InvalidArgument("selector", "set ids or filter")
-        return pb.DeletePointsResponse()
+        return pb.DeletePointsResponse(matched=matched)
 
     async def CountPoints(self, request: Any, context: Context) -> Any:
         count = await self.core.count(
@@ -134,6 +135,10 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
             request.tenant, request.collection, request.snapshot
         )
         return pb.RestoreSnapshotResponse(collection=convert.collection_out(info))
+
+    async def DeleteSnapshot(self, request: Any, context: Context) -> Any:
+        await self.core.delete_snapshot(request.tenant, request.collection, request.snapshot)
+        return pb.DeleteSnapshotResponse()
 
 
 def register(server: grpc.aio.Server, servicer: RetrievalServicer) -> list[str]:

@@ -29,8 +29,12 @@ class RetrievalSettings:
     index_threshold: int = 100_000
     # Unindexed share of points that triggers a rebuild of an indexed collection.
     reindex_fraction: float = 0.2
-    # HNSW beam width at search time when a query does not set one.
+    # HNSW beam width at search time when a query does not set one (server backend; an
+    # embedded index uses the ef its calibration chose).
     hnsw_ef: int = 512
+    # Recall@10 a freshly built embedded index must reach, on a sample of its own vectors,
+    # to be searched at all (otherwise exact search goes on).
+    min_recall: float = 0.95
     # Seconds a call waits for a restarting embedded worker before UNAVAILABLE.
     restart_wait_s: float = 30.0
 
@@ -49,5 +53,6 @@ class RetrievalSettings:
         require(self.index_threshold >= 0, prefix + "INDEX_THRESHOLD", "must be >= 0")
         require(0 < self.reindex_fraction <= 1, prefix + "REINDEX_FRACTION", "must be in (0, 1]")
         require(4 <= self.hnsw_ef <= 4096, prefix + "HNSW_EF", "must be in [4, 4096]")
+        require(0 < self.min_recall <= 1, prefix + "MIN_RECALL", "must be in (0, 1]")
         require(self.restart_wait_s > 0, prefix + "RESTART_WAIT_S", "must be > 0")
         require(self.qdrant_timeout_s > 0, prefix + "QDRANT_TIMEOUT_S", "must be > 0")

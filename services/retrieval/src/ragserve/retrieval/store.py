@@ -8,7 +8,7 @@ and Unavailable when the store cannot be reached (the call may succeed later).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ragserve.retrieval.model import (
@@ -22,6 +22,7 @@ from ragserve.retrieval.model import (
     ScoredPoint,
     SearchQuery,
     SnapshotInfo,
+    WriteResult,
 )
 
 
@@ -48,12 +49,12 @@ class VectorStore(Protocol):
 
     async def delete_collection(self, name: str) -> None: ...
 
-    async def upsert(self, name: str, points: Sequence[Point]) -> None: ...
+    async def upsert(self, name: str, points: Sequence[Point]) -> WriteResult: ...
 
-    async def delete_points(self, name: str, ids: Sequence[PointId]) -> None: ...
+    async def delete_points(self, name: str, ids: Sequence[PointId]) -> WriteResult: ...
 
-    async def delete_by_filter(self, name: str, filter: Filter) -> int:
-        """Deletes every point matching ``filter``; returns how many matched."""
+    async def delete_by_filter(self, name: str, filter: Filter) -> WriteResult:
+        """Deletes every point matching ``filter``; ``matched`` says how many matched."""
         ...
 
     async def count(self, name: str, filter: Filter | None) -> int: ...
@@ -80,4 +81,15 @@ class VectorStore(Protocol):
 
     async def restore_snapshot(self, name: str, snapshot: str) -> None:
         """Replaces the collection (creating it if deleted) with the snapshot's content."""
+        ...
+
+    async def delete_snapshot(self, name: str, snapshot: str) -> None:
+        """Deletes one snapshot of ``name``, which may itself be deleted already; NotFound
+        naming the snapshot when there is no such snapshot."""
+        ...
+
+    def watch_availability(self, listener: Callable[[bool], None]) -> None:
+        """Calls ``listener(False)`` on the event loop when the store stops being able to
+        serve, and ``listener(True)`` when it can again (for health). A store that cannot
+        tell never calls it."""
         ...
