@@ -34,14 +34,15 @@ demo: setup
 up: setup
 	$(RUN) python scripts/suite.py
 
-test: setup check-protos
+# Lint and the committed-stubs check first (fast failures), then every test.
+test: setup check-protos lint
 	$(RUN) pytest -q -p no:cacheprovider
 
 bench: setup
 	$(RUN) python -m benchmarks.run_all
 
 lint: env
-	$(RUN) ruff check .
+	$(RUN) ruff check --no-cache .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 	$(RUN) buf lint
