@@ -143,8 +143,11 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
 
 @pytest.fixture
 async def stub(suite: Suite) -> AsyncIterator[embedding_pb2_grpc.EmbeddingRouterServiceStub]:
+    suite.router.check_alive()
     async with grpc.aio.insecure_channel(suite.router.address) as channel:
         yield embedding_pb2_grpc.EmbeddingRouterServiceStub(channel)
+    # A router that died during the test fails it with its own last log lines.
+    suite.router.check_alive()
 
 
 def _request(texts: list[str], model: str = SPACE, tenant: str = "t") -> embedding_pb2.EmbedRequest:

@@ -225,9 +225,17 @@ async def test_trace_has_request_spans_and_a_linked_batch_span(
         ]
 
     def complete(spans: list[Any]) -> bool:
-        requests = [s for s in ours(spans) if s.name == "inference.request"]
+        # Parents end after their children and may come in a later export batch:
+        # wait for both spans of every trace and for every link.
+        mine = ours(spans)
+        requests = [s for s in mine if s.name == "inference.request"]
+        rpcs = [s for s in mine if s.name == "/inference.GRPCInferenceService/ModelInfer"]
         linked = {link for s in linked_batches(spans) for link in s.links}
-        return len(requests) == 4 and {(s.trace_id, s.span_id) for s in requests} <= linked
+        return (
+            len(requests) == 4
+            and len(rpcs) == 4
+            and {(s.trace_id, s.span_id) for s in requests} <= linked
+        )
 
     spans = receiver.wait_for(complete)
     mine = ours(spans)

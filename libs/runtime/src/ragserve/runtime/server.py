@@ -12,6 +12,7 @@ the grace period → the service closes its clients and engines.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import signal
 from collections.abc import Sequence
@@ -176,6 +177,9 @@ def serve(name: str, service_factory: Any, default_port: int, default_metrics_po
     ``service_factory()`` is called after logging and tracing are configured,
     so import and configuration errors of heavy modules are logged as JSON.
     """
+    # A crash in native code (gRPC core, ONNX Runtime, Qdrant Edge) then leaves
+    # every thread's Python stack in the service's log instead of a silent exit.
+    faulthandler.enable()
     settings = load_server_settings(name, default_port, default_metrics_port)
     configure_logging(name, settings.log_level)
     configure_tracing(name)

@@ -129,6 +129,13 @@ class ServiceProcess:
                         raise
         raise ServiceFailed(f"{self.name} not SERVING after {timeout_s}s:\n{self.log_tail()}")
 
+    def check_alive(self) -> None:
+        """Fail with the service's last log lines if its process has died."""
+        if self.process is not None and self.process.poll() is not None:
+            raise ServiceFailed(
+                f"{self.name} died with exit code {self.process.returncode}:\n{self.log_tail(80)}"
+            )
+
     def stop(self, timeout_s: float = 20.0) -> int:
         """SIGTERM and wait for a graceful exit; returns the exit code."""
         if self.process is None or self.process.poll() is not None:
