@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from ragserve.inference.model_setup import ensure_models, project_root
+from ragserve.inference.model_setup import project_root
 from ragserve.inference.raw_model import RawOnnxModel
 from ragserve.inference.repository import ModelRepository
 from ragserve.inference.text_embedding import TextEmbeddingModel
@@ -24,14 +24,6 @@ _ROOT = project_root()
 assert _ROOT is not None, "tests run from the project checkout"
 PROJECT_ROOT: Path = _ROOT
 REFERENCE_FILE = PROJECT_ROOT / "tests" / "data" / "minilm_reference.json"
-
-
-@pytest.fixture(scope="session")
-def model_repository() -> Path:
-    """The project's ``models/``, with weights and tokenizer in place."""
-    root = PROJECT_ROOT / "models"
-    ensure_models(root, report=lambda _line: None)
-    return root
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from ragserve.errors import FailedPrecondition, InvalidArgument
 from ragserve.inference.config import TruncationPolicy
 from ragserve.inference.repository import ModelRepository
-from ragserve.inference.text_embedding import TextEmbeddingModel
+from ragserve.inference.text_embedding import TextEmbeddingModel, narrow_threads
 
 from .conftest import Reference
 
@@ -165,3 +167,25 @@ def test_an_unloaded_model_refuses_to_embed(model_repository_root: object) -> No
     with pytest.raises(FailedPrecondition) as caught:
         model.embed(tokenized)
     assert str(caught.value) == "model 'all-minilm-l6-v2' is unloaded"
+
+
+def test_overlapping_batches_use_the_narrow_session_with_the_same_vectors(
+    text_model: TextEmbeddingModel,
+) -> None:
+    # The committed config (2 threads, 2 instances) keeps a 1-thread session for
+    # batches that overlap another; its vectors must not differ from the wide one's.
+    assert narrow_threads(text_model.config) == 1
+    assert text_model.has_narrow_session
+    batch = text_model.tokenize(["the narrow session", "a second, somewhat longer text"])
+    wide = text_model.embed(batch)
+    narrow = text_model.embed(batch, overlapping=True)
+    assert np.allclose(wide, narrow, atol=1e-5)
+
+
+def test_no_narrow_session_without_several_instances_and_threads(
+    text_model: TextEmbeddingModel,
+) -> None:
+    config = text_model.config
+    assert narrow_threads(replace(config, instance_count=1)) is None
+    assert narrow_threads(replace(config, intra_op_threads=1)) is None
+    assert narrow_threads(replace(config, intra_op_threads=4, instance_count=2)) == 2

@@ -106,6 +106,9 @@ class ModelRunner:
         self.stats = ModelStats(config.name, model.version)
         batching = config.dynamic_batching
         max_batch = max(config.max_batch_size, 1)
+        # Batches executing right now: a batch that overlaps another runs on the
+        # model's narrow session when it has one (TextEmbeddingModel.narrow_threads).
+        self._executing = 0
         self._executor = ThreadPoolExecutor(
             max_workers=config.instance_count, thread_name_prefix=f"ort-{config.name}"
         )
@@ -274,9 +277,14 @@ class ModelRunner:
         model = self.model
         assert isinstance(model, TextEmbeddingModel)
         items = list(batch.items)
-        vectors: npt.NDArray[np.float32] = await self._run_in_worker(
-            batch, lambda: model.embed(items)
-        )
+        overlapping = self._executing > 0
+        self._executing += 1
+        try:
+            vectors: npt.NDArray[np.float32] = await self._run_in_worker(
+                batch, lambda: model.embed(items, overlapping=overlapping)
+            )
+        finally:
+            self._executing -= 1
         return list(vectors)
 
     async def _execute_raw(
