@@ -49,7 +49,10 @@ def main() -> None:
             f"embedded {len(TEXTS)} texts: shape {vectors.shape}, dtype {vectors.dtype}, norms {np.round(np.linalg.norm(vectors, axis=1), 4).tolist()}"
         )
         similarity = vectors @ vectors.T
-        print("cosine similarity of text 0 to the others:", np.round(similarity[0], 3).tolist())
+        print(
+            "cosine similarity of text 0 to the others:",
+            [round(float(s), 3) for s in similarity[0]],
+        )
 
         one = triton.InferInput("text", [1], "BYTES")
         one.set_data_from_numpy(np.array([TEXTS[2].encode()], dtype=np.object_))
