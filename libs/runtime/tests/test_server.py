@@ -54,6 +54,12 @@ class ScriptedMonitor(monitor_pb2_grpc.MonitorServiceServicer):
         yield monitor_pb2.WatchStatusResponse()
         raise errors.Unavailable("status source went away")
 
+    async def WatchAlerts(self, request: Any, context: Any) -> AsyncIterator[Any]:
+        # An endless stream: the client decides when it ends.
+        while True:
+            yield monitor_pb2.WatchAlertsResponse()
+            await asyncio.sleep(0)
+
 
 class MonitorApp:
     def __init__(self) -> None:
@@ -268,3 +274,32 @@ async def test_client_channels_retry_unavailable_transparently(
         client = monitor_pb2_grpc.MonitorServiceStub(channel)
         await client.GetStatus(monitor_pb2.GetStatusRequest(), timeout=10)
     assert app.servicer.calls == 3
+
+
+async def test_clients_cancelling_streams_mid_way_leave_the_server_serving(
+    running: tuple[RunningServer, MonitorApp],
+) -> None:
+    """Regression: the access log once read the peer of a cancelled stream after gRPC
+    core had released the call, which crashed the process (SIGSEGV) now and then."""
+    server, _ = running
+
+    def cancelled() -> float:
+        value = REGISTRY.get_sample_value(
+            "grpc_server_handled_total",
+            {"grpc_service": SERVICE, "grpc_method": "WatchAlerts", "grpc_code": "CANCELLED"},
+        )
+        return value or 0.0
+
+    before = cancelled()
+    channel, client = stub(server)
+    async with channel:
+        for _ in range(50):
+            call = client.WatchAlerts(monitor_pb2.WatchAlertsRequest())
+            await call.read()
+            call.cancel()
+        # Still serving after every cancellation.
+        await client.GetStatus(monitor_pb2.GetStatusRequest(), timeout=5)
+    # Each cancelled stream's handler ends (and is counted) once its cancellation is
+    # processed; stopping the server waits for every handler to finish.
+    await server.server.stop(grace=5)
+    assert cancelled() == before + 50

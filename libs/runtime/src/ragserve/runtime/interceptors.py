@@ -54,7 +54,8 @@ def final_code(
     context: grpc.aio.ServicerContext[Any, Any], error: BaseException | None
 ) -> grpc.StatusCode:
     """The status code a call ended with, as the client will see it."""
-    if isinstance(error, asyncio.CancelledError):
+    # GeneratorExit: a response stream closed because its client went away.
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
         return grpc.StatusCode.CANCELLED
     code = context.code()
     if isinstance(code, grpc.StatusCode):
@@ -211,6 +212,10 @@ class AccessLogInterceptor(CallScopeInterceptor):
     @asynccontextmanager
     async def scope(self, full_method: str, context: Any) -> AsyncIterator[None]:
         started = time.perf_counter()
+        # Read while the call is alive: peer() reaches into gRPC core's call object,
+        # which a cancelled stream may already have released by the time its
+        # generator is closed (reading it then crashed the process with SIGSEGV).
+        peer = context.peer()
         error: BaseException | None = None
         try:
             yield
@@ -225,6 +230,6 @@ class AccessLogInterceptor(CallScopeInterceptor):
                     "rpc.method": full_method,
                     "rpc.code": code.name,
                     "rpc.duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "net.peer": context.peer(),
+                    "net.peer": peer,
                 },
             )
