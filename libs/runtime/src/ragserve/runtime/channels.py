@@ -10,6 +10,7 @@ Kubernetes), and a retry policy for UNAVAILABLE with exponential backoff.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -120,12 +121,19 @@ def create_channel(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     retry: bool = True,
     trace: bool = True,
+    extra_options: Sequence[tuple[str, Any]] = (),
 ) -> grpc.aio.Channel:
-    """An insecure aio channel to another ragserve service (inside the mesh)."""
+    """An insecure aio channel to another ragserve service (inside the mesh).
+
+    ``retry=False`` for callers that fail over themselves (the failure must reach
+    them at once); ``extra_options`` are appended to the shared channel options.
+    """
     interceptors: list[Any] = [DeadlinePropagationInterceptor()]
     if trace:
         tracing = aio_client_interceptors()  # type: ignore[no-untyped-call]
         interceptors = [*tracing, *interceptors]
     return grpc.aio.insecure_channel(
-        target, options=channel_options(max_message_bytes, retry), interceptors=interceptors
+        target,
+        options=channel_options(max_message_bytes, retry) + list(extra_options),
+        interceptors=interceptors,
     )

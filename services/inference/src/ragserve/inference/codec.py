@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ragserve.errors import InvalidArgument
+from ragserve.runtime.bytes_tensor import encode_bytes_elements
 
 NUMPY_BY_DATATYPE: Mapping[str, np.dtype[Any]] = {
     "BOOL": np.dtype(np.bool_),
@@ -91,12 +92,7 @@ def decode_bytes_tensor(buffer: bytes, count: int, field: str) -> np.ndarray:
 
 
 def encode_bytes_tensor(array: np.ndarray) -> bytes:
-    parts: list[bytes] = []
-    for element in array.reshape(-1):
-        data = element.encode("utf-8") if isinstance(element, str) else bytes(element)
-        parts.append(_LENGTH.pack(len(data)))
-        parts.append(data)
-    return b"".join(parts)
+    return encode_bytes_elements(array.reshape(-1))
 
 
 def decode_input(
@@ -145,6 +141,7 @@ def encode_output(array: np.ndarray) -> tuple[str, list[int], bytes]:
     if array.dtype == np.object_:
         return "BYTES", list(array.shape), encode_bytes_tensor(array)
     for datatype, dtype in NUMPY_BY_DATATYPE.items():
-        if (datatype != "BYTES" and array.dtype == dtype.newbyteorder("=")) or array.dtype == dtype:
+        # Any byte order matches; the output is written little-endian, as the protocol says.
+        if datatype != "BYTES" and array.dtype.newbyteorder("<") == dtype:
             return datatype, list(array.shape), np.ascontiguousarray(array, dtype=dtype).tobytes()
     raise InvalidArgument("outputs", f"cannot encode numpy dtype {array.dtype}")

@@ -140,6 +140,16 @@ def to_response(request: pb.ModelInferRequest, result: InferResult) -> pb.ModelI
     return response
 
 
+def _stream_error(request: pb.ModelInferRequest, message: str) -> pb.ModelStreamInferResponse:
+    """A failed stream request's answer: the error, and the request's ids so it can be matched."""
+    return pb.ModelStreamInferResponse(
+        error_message=message,
+        infer_response=pb.ModelInferResponse(
+            model_name=request.model_name, model_version=request.model_version, id=request.id
+        ),
+    )
+
+
 def _duration(stat: Duration) -> pb.StatisticDuration:
     return pb.StatisticDuration(count=stat.count, ns=stat.ns)
 
@@ -281,31 +291,16 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
 
         async def serve_one(request: pb.ModelInferRequest) -> None:
             try:
-                result = await self.engine.infer(to_call(request, self.engine))
-                await responses.put(
-                    pb.ModelStreamInferResponse(infer_response=to_response(request, result))
-                )
-            except RagserveError as error:
-                await responses.put(
-                    pb.ModelStreamInferResponse(
-                        error_message=error.message,
-                        infer_response=pb.ModelInferResponse(
-                            model_name=request.model_name,
-                            model_version=request.model_version,
-                            id=request.id,
-                        ),
-                    )
-                )
-            except Exception as error:
-                log.exception("stream request failed", extra={"request_id": request.id})
-                await responses.put(
-                    pb.ModelStreamInferResponse(
-                        error_message=f"internal error ({type(error).__name__})",
-                        infer_response=pb.ModelInferResponse(
-                            model_name=request.model_name, id=request.id
-                        ),
-                    )
-                )
+                try:
+                    result = await self.engine.infer(to_call(request, self.engine))
+                    answer = to_response(request, result)
+                    response = pb.ModelStreamInferResponse(infer_response=answer)
+                except RagserveError as error:
+                    response = _stream_error(request, error.message)
+                except Exception as error:
+                    log.exception("stream request failed", extra={"request_id": request.id})
+                    response = _stream_error(request, f"internal error ({type(error).__name__})")
+                await responses.put(response)
             finally:
                 slots.release()
 

@@ -10,21 +10,20 @@ budget, so one replica going away costs a caller no error.
 from __future__ import annotations
 
 import itertools
-import struct
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import grpc
 import numpy as np
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from ragserve.api.inference.v1 import inference_pb2, inference_pb2_grpc
 from ragserve.embedding_router.breaker import CircuitBreaker
 from ragserve.embedding_router.config import BreakerConfig, ProviderConfig
 from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError, Vectors
 from ragserve.runtime import deadlines
-from ragserve.runtime.channels import DeadlinePropagationInterceptor, channel_options
+from ragserve.runtime.bytes_tensor import encode_bytes_elements
+from ragserve.runtime.channels import create_channel
 
 _RETRYABLE = {
     grpc.StatusCode.UNAVAILABLE,
@@ -51,25 +50,10 @@ _ENDPOINT_BREAKER = BreakerConfig(
 )
 
 
-def encode_bytes_tensor(texts: Sequence[str]) -> bytes:
-    parts: list[bytes] = []
-    for text in texts:
-        data = text.encode("utf-8")
-        parts.append(struct.pack("<I", len(data)))
-        parts.append(data)
-    return b"".join(parts)
-
-
 def _channel(target: str) -> grpc.aio.Channel:
     # No gRPC-level retries: a failure must reach the router, which moves to another endpoint or
     # provider at once and counts it in the breakers.
-    interceptors: list[Any] = [
-        *aio_client_interceptors(),  # type: ignore[no-untyped-call]
-        DeadlinePropagationInterceptor(),
-    ]
-    return grpc.aio.insecure_channel(
-        target, options=channel_options(retry=False) + _RECONNECT_OPTIONS, interceptors=interceptors
-    )
+    return create_channel(target, retry=False, extra_options=_RECONNECT_OPTIONS)
 
 
 class InferenceEmbeddingClient:
@@ -93,7 +77,7 @@ class InferenceEmbeddingClient:
         tensor.shape.extend([len(texts), 1])
         output = request.outputs.add()
         output.name = self._config.output_name
-        request.raw_input_contents.append(encode_bytes_tensor(texts))
+        request.raw_input_contents.append(encode_bytes_elements(texts))
         return request
 
     def _order(self) -> list[int]:
