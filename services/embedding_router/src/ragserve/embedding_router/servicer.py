@@ -241,3 +241,8 @@ class EmbeddingRouterServicer(embedding_pb2_grpc.EmbeddingRouterServiceServicer)
             cache_available=self._router.cache.redis_healthy,
             cache_detail=self._router.cache.unavailable_reason(),
         )
+
+
+def register(server: grpc.aio.Server, servicer: EmbeddingRouterServicer) -> list[str]:
+    embedding_pb2_grpc.add_EmbeddingRouterServiceServicer_to_server(servicer, server)
+    return [embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingRouterService"].full_name]
