@@ -62,11 +62,12 @@ def _not_empty(value: object) -> object:
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 Text = Annotated[str, Field(min_length=1)]
-Count = Annotated[StrictInt, Field(ge=1)]
+PositiveInt = Annotated[StrictInt, Field(ge=1)]
 Share = Annotated[StrictFloat, Field(ge=0, le=1)]
 NonNegative = Annotated[StrictFloat, Field(ge=0)]
 Positive = Annotated[StrictFloat, Field(gt=0)]
-_FORBID = ConfigDict(extra="forbid")
+# Attribute docstrings become the JSON Schema's descriptions, which editors show.
+_FORBID = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 @dataclass(frozen=True, slots=True, config=_FORBID)
@@ -77,13 +78,15 @@ class ModelConfig:
     version: Text = "1"
     # Required: pydantic reads Field(...) so; it only lets a required field follow `version`,
     # whose default the file may rely on, while positional construction keeps its order.
-    dimension: Count = Field(...)  # type: ignore[misc]
+    dimension: PositiveInt = Field(...)  # type: ignore[misc]
+    """Length of the model's vectors."""
     normalized: StrictBool = True
-    max_tokens: Count = 256
-    # The model's tokenizer (a Hugging Face ``tokenizer.json``): tokens are counted with it
-    # (pricing, ``max_tokens`` under truncation 'refuse'); None: estimated from the words.
-    # A relative path is relative to the providers file.
+    max_tokens: PositiveInt = 256
     tokenizer: Annotated[Path | None, BeforeValidator(_not_empty)] = None
+    """The model's tokenizer (a Hugging Face ``tokenizer.json``): tokens are counted with it
+    (pricing, ``max_tokens`` under truncation 'refuse'); None: estimated from the words.
+    A relative path is relative to the providers file.
+    """
 
 
 @dataclass(frozen=True, slots=True, config=_FORBID)
@@ -95,25 +98,28 @@ class ProviderConfig:
     kind: ProviderKind
     endpoints: Annotated[tuple[Text, ...], Field(min_length=1)]
     price_per_1k_tokens: NonNegative = 0.0
-    max_batch: Count = 32
-    max_concurrency: Count = 4
-    # Maximum provider calls (batches) per second; None = unlimited.
+    max_batch: PositiveInt = 32
+    max_concurrency: PositiveInt = 4
     rate_limit_rps: Positive | None = None
-    # A prior on quality in [0, 1], higher is better; used by the router's score.
+    """Maximum provider calls (batches) per second; None = unlimited."""
     quality: Share = 1.0
-    # In a file: true for kind "openai" unless told (it is assumed to leave our network).
+    """A prior on quality in [0, 1], higher is better; used by the router's score."""
     external: StrictBool = False
-    # Name of the model at the provider: the inference service's model, or the OpenAI `model`.
-    # In a file: the provider's `model` unless told.
+    """In a file: true for kind "openai" unless told (it is assumed to leave our network)."""
     remote_model: str = ""
-    # Inference kind only: the tensor names of the text model.
+    """Name of the model at the provider: the inference service's model, or the OpenAI `model`.
+    In a file: the provider's `model` unless told.
+    """
     input_name: Text = "TEXT"
+    """Inference kind only: the text model's input tensor."""
     output_name: Text = "EMBEDDING"
-    # OpenAI kind only: the name of an environment variable holding the API key.
+    """Inference kind only: the text model's output tensor."""
     api_key_env: Text | None = None
-    # How long the batcher waits for more texts after the first one arrives, in seconds. 0: a
-    # lone text goes at once; concurrent texts still share a call whenever one is running.
+    """OpenAI kind only: the name of an environment variable holding the API key."""
     max_batch_wait_s: Share = 0.0
+    """How long the batcher waits for more texts after the first one arrives, in seconds. 0: a
+    lone text goes at once; concurrent texts still share a call whenever one is running.
+    """
 
     @model_validator(mode="before")
     @classmethod
@@ -138,13 +144,13 @@ class ProviderConfig:
 @dataclass(frozen=True, slots=True, config=_FORBID)
 class TenantConfig:
     id: Id
-    # Spend allowed per UTC day, in the same currency as provider prices; None = unlimited.
     daily_budget: NonNegative | None = None
+    """Spend allowed per UTC day, in the same currency as provider prices; None = unlimited."""
     pii_policy: PiiPolicy = PiiPolicy.OFF
-    # Extra PII patterns: kind name -> regular expression.
     pii_patterns: dict[str, Text] = Field(default_factory=dict)
-    # Over budget: serve from a cheaper provider of the same model instead of refusing.
+    """Extra PII patterns: kind name -> regular expression."""
     allow_cheaper_fallback: StrictBool = False
+    """Over budget: serve from a cheaper provider of the same model instead of refusing."""
 
     @model_validator(mode="after")
     def _patterns_compile(self) -> Self:
@@ -178,35 +184,37 @@ class RoutingWeights:
 @dataclass(frozen=True, slots=True, config=_FORBID)
 class RoutingConfig:
     weights: RoutingWeights = RoutingWeights()
-    # Providers whose recent success ratio is below this are used only when nothing else is.
     reliability_floor: Share = 0.5
-    # The success ratio forgets failures with this half-life (seconds), calls or no calls, so a
-    # provider ranked last for a bad spell is tried again once the spell is long enough ago.
+    """Providers whose recent success ratio is below this are used only when nothing else is."""
     reliability_half_life_s: Positive = 60.0
-    # Scores closer than this are a tie, broken by the fewest requests in flight (load spread).
+    """The success ratio forgets failures with this half-life (seconds), calls or no calls, so a
+    provider ranked last for a bad spell is tried again once the spell is long enough ago.
+    """
     tie_epsilon: Share = 0.05
-    # Smoothing factor of the latency and success moving averages (weight of the newest sample).
+    """Scores closer than this are a tie, broken by the fewest requests in flight (load spread)."""
     ewma_alpha: Annotated[StrictFloat, Field(gt=0, le=1)] = 0.2
-    max_attempts: Count = 4
+    """Smoothing factor of the latency and success moving averages (weight of the newest sample)."""
+    max_attempts: PositiveInt = 4
     backoff_base_s: NonNegative = 0.02
     backoff_max_s: NonNegative = 1.0
-    # Deadline applied when a caller sets none, in seconds.
     default_deadline_s: Positive = 30.0
-    # Upper bound on texts in one Embed call.
-    max_texts_per_call: Count = 2048
+    """Deadline applied when a caller sets none, in seconds."""
+    max_texts_per_call: PositiveInt = 2048
+    """Upper bound on texts in one Embed call."""
 
 
 @dataclass(frozen=True, slots=True, config=_FORBID)
 class BreakerConfig:
-    failure_threshold: Count = 5
-    # Opens also when the failure ratio over the last `window_s` seconds exceeds this, once at
-    # least `min_calls_in_window` calls were seen (so one failure of two calls does not open it).
+    failure_threshold: PositiveInt = 5
     failure_rate_threshold: Annotated[StrictFloat, Field(gt=0, le=1)] = 0.5
+    """Opens also when the failure ratio over the last `window_s` seconds exceeds this, once at
+    least `min_calls_in_window` calls were seen (so one failure of two calls does not open it).
+    """
     window_s: Positive = 10.0
-    min_calls_in_window: Count = 10
+    min_calls_in_window: PositiveInt = 10
     open_s: NonNegative = 30.0
-    half_open_max_calls: Count = 3
-    success_threshold: Count = 3
+    half_open_max_calls: PositiveInt = 3
+    success_threshold: PositiveInt = 3
 
     @model_validator(mode="after")
     def _half_open_can_close(self) -> Self:
@@ -222,14 +230,14 @@ class BreakerConfig:
 @dataclass(frozen=True, slots=True, config=_FORBID)
 class CacheConfig:
     enabled: StrictBool = True
-    # None: no Redis, the in-process LRU only.
     redis_url: Annotated[Text, Field(pattern=r"^(redis|rediss|unix)://")] | None = None
-    ttl_s: Count = 900
+    """None: no Redis, the in-process LRU only."""
+    ttl_s: PositiveInt = 900
     lru_size: Annotated[StrictInt, Field(ge=0)] = 10_000
-    # Every Redis command gives up after this long and the request carries on without the cache.
     timeout_s: Positive = 0.05
-    # After a Redis failure, the cache is skipped for this long before it is tried again.
+    """Every Redis command gives up after this long and the request carries on without the cache."""
     retry_interval_s: NonNegative = 1.0
+    """After a Redis failure, the cache is skipped for this long before it is tried again."""
     key_prefix: Text = "ragserve:emb:v1"
 
 

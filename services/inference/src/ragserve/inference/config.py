@@ -46,7 +46,8 @@ CONFIG_FILENAME: Final = "config.json"
 PLATFORM: Final = "onnxruntime_onnx"
 PROVIDERS: Final = ("tensorrt", "cuda", "cpu")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_STRICT = ConfigDict(extra="forbid")
+# Attribute docstrings become the JSON Schema's descriptions, which editors show.
+_STRICT = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 class ModelKind(StrEnum):
@@ -129,10 +130,10 @@ class TensorSpec:
     name: Annotated[str, Field(min_length=1)]
     datatype: Datatype
     dims: tuple[Annotated[StrictInt, AfterValidator(_dim)], ...]
-    # Inputs only.
     pad_value: Annotated[int | float | bool | None, BeforeValidator(_scalar)] = None
-    # Outputs only.
+    """Inputs only: fills variable dims when requests of different shapes share a batch."""
     trim_like: str | None = None
+    """Outputs only: the input whose variable dims this output's follow (cut back per request)."""
 
     @property
     def has_variable_dims(self) -> bool:
@@ -161,19 +162,19 @@ class TensorSpec:
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
 class DynamicBatchingConfig:
-    # The wait is measured from the first queued request.
     max_queue_delay_us: Count = 0
-    # Padded tokens (rows x longest) per batch; 0 = no cap.
+    """Longest wait for more requests, measured from the first queued one."""
     max_batch_tokens: Count = 0
-    # Requests waiting; more are refused; 0 = no cap.
+    """Padded tokens (rows x longest) per batch; 0 = no cap."""
     max_queue_size: Count = 1024
-    # Priorities are 1..priority_levels, 1 served first.
+    """Requests waiting; more are refused; 0 = no cap."""
     priority_levels: Annotated[StrictInt, Field(ge=1)] = 1
+    """Priorities are 1..priority_levels, 1 served first."""
     default_priority: Annotated[StrictInt, Field(ge=1)] = 1
-    # Batch texts of similar length together.
     group_by_length: StrictBool = True
-    # Queue timeout when a request sets none; 0 = none.
+    """Batch texts of similar length together."""
     default_timeout_us: Count = 0
+    """Queue timeout when a request sets none; 0 = none."""
 
     @model_validator(mode="after")
     def _default_priority_is_a_level(self) -> Self:
@@ -188,21 +189,21 @@ class DynamicBatchingConfig:
 @dataclass(frozen=True, slots=True, config=_STRICT)
 class TensorRTConfig:
     fp16: StrictBool = True
-    # "" = <version dir>/trt-engines
     engine_cache_dir: str = ""
+    """Where built TensorRT engines are kept; "" = <version dir>/trt-engines."""
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
 class TextConfig:
-    # Relative to the model directory.
     tokenizer: Annotated[str, AfterValidator(_inside_model_directory)] = "tokenizer.json"
-    # Including the special tokens.
+    """The tokenizer.json, relative to the model directory."""
     max_tokens: Annotated[StrictInt, Field(ge=2)] = 256
+    """Longest text in tokens, including the special tokens."""
     pooling: Pooling = Pooling.MEAN
-    # L2-normalise the pooled vector.
     normalize: StrictBool = True
-    # The policy when a request sets none.
+    """L2-normalise the pooled vector."""
     truncation: TruncationPolicy = TruncationPolicy.TRUNCATE
+    """What happens to a longer text when a request sets no policy."""
     dimension: Annotated[StrictInt, Field(ge=1)] = 384
 
 
@@ -211,30 +212,30 @@ class ModelConfig:
     kind: ModelKind
     inputs: Annotated[tuple[TensorSpec, ...], Field(min_length=1)]
     outputs: Annotated[tuple[TensorSpec, ...], Field(min_length=1)]
-    # Optional in the file; must equal the directory name.
     name: str = ""
+    """Optional in the file; must equal the directory name."""
     platform: Literal["onnxruntime_onnx"] = PLATFORM
-    # Inside each version directory.
     model_filename: Annotated[str, AfterValidator(_plain_file_name)] = "model.onnx"
-    # 0 = the model does not batch; > 0: dims exclude the batch dim.
+    """The ONNX file inside each version directory."""
     max_batch_size: Count = 0
-    # Absent: every request runs alone.
+    """0 = the model does not batch; > 0: dims exclude the batch dim."""
     dynamic_batching: DynamicBatchingConfig | None = None
-    # Tried in order.
+    """Absent: every request runs alone."""
     execution_providers: Annotated[
         tuple[Literal["tensorrt", "cuda", "cpu"], ...],
         Field(min_length=1),
         AfterValidator(_distinct),
     ] = PROVIDERS
+    """Tried in order."""
     tensorrt: TensorRTConfig = TensorRTConfig()
-    # Batches of this model that may run at once.
     instance_count: Annotated[StrictInt, Field(ge=1)] = 1
-    # ONNX Runtime intra-op threads per session.
+    """Batches of this model that may run at once."""
     intra_op_threads: Annotated[StrictInt, Field(ge=1)] = 2
-    # Let idle intra-op threads spin-wait for work.
+    """ONNX Runtime intra-op threads per session."""
     intra_op_spinning: StrictBool = True
-    # text_embedding only.
+    """Let idle intra-op threads spin-wait for work."""
     text: TextConfig | None = None
+    """Required for kind text_embedding, refused otherwise."""
 
     def input(self, name: str) -> TensorSpec | None:
         return next((spec for spec in self.inputs if spec.name == name), None)
