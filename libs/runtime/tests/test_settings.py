@@ -113,6 +113,11 @@ def test_server_settings_use_the_default_ports_and_overrides() -> None:
     )
 
 
+def test_a_class_read_with_another_prefix_is_a_programming_error() -> None:
+    with pytest.raises(TypeError, match="declares env_prefix 'RAGSERVE_EXAMPLE_'"):
+        load_settings(ExampleSettings, "orchestrator", {})
+
+
 def test_service_address() -> None:
     assert service_address("retrieval", 50054, {}) == "localhost:50054"
     assert service_address("retrieval", 50054, {"RAGSERVE_RETRIEVAL_ADDR": "r:1"}) == "r:1"

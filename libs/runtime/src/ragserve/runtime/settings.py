@@ -39,6 +39,10 @@ def load_settings(cls: type[S], service: str, environ: Mapping[str, str] | None 
     """
     env = os.environ if environ is None else environ
     prefix = env_prefix(service)
+    declared = cls.model_config.get("env_prefix")
+    if declared and declared != prefix:
+        # Constructed directly, the class would read other variables than the ones loaded here.
+        raise TypeError(f"{cls.__name__} declares env_prefix {declared!r}, not {prefix!r}")
     values = {
         name: env[prefix + name.upper()]
         for name in cls.model_fields
