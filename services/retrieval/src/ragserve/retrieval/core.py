@@ -6,7 +6,9 @@ Invariants:
   tenant only ever reaches its own collections, and what it sees never names another
   tenant (errors and results carry the tenant-visible name only);
 - input is validated here, once, before any backend sees it (``ragserve.retrieval.validation``);
-- only domain errors leave: a backend failure that is not one becomes Unavailable.
+- a backend failure leaves as a domain error (Unavailable for an outage) or, when only a
+  bug explains it, as it is (``VectorStoreFault`` and the like): the runtime answers
+  INTERNAL and logs it, so a client does not retry a bug as an outage.
 """
 
 from __future__ import annotations
@@ -281,10 +283,10 @@ class RetrievalCore:
             raise
         except RagserveError:
             raise
-        except Exception as exc:  # a backend bug must not leak as a raw exception
+        except Exception:
+            # A bug, not an outage: counted here, logged with the trace id by the runtime.
             metrics.BACKEND_ERRORS.labels(self.backend, operation).inc()
-            logger.exception("%s failed in the %s backend", operation, self.backend)
-            raise Unavailable(f"vector store {operation} failed: {type(exc).__name__}") from exc
+            raise
 
 
 def _visible(info: SnapshotInfo, collection: str) -> SnapshotInfo:
