@@ -107,23 +107,27 @@ class RetrievalCore:
     async def upsert(
         self, tenant: str, collection: str, points: Sequence[Point], field: str = "points"
     ) -> int:
-        """Upserts one batch; returns once every point is durable. Same ids replace."""
+        """Upserts one batch; returns once every point is durable, with the number of
+        distinct ids written. Same ids replace; within the batch the last occurrence wins."""
         physical = physical_name(tenant, collection)
         spec = await self._spec(physical)
         checked = validation.points(field, points, spec.dimension, collection)
+        # One write per id, the batch's last: what both engines keep, made explicit so the
+        # count is of points written, not of entries sent.
+        distinct = list({point.id: point for point in checked}.values())
         with tracer.start_as_current_span(
             "retrieval.upsert_batch",
             attributes={
                 "retrieval.collection": collection,
-                "retrieval.points": len(checked),
+                "retrieval.points": len(distinct),
                 "retrieval.backend": self.backend,
             },
         ):
-            result = await self._backend("upsert", self.store.upsert(physical, checked), physical)
+            result = await self._backend("upsert", self.store.upsert(physical, distinct), physical)
         label = self._labels.label(collection)
-        metrics.UPSERTED_POINTS.labels(label).inc(len(checked))
+        metrics.UPSERTED_POINTS.labels(label).inc(len(distinct))
         self._count_points(physical, collection, result)
-        return len(checked)
+        return len(distinct)
 
     async def delete_points(self, tenant: str, collection: str, ids: Sequence[object]) -> None:
         physical = physical_name(tenant, collection)
@@ -164,6 +168,7 @@ class RetrievalCore:
         """The stored points among ``ids``, in the order of ``ids``; missing ids are skipped."""
         physical = physical_name(tenant, collection)
         checked = validation.point_ids("ids", ids)
+        validation.payload_selection("with_payload", with_payload)
         records = await self._backend(
             "retrieve",
             self.store.retrieve(physical, checked, with_payload, with_vectors),

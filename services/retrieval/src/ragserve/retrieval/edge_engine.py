@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -103,6 +103,18 @@ def translate_error(exc: Exception, field: str) -> RagserveError | VectorStoreFa
     return VectorStoreFault(f"Qdrant Edge failed on {field}: {type(exc).__name__}: {message}")
 
 
+@contextlib.contextmanager
+def _engine_errors(field: str) -> Iterator[None]:
+    """Translates whatever the engine (or its binding, building a request) raises in the
+    block; our own domain errors pass as they are."""
+    try:
+        yield
+    except RagserveError:
+        raise
+    except Exception as exc:
+        raise translate_error(exc, field) from exc
+
+
 def remove_temp_segments(shard_dir: Path) -> list[Path]:
     """Deletes what an interrupted ``optimize`` left behind; only call on a closed shard."""
     removed = [path for path in shard_dir.rglob("temp_segments") if path.is_dir()]
@@ -159,17 +171,15 @@ class EdgeShardHandle:
 
     @classmethod
     def create(cls, path: Path, spec: CollectionSpec) -> EdgeShardHandle:
-        try:
+        with _engine_errors("collection"):
             shard = qe.EdgeShard.create(str(path), _config(spec))
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
         handle = cls(shard, path)
         try:
-            for key, field_type in spec.payload_indexes.items():
-                handle._update(
-                    qe.UpdateOperation.create_field_index(key, _FIELD_TYPES[field_type]),
-                    "config.payload_indexes",
-                )
+            with _engine_errors("config.payload_indexes"):
+                for key, field_type in spec.payload_indexes.items():
+                    shard.update(
+                        qe.UpdateOperation.create_field_index(key, _FIELD_TYPES[field_type])
+                    )
             handle.flush()
         except BaseException:
             # The caller removes the directory; an open shard would hold its lock.
@@ -180,52 +190,51 @@ class EdgeShardHandle:
 
     @classmethod
     def open(cls, path: Path) -> EdgeShardHandle:
-        try:
+        with _engine_errors("collection"):
             return cls(qe.EdgeShard.load(str(path)), path)
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
 
     def upsert(self, points: Sequence[Point]) -> None:
-        operation = qe.UpdateOperation.upsert_points(
-            [
-                # The engine takes float32 arrays as they are: no per-float Python objects.
-                qe.Point(
-                    point.id, cast(Any, np.asarray(point.vector, np.float32)), dict(point.payload)
-                )
-                for point in points
-            ]
-        )
-        self._update(operation, "points.vector")
+        with _engine_errors("points"):
+            operation = qe.UpdateOperation.upsert_points(
+                [
+                    # The engine takes float32 arrays as they are: no per-float Python objects.
+                    qe.Point(
+                        point.id,
+                        cast(Any, np.asarray(point.vector, np.float32)),
+                        dict(point.payload),
+                    )
+                    for point in points
+                ]
+            )
+            self._shard.update(operation)
 
     def delete(self, ids: Sequence[PointId]) -> None:
-        self._update(qe.UpdateOperation.delete_points(list(ids)), "ids")
+        with _engine_errors("ids"):
+            self._shard.update(qe.UpdateOperation.delete_points(list(ids)))
 
     def delete_by_filter(self, value: Filter) -> int:
         matched = self.count(value)
         if matched:
-            self._update(
-                qe.UpdateOperation.delete_points_by_filter(FILTERS.translate(value)), "filter"
-            )
+            with _engine_errors("filter"):
+                self._shard.update(
+                    qe.UpdateOperation.delete_points_by_filter(FILTERS.translate(value))
+                )
         return matched
 
     def count(self, value: Filter | None = None) -> int:
-        request = qe.CountRequest(exact=True, filter=FILTERS.translate_optional(value))
-        try:
+        with _engine_errors("filter"):
+            request = qe.CountRequest(exact=True, filter=FILTERS.translate_optional(value))
             return int(self._shard.count(request))
-        except Exception as exc:
-            raise translate_error(exc, "filter") from exc
 
     def retrieve(
         self, ids: Sequence[PointId], with_payload: PayloadSelection, with_vectors: bool
     ) -> list[Record]:
-        try:
+        with _engine_errors("ids"):
             records = self._shard.retrieve(
                 list(ids),
                 with_payload=translation.payload_selection(with_payload),
                 with_vector=with_vectors,
             )
-        except Exception as exc:
-            raise translate_error(exc, "ids") from exc
         return [translation.record_out(record, with_payload, with_vectors) for record in records]
 
     def search(
@@ -233,28 +242,26 @@ class EdgeShardHandle:
     ) -> list[list[ScoredPoint]]:
         """``indexed``: the shard's HNSW index may answer; ``default_ef``: the beam width
         for queries that set none (0: those are answered exactly)."""
-        requests = [
-            qe.QueryRequest(
-                limit=query.limit,
-                offset=query.offset or None,
-                query=qe.Query.Nearest(list(query.vector)),
-                filter=FILTERS.translate_optional(query.filter),
-                score_threshold=query.score_threshold,
-                with_payload=translation.payload_selection(query.with_payload),
-                with_vector=query.with_vectors,
-                params=qe.SearchParams(exact=True)
-                if not indexed or query.exact or not (query.hnsw_ef or default_ef)
-                else qe.SearchParams(hnsw_ef=query.hnsw_ef or default_ef),
-            )
-            for query in queries
-        ]
-        try:
+        with _engine_errors("queries"):
+            requests = [
+                qe.QueryRequest(
+                    limit=query.limit,
+                    offset=query.offset or None,
+                    query=qe.Query.Nearest(list(query.vector)),
+                    filter=FILTERS.translate_optional(query.filter),
+                    score_threshold=query.score_threshold,
+                    with_payload=translation.payload_selection(query.with_payload),
+                    with_vector=query.with_vectors,
+                    params=qe.SearchParams(exact=True)
+                    if not indexed or query.exact or not (query.hnsw_ef or default_ef)
+                    else qe.SearchParams(hnsw_ef=query.hnsw_ef or default_ef),
+                )
+                for query in queries
+            ]
             if len(requests) == 1:
                 batches = [self._shard.query(requests[0])]
             else:
                 batches = self._shard.query_batch(qe.QueryBatchRequest(requests))
-        except Exception as exc:
-            raise translate_error(exc, "queries.vector") from exc
         return [
             [translation.hit_out(hit, query) for hit in hits]
             for query, hits in zip(queries, batches, strict=True)
@@ -263,12 +270,10 @@ class EdgeShardHandle:
     def sample(self, count: int) -> list[Point]:
         """Up to ``count`` stored points (vector and payload), spread over the first
         ``8 * count`` in id order (cheap, and not only the first document's chunks)."""
-        try:
+        with _engine_errors("collection"):
             records, _ = self._shard.scroll(
                 qe.ScrollRequest(limit=8 * count, with_payload=True, with_vector=True)
             )
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
         step = max(1, len(records) // count)
         return [
             Point(translation.point_id_out(record.id), vector, dict(record.payload or {}))
@@ -278,29 +283,17 @@ class EdgeShardHandle:
 
     def counts(self) -> tuple[int, int]:
         """(points, indexed vectors)."""
-        try:
+        with _engine_errors("collection"):
             info = self._shard.info()
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
         return int(info.points_count), int(info.indexed_vectors_count)
 
     def flush(self) -> None:
-        try:
+        with _engine_errors("collection"):
             self._shard.flush()
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
 
     def close(self) -> None:
-        try:
+        with _engine_errors("collection"):
             self._shard.close()
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
-
-    def _update(self, operation: Any, field: str) -> None:
-        try:
-            self._shard.update(operation)
-        except Exception as exc:
-            raise translate_error(exc, field) from exc
 
 
 def build_index(
