@@ -310,6 +310,14 @@ async def test_bad_filters_name_the_field(core: RetrievalCore, tenant: str) -> N
             Filter(must_not=(Filter(must=(FieldCondition("doc", MatchAny(())),)),)),
             "query.filter.must_not[0].must[0].match.any",
         ),
+        (
+            Filter(must=(FieldCondition("rank", MatchValue(2**63)),)),
+            "query.filter.must[0].match.value",
+        ),
+        (
+            Filter(must=(FieldCondition("rank", MatchAny((1, -(2**63) - 1))),)),
+            "query.filter.must[0].match.any",
+        ),
     ]
     for filter, field in cases:
         with pytest.raises(InvalidArgument) as caught:

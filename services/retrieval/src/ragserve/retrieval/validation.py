@@ -38,6 +38,7 @@ MAX_IDS = 1_024
 MAX_POINTS_PER_BATCH = 1_024
 MAX_FILTER_DEPTH = 8
 _MAX_UINT64 = 2**64 - 1
+_MIN_INT64, _MAX_INT64 = -(2**63), 2**63 - 1
 
 
 def point_id(field: str, value: object) -> PointId:
@@ -99,6 +100,8 @@ def spec(value: CollectionSpec) -> None:
 
 def payload_path(field: str, path: str) -> None:
     """A filter key, payload-index field or payload selection Qdrant can read."""
+    if not path:
+        raise InvalidArgument(field, "is empty")
     wrong = payload_paths.problem(path)
     if wrong is not None:
         raise InvalidArgument(field, f"{path!r} is not a payload path: {wrong}")
@@ -226,10 +229,25 @@ def _condition(field: str, condition: FieldCondition) -> None:
                 f"{field}.match.any",
                 f"any-of on {condition.key!r} must be all strings or all integers",
             )
-    elif isinstance(condition.match, MatchValue) and not isinstance(
-        condition.match.value, str | int | bool
+        for value in values:
+            _payload_integer(f"{field}.match.any", condition.key, value)
+    elif isinstance(condition.match, MatchValue):
+        if not isinstance(condition.match.value, str | int | bool):
+            raise InvalidArgument(
+                f"{field}.match.value",
+                f"match on {condition.key!r} must be a string, an integer or a boolean",
+            )
+        _payload_integer(f"{field}.match.value", condition.key, condition.match.value)
+
+
+def _payload_integer(field: str, key: str, value: object) -> None:
+    # Qdrant's payload integers are signed 64-bit; the embedded engine cannot even take a
+    # larger one as an argument. (The proto's int64 keeps gRPC callers inside already.)
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not _MIN_INT64 <= value <= _MAX_INT64
     ):
         raise InvalidArgument(
-            f"{field}.match.value",
-            f"match on {condition.key!r} must be a string, an integer or a boolean",
+            field, f"match on {key!r}: {value} is outside the signed 64-bit integer range"
         )
