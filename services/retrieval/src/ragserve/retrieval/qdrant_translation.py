@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from ragserve.errors import InvalidArgument
 from ragserve.retrieval.model import (
@@ -69,7 +69,7 @@ class FilterBuilder(abc.ABC):
         if condition.range is not None:
             return self.range(condition.key, condition.range)
         if isinstance(condition.match, MatchAny):
-            values: list[str] | list[int] = list(condition.match.values)  # type: ignore[assignment]
+            values = cast(list[str] | list[int], list(condition.match.values))
             return self.match_any(condition.key, values)
         if isinstance(condition.match, MatchValue):
             return self.match_value(condition.key, condition.match.value)
