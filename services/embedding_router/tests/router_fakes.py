@@ -21,7 +21,7 @@ from ragserve.embedding_router.config import (
     RoutingConfig,
     TenantConfig,
 )
-from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError
+from ragserve.embedding_router.providers.base import EmbeddingReply, Priority, ProviderError
 
 DIM = 8
 # The project's model's tokenizer (set up with the inference model repository).
@@ -40,7 +40,7 @@ class FakeClient:
     """Answers with ``vector_of(text, salt)``; fails the next ``fail_next`` calls with ``error``.
 
     ``gate``, when set, holds every call until it is set; ``calls`` records the texts of each call
-    and ``cancelled`` those of calls cancelled while held. ``usage``, when set, is reported as the
+    and ``cancelled`` those of calls cancelled while held; ``priorities`` each call's priority. ``usage``, when set, is reported as the
     call's total tokens (as an OpenAI-speaking provider does).
     """
 
@@ -52,9 +52,13 @@ class FakeClient:
     started: asyncio.Event = field(default_factory=asyncio.Event)
     cancelled: list[list[str]] = field(default_factory=list)
     usage: int | None = None
+    priorities: list[Priority] = field(default_factory=list)
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
+    async def embed(
+        self, texts: Sequence[str], timeout_s: float, priority: Priority = Priority.NORMAL
+    ) -> EmbeddingReply:
         self.calls.append(list(texts))
+        self.priorities.append(priority)
         self.started.set()
         if self.gate is not None:
             try:

@@ -21,7 +21,7 @@ from ragserve.embedding_router.config import (
     RoutingWeights,
     TenantConfig,
 )
-from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError
+from ragserve.embedding_router.providers.base import EmbeddingReply, Priority, ProviderError
 from ragserve.embedding_router.router import EmbeddingRouter
 from ragserve.embedding_router.types import EmbedCall
 from ragserve.errors import (
@@ -342,6 +342,26 @@ async def _until_in_flight(router: EmbeddingRouter, provider_id: str, count: int
     raise AssertionError(f"{provider_id} never had {count} texts in flight")
 
 
+async def test_a_call_carrying_a_high_priority_text_goes_at_high_priority() -> None:
+    gate = asyncio.Event()
+    clients = {"a": FakeClient(gate=gate)}
+    config = router_config([provider("a", max_batch=8, max_concurrency=1)])
+    async with running(config, clients) as router:
+        first = asyncio.create_task(router.embed(call(["alone"], priority=2)))
+        await clients["a"].started.wait()
+        # Queued while the first call runs, so they share the next call.
+        rest = [
+            asyncio.create_task(router.embed(call(["low"], priority=2))),
+            asyncio.create_task(router.embed(call(["high"], priority=0))),
+        ]
+        await _until_in_flight(router, "a", 3)
+        gate.set()
+        await asyncio.gather(first, *rest)
+        # The high-priority text's batcher queue is served first.
+        assert clients["a"].calls == [["alone"], ["high", "low"]]
+        assert clients["a"].priorities == [Priority.LOW, Priority.HIGH]
+
+
 async def test_a_provider_call_is_cancelled_when_all_its_callers_have_gone() -> None:
     gate = asyncio.Event()
     clients = {"a": FakeClient(gate=gate)}
@@ -401,7 +421,9 @@ async def test_concurrent_small_requests_are_coalesced_into_one_provider_call() 
 
 async def test_wrong_dimension_from_a_provider_is_never_returned() -> None:
     class WrongDim(FakeClient):
-        async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
+        async def embed(
+            self, texts: Sequence[str], timeout_s: float, priority: Priority = Priority.NORMAL
+        ) -> EmbeddingReply:
             self.calls.append(list(texts))
             return EmbeddingReply(np.ones((len(texts), DIM * 2), dtype=np.float32))
 

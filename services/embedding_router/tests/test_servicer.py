@@ -13,7 +13,7 @@ from router_fakes import DIM, TOKENIZER, FakeClient, provider, router_config, ve
 
 from ragserve.api.embedding.v1 import embedding_pb2
 from ragserve.embedding_router.config import ModelConfig
-from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError
+from ragserve.embedding_router.providers.base import EmbeddingReply, Priority, ProviderError
 from ragserve.embedding_router.router import EmbeddingRouter
 from ragserve.embedding_router.servicer import EmbeddingRouterServicer, vector_field
 from ragserve.embedding_router.types import EmbedCall, Vector
@@ -90,7 +90,9 @@ async def test_embed_fills_every_field_and_provider_status_the_new_ones() -> Non
 class _HoldsAllButFirst(FakeClient):
     """Answers the texts of batch b0 at once; holds every other call until cancelled."""
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
+    async def embed(
+        self, texts: Sequence[str], timeout_s: float, priority: Priority = Priority.NORMAL
+    ) -> EmbeddingReply:
         if all(t.startswith("b0 ") for t in texts):
             return EmbeddingReply(np.stack([vector_of(t) for t in texts]))
         self.calls.append(list(texts))
