@@ -155,12 +155,6 @@ class RouterConfig:
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
 
-    def model(self, model_id: str) -> ModelConfig | None:
-        return next((m for m in self.models if m.id == model_id), None)
-
-    def providers_of(self, model_id: str) -> tuple[ProviderConfig, ...]:
-        return tuple(p for p in self.providers if p.model == model_id)
-
     def tenant(self, tenant_id: str) -> TenantConfig:
         """The tenant's settings; tenants not in the file get the defaults (no budget, PII off)."""
         found = next((t for t in self.tenants if t.id == tenant_id), None)
