@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,17 +22,34 @@ from ragserve.embedding_router.config import (
     TenantConfig,
 )
 from ragserve.embedding_router.providers.base import EmbeddingReply, Priority, ProviderError
+from ragserve.embedding_router.tokens import TokenCounter
 
 DIM = 8
 # The project's model's tokenizer (set up with the inference model repository).
 TOKENIZER = Path(__file__).resolve().parents[3] / "models" / "all-minilm-l6-v2" / "tokenizer.json"
 
 
-def vector_of(text: str, salt: str = "") -> np.ndarray:
+def vector_of(text: str, salt: str = "", dimension: int = DIM) -> np.ndarray:
     """A deterministic unit vector per (text, salt): tests can tell which text produced it."""
     seed = int.from_bytes(hashlib.sha256((salt + text).encode()).digest()[:8], "little")
-    raw = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    raw = np.random.default_rng(seed).standard_normal(dimension).astype(np.float32)
     return raw / np.linalg.norm(raw)
+
+
+def hashed_embedder(dimension: int) -> Callable[[Sequence[str]], np.ndarray]:
+    """An embedder for a test provider server: ``vector_of`` each text."""
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        return np.stack([vector_of(t, dimension=dimension) for t in texts])
+
+    return embed
+
+
+def token_count(tokenizer: Path) -> Callable[[Sequence[str]], int]:
+    """Total tokens of texts with a tokenizer, whole texts and special tokens (as a provider
+    reports a call's usage)."""
+    counter = TokenCounter.from_file(tokenizer)
+    return lambda texts: sum(counter.count(texts))
 
 
 @dataclass
