@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,24 @@ class FakeClient:
     @property
     def texts_seen(self) -> list[str]:
         return [t for call in self.calls for t in call]
+
+
+class SkippingClock:
+    """The router's clock and sleep for tests: monotonic time plus every sleep the router asked
+    for, which returns at once, so a test of a wait does not wait. Waits the router bounds by a
+    deadline rather than sleeping (a provider call that hangs) still take real time."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.skipped += seconds
+        await asyncio.sleep(0)
 
 
 def provider(

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ragserve.batching import BatcherConfig, DynamicBatcher
+from ragserve.batching.clock import TimerHandle
 from ragserve.batching.events import Batch
 from ragserve.embedding_router.batch_trace import provider_call_span
 from ragserve.embedding_router.breaker import BreakerState, CircuitBreaker
@@ -60,6 +61,20 @@ class RateLimiter:
         start = max(now, self._next_free)
         self._next_free = start + self._interval
         return start - now
+
+
+class _BatcherClock:
+    """The router's clock as its batchers' clock: the deadlines a batcher is given are on the
+    router's clock, so it must read the same one. Timers run on the event loop."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(max(0.0, when - self._clock()), callback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +169,7 @@ class ProviderRuntime:
                 priority_levels=PRIORITY_LEVELS,
                 max_queue_size=max(8192, config.max_batch),
             ),
+            clock=_BatcherClock(clock),
         )
         labels = (model.id, config.id)
         self._outcomes = {
