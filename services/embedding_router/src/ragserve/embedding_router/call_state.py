@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ragserve.embedding_router.config import ModelConfig, TenantConfig
+from ragserve.embedding_router.providers.base import Priority
 from ragserve.embedding_router.types import Vector
 
 
@@ -23,8 +24,8 @@ class CallState:
     model: ModelConfig
     # On the router's monotonic clock.
     deadline: float
-    # Batcher priority at the providers: 0 high, 1 normal, 2 low.
-    priority: int
+    # The priority of the call's texts at the providers' batchers.
+    priority: Priority
 
 
 @dataclass(frozen=True, slots=True)

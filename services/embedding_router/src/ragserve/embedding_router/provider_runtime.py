@@ -209,7 +209,7 @@ class ProviderRuntime:
         texts: Sequence[str],
         tokens: Sequence[int],
         deadline: float,
-        priority: int = Priority.NORMAL,
+        priority: Priority = Priority.NORMAL,
     ) -> list[ProviderVector | ProviderError]:
         """One result per text, in order: its answer, or the error of the call that carried it.
 
@@ -218,13 +218,12 @@ class ProviderRuntime:
         and cancels the provider calls that no one else waits for.
         """
         caller = _Caller()
-        level = Priority(priority)
         outcomes: list[object] = []
         futures: list[asyncio.Future[ProviderVector]] = []
         for text, count in zip(texts, tokens, strict=True):
             try:
                 future = self._batcher.submit_nowait(
-                    _Item(text, count, level, caller), priority=level, deadline=deadline
+                    _Item(text, count, priority, caller), priority=priority, deadline=deadline
                 )
             except Exception as refused:  # queue full, deadline already passed, shutting down
                 outcomes.append(refused)

@@ -31,7 +31,7 @@ from ragserve.embedding_router.call_state import CallState
 from ragserve.embedding_router.config import ModelConfig, ProviderKind, RouterConfig, TenantConfig
 from ragserve.embedding_router.metrics import RouterMetrics
 from ragserve.embedding_router.provider_runtime import ProviderRuntime
-from ragserve.embedding_router.providers.base import EmbeddingClient
+from ragserve.embedding_router.providers.base import EmbeddingClient, Priority
 from ragserve.embedding_router.screening import PiiScreen
 from ragserve.embedding_router.shared_compute import SharedComputation
 from ragserve.embedding_router.spending import Spending
@@ -165,7 +165,7 @@ class EmbeddingRouter:
                 if call.deadline is not None
                 else self._clock() + self.config.routing.default_deadline_s
             ),
-            priority=call.priority,
+            priority=Priority(call.priority),
         )
 
         # Each distinct text is screened, looked up and computed once per call.
