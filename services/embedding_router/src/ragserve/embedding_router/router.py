@@ -17,10 +17,9 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import cast
 
 from ragserve.embedding_router.attempts import ProviderAttempts
@@ -45,8 +44,6 @@ from ragserve.embedding_router.types import (
     ProviderStatus,
 )
 from ragserve.embedding_router.validation import refuse_over_limit, validate_call
-
-log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[object, ModelConfig], EmbeddingClient]
 
@@ -186,20 +183,27 @@ class EmbeddingRouter:
             for i, fresh in zip(missing, computed, strict=True):
                 answers[i] = fresh
 
-        if len(texts) == len(call.texts):
-            # No repeats: every answer is in place (the common case, and every cache hit's).
-            return EmbedResult(model=model, items=cast(list[EmbeddedText], answers))
-        # A text repeated within one call is charged once, on its first occurrence.
-        charged: set[str] = set()
-        result_items: list[EmbeddedText] = []
-        for text in call.texts:
-            item = answers[unique[text]]
-            assert item is not None
-            if text in charged and item.tokens:
-                item = EmbeddedText(item.vector, item.provider_id, item.cached, 0.0, 0, False)
-            charged.add(text)
-            result_items.append(item)
-        return EmbedResult(model=model, items=result_items)
+        return EmbedResult(model=model, items=_in_input_order(call.texts, unique, answers))
+
+
+def _in_input_order(
+    texts: Sequence[str], unique: Mapping[str, int], answers: Sequence[EmbeddedText | None]
+) -> list[EmbeddedText]:
+    """One answer per input text from the answers of the unique texts. A text repeated within one
+    call is charged once, on its first occurrence."""
+    if len(unique) == len(texts):
+        # No repeats: every answer is in place (the common case, and every cache hit's).
+        return cast(list[EmbeddedText], list(answers))
+    charged: set[str] = set()
+    items: list[EmbeddedText] = []
+    for text in texts:
+        item = answers[unique[text]]
+        assert item is not None
+        if text in charged and item.tokens:
+            item = EmbeddedText(item.vector, item.provider_id, item.cached, 0.0, 0, False)
+        charged.add(text)
+        items.append(item)
+    return items
 
 
 __all__ = ["EmbedCall", "EmbedResult", "EmbeddingRouter"]
