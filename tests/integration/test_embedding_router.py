@@ -331,22 +331,22 @@ def _calls_serving(spans: Sequence[ReceivedSpan], trace_id: str) -> list[Receive
 async def test_every_request_trace_reaches_inference_through_a_parent_or_a_link(
     suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
 ) -> None:
-    # Concurrent calls of fresh texts, each continuing a trace of our own (W3C traceparent):
-    # eight to a model whose providers have a free slot each (most calls serve one request) and
-    # eight to one whose provider gathers them into shared calls.
+    # Calls of fresh texts, each continuing a trace of our own (W3C traceparent): one alone (its
+    # provider call serves it alone), then sixteen at once: eight to a model whose providers
+    # have free slots, eight to one whose provider gathers them into shared calls.
     fresh = time.time_ns()
-    models = [SPACE] * 8 + [BATCHED_SPACE] * 8
+    models = [SPACE] * 9 + [BATCHED_SPACE] * 8
     trace_ids = [f"{fresh:024x}{i:08x}" for i in range(len(models))]
-    responses = await asyncio.gather(
-        *(
-            stub.Embed(
-                _request([f"traced request {i} of run {fresh}"], model=model),
-                metadata=(("traceparent", f"00-{trace_id}-{i + 1:016x}-01"),),
-                timeout=10,
-            )
-            for i, (trace_id, model) in enumerate(zip(trace_ids, models, strict=True))
+
+    def embed(i: int) -> Any:
+        return stub.Embed(
+            _request([f"traced request {i} of run {fresh}"], model=models[i]),
+            metadata=(("traceparent", f"00-{trace_ids[i]}-{i + 1:016x}-01"),),
+            timeout=10,
         )
-    )
+
+    alone = await embed(0)
+    responses = [alone, *await asyncio.gather(*(embed(i) for i in range(1, len(models))))]
     assert all(not r.embeddings[0].cached for r in responses)
 
     def reached(spans: Sequence[ReceivedSpan], trace_id: str) -> bool:
@@ -372,7 +372,7 @@ async def test_every_request_trace_reaches_inference_through_a_parent_or_a_link(
         else:
             # Serving several, it starts a trace of its own.
             assert call.trace_id not in trace_ids and call.parent_span_id == ""
-    # Every request was served by exactly one call (one text each), and both shapes occurred.
+    # Every request was served by exactly one call (one text each); both shapes occurred.
     served = [link for call in calls.values() for link in call.links]
     assert sorted(served) == sorted(requests)
     shared = [c for c in calls.values() if len(c.links) > 1]
