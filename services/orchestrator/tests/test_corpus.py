@@ -13,19 +13,20 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from ragserve.orchestrator.documents import ExtractedDocument, chunk_document, parse_document
+from ragserve.orchestrator.documents import (
+    ExtractedDocument,
+    chunk_document,
+    media_type_for_filename,
+    parse_document,
+)
 
 from .conftest import CORPUS, MODEL_TOKEN_LIMIT
 from .test_chunking import check_invariants
 
-MEDIA_TYPES = {
-    ".txt": "text/plain",
-    ".md": "text/markdown",
-    ".html": "text/html",
-    ".pdf": "application/pdf",
-}
 DOCUMENTS = sorted(
-    path for path in CORPUS.iterdir() if path.suffix in MEDIA_TYPES and path.name != "README.md"
+    path
+    for path in CORPUS.iterdir()
+    if media_type_for_filename(path.name) and path.name != "README.md"
 )
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "make_corpus_pdfs.py"
 
@@ -33,11 +34,11 @@ SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "make_corpus_pdfs.py"
 @cache
 def parsed(name: str) -> ExtractedDocument:
     path = CORPUS / name
-    return parse_document(path.read_bytes(), MEDIA_TYPES[path.suffix])
+    return parse_document(path.read_bytes(), media_type_for_filename(name) or "")
 
 
 def test_corpus_covers_every_media_type() -> None:
-    counts = Counter(MEDIA_TYPES[path.suffix] for path in DOCUMENTS)
+    counts = Counter(media_type_for_filename(path.name) for path in DOCUMENTS)
     assert counts == {"text/plain": 8, "text/markdown": 8, "text/html": 7, "application/pdf": 7}
     for path in DOCUMENTS:
         assert 1000 <= path.stat().st_size <= 4096, path.name

@@ -14,6 +14,7 @@ from ragserve.orchestrator.documents import (
     ExtractedDocument,
     Page,
     Section,
+    media_type_for_filename,
     parse_document,
     parse_media_type,
 )
@@ -81,6 +82,31 @@ make   setup
         (("Manual", "Setup"), "Setup\n\n1. Unpack.\n2. Run it."),
         (("Appendix",), "Appendix\n\nKey | Value\na | 1\n\nmake   setup"),
     ]
+
+
+def test_markdown_raw_html_blocks_are_reduced_to_text() -> None:
+    source = """Intro.
+
+<div class="note"><h2>Boxed</h2><p>Kept <b>text</b>.</p></div>
+
+<script>
+var leaked = "no";
+</script>
+
+After the box.
+"""
+    doc = parse_document(source.encode(), "text/markdown")
+    assert section_texts(doc) == [
+        ((), "Intro."),
+        (("Boxed",), "Boxed\n\nKept text.\n\nAfter the box."),
+    ]
+
+
+def test_media_type_for_filename() -> None:
+    assert [
+        media_type_for_filename(name)
+        for name in ("a.TXT", "notes.md", "x.tar.htm", "report.pdf", "image.png", "README")
+    ] == ["text/plain", "text/markdown", "text/html", "application/pdf", None, None]
 
 
 def test_html_headings_paragraphs_and_noise() -> None:

@@ -11,6 +11,7 @@ from ragserve.orchestrator.documents.model import (
 )
 from ragserve.orchestrator.documents.parsing import (
     SUPPORTED_MEDIA_TYPES,
+    media_type_for_filename,
     parse_document,
     parse_media_type,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "Section",
     "chunk_document",
     "count_tokens",
+    "media_type_for_filename",
     "parse_document",
     "parse_media_type",
     "prepare_tokenizer",

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from selectolax.lexbor import LexborHTMLParser
 
+from ragserve.orchestrator.documents.html import extract_html
 from ragserve.orchestrator.documents.text_builder import TextBuilder
 
 
@@ -48,8 +48,9 @@ def extract_markdown(text: str, builder: TextBuilder) -> None:
             builder.preformatted(token.content)
             builder.block_break(2)
         elif kind == "html_block":
+            # Through the HTML extractor: scripts and styles dropped, headings kept.
             builder.block_break(2)
-            builder.inline(LexborHTMLParser(token.content).text(separator=" "))
+            extract_html(token.content, builder)
             builder.block_break(2)
         elif kind in ("th_open", "td_open"):
             builder.separator(" | ")
