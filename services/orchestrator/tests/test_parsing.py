@@ -28,7 +28,7 @@ def section_texts(doc: ExtractedDocument) -> list[tuple[tuple[str, ...], str]]:
 
 def test_plain_text_keeps_lines_and_normalises_newlines() -> None:
     doc = parse_document(
-        b"\xef\xbb\xbfFirst line\r\nsecond\x00 line\r\n\r\n\r\nNext.\n", "text/plain"
+        "\ufeffFirst line\r\nsec\u00adond\x00 line\r\n\r\n\r\nNext.\n".encode(), "text/plain"
     )
     assert doc.text == "First line\nsecond line\n\n\nNext."
     assert doc.sections == (Section(0, len(doc.text), ()),)
@@ -175,6 +175,7 @@ def test_media_type_parameters_and_aliases() -> None:
         (b"x", "text/plain; charset=base64", "media_type", "unknown charset 'base64'"),
         (b"", "text/plain", "content", "document is empty"),
         (b"  \n\t\n", "text/plain", "content", "document has no text"),
+        ("\u200b\ufeff\u00ad\n".encode(), "text/plain", "content", "document has no text"),
         (b"<html><script>x()</script></html>", "text/html", "content", "document has no text"),
         (b"ok \xff\xfe bad", "text/markdown", "content",
          "content is not valid UTF-8: invalid start byte (byte 0xff at offset 3)"),
