@@ -20,7 +20,7 @@ _ALPHABET = st.sampled_from(
     list("abcdefghij klmnop .,!?;:-'\n\n")
     + list("東京都。日本")
     + list("Москва ")
-    + ["\t", "é", "ß"]
+    + ["\t", "é", "ß", "\u2028", "\xa0", "\u3000"]
 )
 TEXTS = st.text(alphabet=_ALPHABET, min_size=1, max_size=3000).filter(lambda t: t.strip())
 
@@ -80,6 +80,7 @@ def test_long_random_texts(request: pytest.FixtureRequest, tokenizer_name: str) 
     chosen: Tokenizer = request.getfixturevalue(tokenizer_name)
     rng = random.Random(0)
     alphabet = list("abcdefghij klmnop .,!?;:-'\n\n") + list("東京都。日本") + list("Москва ")
+    alphabet += ["\u2028", "\xa0", "\u3000", "é"]
     for _ in range(60):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(500, 3000)))
         doc = parse_document(text.encode(), "text/plain")

@@ -35,6 +35,25 @@ def prepare_tokenizer(tokenizer: Tokenizer) -> Tokenizer:
     return prepared
 
 
+# Tokenizers whose count for a span cut at pre-token boundaries is the sum of its
+# tokens in the whole text: a per-character normalizer, a pre-tokenizer that splits at
+# whitespace (and punctuation), and a model that encodes each pre-token on its own.
+# Byte-level BPE and SentencePiece (Metaspace) fold the preceding space into a token,
+# so their counts depend on the cut: those are always measured.
+_ADDITIVE_NORMALIZERS = frozenset({"NoneType", "BertNormalizer", "Lowercase"})
+_ADDITIVE_PRE_TOKENIZERS = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit"})
+_ADDITIVE_MODELS = frozenset({"WordPiece", "WordLevel"})
+
+
+def counts_add_up(tokenizer: Tokenizer) -> bool:
+    """True when a TokenIndex count is exact for spans cut at pre-token boundaries."""
+    return (
+        type(tokenizer.normalizer).__name__ in _ADDITIVE_NORMALIZERS
+        and type(tokenizer.pre_tokenizer).__name__ in _ADDITIVE_PRE_TOKENIZERS
+        and type(tokenizer.model).__name__ in _ADDITIVE_MODELS
+    )
+
+
 def count_tokens(tokenizer: Tokenizer, text: str) -> int:
     """Tokens the model sees for ``text``, special tokens included."""
     return len(prepare_tokenizer(tokenizer).encode(text, add_special_tokens=True).ids)
@@ -68,6 +87,20 @@ class TokenIndex:
     def last_before(self, position: int) -> int:
         """Index one past the last token ending at or before ``position``."""
         return bisect_right(self.ends, position)
+
+    def at_word_boundaries(self, start: int, end: int) -> bool:
+        """True when no pre-token (word) straddles ``start`` or ``end``: the span's
+        tokens are then the same whether it is encoded alone or inside the text.
+        Judged by the tokenizer's own word ids, not by what Python calls whitespace."""
+        first = self.first_at_or_after(start)
+        if 0 < first < len(self.starts) and (
+            self.ends[first - 1] > start or self._words[first] == self._words[first - 1]
+        ):
+            return False
+        after = self.last_before(end)
+        return after >= len(self.starts) or (
+            self.starts[after] >= end and self._words[after] != self._words[after - 1]
+        )
 
     def boundary_quality(self, index: int) -> int:
         """How good a place cutting before token ``index`` is: 2 after whitespace,
