@@ -102,6 +102,12 @@ After the box.
     ]
 
 
+def test_markdown_front_matter_is_not_text() -> None:
+    source = "---\ntitle: Release notes\ntags: [a, b]\n---\n# 2.4\n\nFaster sync.\n"
+    doc = parse_document(source.encode(), "text/markdown")
+    assert section_texts(doc) == [(("2.4",), "2.4\n\nFaster sync.")]
+
+
 def test_media_type_for_filename() -> None:
     assert [
         media_type_for_filename(name)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from mdit_py_plugins.front_matter import front_matter_plugin
 
 from ragserve.orchestrator.documents.html import extract_html
 from ragserve.orchestrator.documents.text_builder import TextBuilder
@@ -14,8 +15,13 @@ from ragserve.orchestrator.documents.text_builder import TextBuilder
 
 def _parser() -> MarkdownIt:
     # GFM tables and strikethrough are common in real documents; raw HTML blocks are
-    # recognised as such (and reduced to their text) instead of leaking tags.
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    # recognised as such (and reduced to their text) instead of leaking tags; YAML front
+    # matter is metadata, skipped like other tokens this module does not render.
+    return (
+        MarkdownIt("commonmark", {"html": True})
+        .enable(["table", "strikethrough"])
+        .use(front_matter_plugin)
+    )
 
 
 _MARKDOWN = _parser()
