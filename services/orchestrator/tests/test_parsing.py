@@ -144,6 +144,11 @@ def test_html_headings_paragraphs_and_noise() -> None:
         assert noise not in doc.text
 
 
+def test_html_heading_titles_join_inline_markup_as_written() -> None:
+    doc = parse_document(b"<h2>Wi<b>Fi</b> <i>setup</i></h2><p>Text.</p>", "text/html")
+    assert section_texts(doc) == [(("WiFi setup",), "WiFi setup\n\nText.")]
+
+
 def test_html_deep_nesting_does_not_exhaust_the_stack() -> None:
     source = "<div>" * 5000 + "deep text" + "</div>" * 5000
     assert parse_document(source.encode(), "text/html").text == "deep text"
