@@ -62,7 +62,7 @@ def run(
                         max_tokens=args.max_tokens,
                         overlap_tokens=args.overlap_tokens,
                         token_limit=TOKEN_LIMIT,
-                    )  # fmt: skip
+                    )
                 )
             count += 1
             size += len(content)
