@@ -49,10 +49,6 @@ class TextBuilder:
         self._open_level = 0  # 0: the preamble before any heading
         self._open_has_body = False
 
-    @property
-    def length(self) -> int:
-        return self._length
-
     def inline(self, text: str) -> None:
         """Flowing text: whitespace runs (newlines included) count as one space."""
         text = clean_text(text)

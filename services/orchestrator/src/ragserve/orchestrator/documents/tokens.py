@@ -64,8 +64,9 @@ class TokenIndex:
     answering "how many tokens lie in text[start:end]" by binary search.
 
     Exact for spans cut where the tokenizer's pre-tokenizer splits (whitespace, and
-    punctuation and CJK characters for BERT's); for other cuts an estimate, which is
-    why chunk counts are checked again on the chunk's own text."""
+    punctuation and CJK characters for BERT's) if its counts add up at all
+    (``counts_add_up``); otherwise an estimate, and a chunk's count is measured on its
+    own text."""
 
     def __init__(self, tokenizer: Tokenizer, text: str, start: int, end: int) -> None:
         encoding = tokenizer.encode(text[start:end], add_special_tokens=False)
@@ -73,9 +74,6 @@ class TokenIndex:
         self.starts = [start + token_start for token_start, _ in encoding.offsets]
         self.ends = [start + token_end for _, token_end in encoding.offsets]
         self._words = encoding.word_ids
-
-    def __len__(self) -> int:
-        return len(self.starts)
 
     def count(self, start: int, end: int) -> int:
         return max(0, bisect_right(self.ends, end) - bisect_left(self.starts, start))
@@ -93,14 +91,16 @@ class TokenIndex:
         tokens are then the same whether it is encoded alone or inside the text.
         Judged by the tokenizer's own word ids, not by what Python calls whitespace."""
         first = self.first_at_or_after(start)
-        if 0 < first < len(self.starts) and (
-            self.ends[first - 1] > start or self._words[first] == self._words[first - 1]
-        ):
-            return False
+        if first > 0 and self.ends[first - 1] > start:
+            return False  # a token runs across the start
+        if 0 < first < len(self.starts) and self._words[first] == self._words[first - 1]:
+            return False  # the span starts with a word's continuation piece
         after = self.last_before(end)
-        return after >= len(self.starts) or (
-            self.starts[after] >= end and self._words[after] != self._words[after - 1]
-        )
+        if after >= len(self.starts):
+            return True
+        if self.starts[after] < end:
+            return False  # a token runs across the end
+        return after == 0 or self._words[after] != self._words[after - 1]
 
     def boundary_quality(self, index: int) -> int:
         """How good a place cutting before token ``index`` is: 2 after whitespace,
