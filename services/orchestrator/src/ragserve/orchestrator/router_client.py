@@ -114,9 +114,4 @@ class RouterClient:
     def open_stream(self, tenant: str, model: str, priority: int) -> RouterEmbedStream:
         # No timeout of its own: the stream lives as long as the ingest stream it serves,
         # whose deadline (if any) the channel's interceptor applies.
-        return RouterEmbedStream(
-            self._stub.EmbedStream(),  # type: ignore[call-arg]
-            tenant,
-            model,
-            priority,
-        )
+        return RouterEmbedStream(self._stub.EmbedStream(), tenant, model, priority)
