@@ -3,6 +3,7 @@ Redis) and retrieval (Qdrant Edge): acks, idempotence, replacement, exact status
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -110,7 +111,24 @@ async def test_changed_content_replaces_the_old_chunks(
 ) -> None:
     await create_collection(stub, "changes")
     first = await ingest(stub, "changes", [text_document("doc", "The first version. " * 60)])
+    # While the document is replaced, a reader looking for it always finds it.
+    replaced = asyncio.Event()
+    misses = 0
+    looks = 0
+
+    async def reader() -> None:
+        nonlocal misses, looks
+        async with suite.retrieval_channel() as channel:
+            while not replaced.is_set():
+                looks += 1
+                if await count_points(channel, "changes", document_id="doc") == 0:
+                    misses += 1
+
+    looking = asyncio.create_task(reader())
     second = await ingest(stub, "changes", [text_document("doc", "A second, shorter version.")])
+    replaced.set()
+    await looking
+    assert (misses, looks > 0) == (0, True)
     old, new = first[1], second[1]
     assert new.status == pb.INGEST_STATUS_STORED and new.content_hash != old.content_hash
     async with suite.retrieval_channel() as channel:
