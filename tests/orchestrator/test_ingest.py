@@ -83,13 +83,16 @@ async def test_ingest_acks_each_document_once_durable_then_unchanged_without_emb
     assert collection.chunks_count == sum(a.chunks for a in acks.values())
     assert collection.documents_count == 3
 
+    assert suite.orchestrator_ingested("stored") >= 3
     streams_before = suite.router_embed_streams()
+    unchanged_before = suite.orchestrator_ingested("unchanged")
     again = await ingest(stub, "basics", _documents(), first_sequence=10)
     assert {a.status for a in again.values()} == {pb.INGEST_STATUS_UNCHANGED}
     assert [again[10 + i].content_hash for i in range(3)] == [
         acks[1 + i].content_hash for i in range(3)
     ]
     assert suite.router_embed_streams() == streams_before  # nothing was embedded
+    assert suite.orchestrator_ingested("unchanged") == unchanged_before + 3
 
     listed = await stub.ListDocuments(
         pb.ListDocumentsRequest(tenant=TENANT, collection="basics", page_size=2)
