@@ -21,6 +21,7 @@ SERVICES = [
     ("inference", 8001, 8002),
     ("retrieval", 50054, 9154),
     ("embedding_router", 50053, 9153),
+    ("orchestrator", 50052, 9152),
 ]
 REDIS_PORT = 6379
 
