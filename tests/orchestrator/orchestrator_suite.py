@@ -54,6 +54,14 @@ class Suite:
             {"grpc_method": "EmbedStream"},
         )
 
+    def router_embed_streams_ended(self, code: str) -> float:
+        """EmbedStream calls the router finished with status ``code``."""
+        return _metric(
+            self.router.metrics_port,
+            "grpc_server_handled",
+            {"grpc_method": "EmbedStream", "grpc_code": code},
+        )
+
     def orchestrator_ingested(self, status: str) -> float:
         """Documents the orchestrator acked with ``status`` (its own metrics)."""
         return _metric(
