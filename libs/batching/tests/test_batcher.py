@@ -9,6 +9,7 @@ show that something did *not* happen.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -740,6 +741,39 @@ async def test_the_batch_links_to_every_submitters_span(clock: ManualClock) -> N
     assert [link.context for link in batch.links] == contexts
     assert batch.deadline is None
     executor.release()
+    await batcher.close()
+
+
+REQUEST_SCOPED: contextvars.ContextVar[str] = contextvars.ContextVar("request_scoped", default="")
+
+
+async def test_a_batch_runs_in_a_fresh_context_not_its_first_submitters(
+    clock: ManualClock,
+) -> None:
+    """A batch serves many callers: the span and deadline of whichever submit woke the
+    batcher must not become the batch's (its callers reach it through Batch.links)."""
+    seen: list[tuple[str, bool]] = []
+
+    async def execute(batch: Batch[Item]) -> Sequence[str]:
+        span_context = trace.get_current_span().get_span_context()
+        seen.append((REQUEST_SCOPED.get(), span_context.is_valid))
+        return [item.name for item in batch.items]
+
+    batcher: DynamicBatcher[Item, str] = DynamicBatcher(
+        execute, BatcherConfig(name="test", max_batch_size=8), cost=cost_of, clock=clock
+    )
+    batcher.start()
+    traced = SpanContext(
+        trace_id=0x1234, span_id=0x56, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)
+    )
+
+    async def caller() -> str:
+        REQUEST_SCOPED.set("the first caller's")
+        with trace.use_span(NonRecordingSpan(traced)):
+            return await batcher.submit(Item("a"))
+
+    assert await asyncio.wait_for(asyncio.create_task(caller()), 5) == "a"
+    assert seen == [("", False)]
     await batcher.close()
 
 

@@ -10,11 +10,17 @@ A started batch picks its items when its task first runs, one loop iteration aft
 the decision: submits made in the same iteration (a ``gather`` of many) join it, and
 a slot that frees starts the next batch at once, with whatever waited meanwhile.
 Only one batch is being picked at a time, so two slots never race for the same items.
+
+A batch runs in a fresh ``contextvars`` context, not in the context of whichever
+submit happened to start it: a batch serves many callers, and one caller's context
+(its trace span, its deadline) must not become the batch's. ``Batch.links`` carries
+every caller's span; ``Batch.deadline`` the batch's own deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -330,7 +336,7 @@ class DynamicBatcher(Generic[ItemT, ResultT]):
         assert self._loop is not None
         self._picking = True
         self._running_batches += 1
-        task = self._loop.create_task(self._run_batch())
+        task = self._loop.create_task(self._run_batch(), context=contextvars.Context())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 from opentelemetry import trace
-from opentelemetry.context import Context
 
 from ragserve.batching import (
     Batch,
@@ -255,13 +254,12 @@ class ModelRunner:
     async def _run_in_worker(self, batch: Batch[Any], work: Any) -> T:
         """Run blocking ``work`` in a worker thread under a batch span linked to every request.
 
-        The span starts a trace of its own (an empty parent context): a batch serves
-        many requests, and parenting it to whichever request happened to start the
-        batcher's task would misattribute it; the links tie it to all of them.
+        The span starts a trace of its own (the batcher runs each batch in a fresh
+        context, with no current span): a batch serves many requests, and the links
+        tie it to all of them.
         """
         with tracer.start_as_current_span(
             "inference.batch",
-            context=Context(),
             links=list(batch.links),
             attributes={
                 "model": self.config.name,
