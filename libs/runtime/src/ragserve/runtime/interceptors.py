@@ -36,8 +36,9 @@ from opentelemetry import trace
 from ragserve import errors
 from ragserve.runtime import deadlines, request_decoding
 from ragserve.runtime.errors import status_for
+from ragserve.runtime.logs import log_access
 from ragserve.runtime.request_decoding import UndecodableRequest
-from ragserve.runtime.rpc_metrics import MethodMetrics
+from ragserve.runtime.rpc_metrics import RPC_METRICS
 from ragserve.runtime.server_tracing import ServerTracing
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ else:
     ServerInterceptorBase = grpc.aio.ServerInterceptor
     Handler = grpc.RpcMethodHandler
 
-access_log = logging.getLogger("ragserve.access")
 error_log = logging.getLogger("ragserve.errors")
 
 HEALTH_SERVICE = "grpc.health.v1.Health"
@@ -82,7 +82,7 @@ class _Method:
     def __init__(self, full_name: str) -> None:
         self.full_name = full_name
         self.service, self.method = split_method(full_name)
-        self.metrics = MethodMetrics(self.service, self.method)
+        self.metrics = RPC_METRICS.method(self.service, self.method)
 
 
 class _Call:
@@ -150,26 +150,14 @@ class _Call:
         self.method.metrics.end(code, elapsed)
         if self.span is not None:
             ServerTracing.end(self.span, code, self.details, self.error)
-        if access_log.isEnabledFor(logging.INFO):
-            # makeRecord + handle: a log line without logging's caller lookup; the
-            # JSON is formatted off the event loop (ragserve.runtime.logs).
-            access_log.handle(
-                access_log.makeRecord(
-                    access_log.name,
-                    logging.INFO,
-                    "",
-                    0,
-                    "rpc",
-                    (),
-                    None,
-                    extra={
-                        "rpc.method": self.method.full_name,
-                        "rpc.code": code.name,
-                        "rpc.duration_ms": round(elapsed * 1000, 3),
-                        "net.peer": self.peer,
-                    },
-                )
-            )
+        log_access(
+            {
+                "rpc.method": self.method.full_name,
+                "rpc.code": code.name,
+                "rpc.duration_ms": round(elapsed * 1000, 3),
+                "net.peer": self.peer,
+            }
+        )
 
 
 Behaviour = Callable[..., Any]
