@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine
 from typing import Any, TypeVar
 
 RequestT = TypeVar("RequestT")
@@ -17,7 +17,7 @@ async def serve_concurrently(
     *,
     limit: int,
     ordered: bool,
-) -> AsyncIterator[ResponseT]:
+) -> AsyncGenerator[ResponseT, None]:
     """Serve each request of ``requests`` with ``serve``, at most ``limit`` at once, and
     yield the answers: in the order the requests came when ``ordered``, else as each
     completes.
