@@ -859,3 +859,26 @@ async def test_an_expired_item_is_not_executed_even_if_its_timer_is_late() -> No
     assert await kept == "kept!"
     assert [drop.reason for drop in observer.drops] == [DropReason.DEADLINE_EXCEEDED]
     await batcher.close()
+
+
+async def test_require_room_refuses_a_whole_request_with_the_batchers_estimate(
+    clock: ManualClock,
+) -> None:
+    executor = Executor(clock, execution_s=0.25)
+    observer = Recorder()
+    batcher = make(executor, observer, max_batch_size=2, max_queue_size=4)
+    await occupy(batcher, executor)
+    queued = [batcher.submit_nowait(Item(str(i))) for i in range(2)]
+    batcher.require_room(2)  # fits: 2 of 4 rows queued
+    with pytest.raises(ResourceExhausted) as refused:
+        batcher.require_room(3)
+    assert refused.value.message == (
+        "batcher 'test' queue is full: 2 of 4 rows queued, the request needs 3; retry after 0.050 s"
+    )
+    assert observer.drops == [ItemDropped("test", DropReason.QUEUE_FULL, rows=3, queue_wait_s=0.0)]
+    for _ in range(2):
+        executor.release()
+        if len(executor.batches) < 2:
+            await executor.next_batch()
+    assert await asyncio.gather(*queued) == ["0!", "1!"]
+    await batcher.close()

@@ -235,16 +235,7 @@ class DynamicBatcher(Generic[ItemT, ResultT]):
                 f"deadline passed {now - deadline:.6f} s before the item reached "
                 f"batcher '{self._config.name}'"
             )
-        limit = self._config.max_queue_size
-        if limit is not None and self._queue.rows + cost.rows > limit:
-            self._notify_drop(DropReason.QUEUE_FULL, cost.rows, 0.0)
-            retry_after_s = self._retry_after_s()
-            raise ResourceExhausted(
-                f"batcher '{self._config.name}' queue is full: {self._queue.rows} of "
-                f"{limit} rows queued, the item needs {cost.rows}; "
-                f"retry after {retry_after_s:.3f} s",
-                retry_after_s=retry_after_s,
-            )
+        self._refuse_if_full(cost.rows, "the item")
         span_context = trace.get_current_span().get_span_context()
         future: asyncio.Future[ResultT] = loop.create_future()
         entry = Entry(
@@ -265,6 +256,24 @@ class DynamicBatcher(Generic[ItemT, ResultT]):
             entry.deadline_timer = self._clock.call_at(deadline, partial(self._on_deadline, entry))
         self._dispatch()
         return future
+
+    def require_room(self, rows: int) -> None:
+        """Raise ``ResourceExhausted`` (with the retry estimate, counted as a QUEUE_FULL
+        drop) unless ``rows`` more rows fit in the queue now: for an owner that submits
+        one request as several items and wants all of them queued or none."""
+        self._refuse_if_full(rows, "the request")
+
+    def _refuse_if_full(self, rows: int, needing: str) -> None:
+        limit = self._config.max_queue_size
+        if limit is not None and self._queue.rows + rows > limit:
+            self._notify_drop(DropReason.QUEUE_FULL, rows, 0.0)
+            retry_after_s = self._retry_after_s()
+            raise ResourceExhausted(
+                f"batcher '{self._config.name}' queue is full: {self._queue.rows} of "
+                f"{limit} rows queued, {needing} needs {rows}; "
+                f"retry after {retry_after_s:.3f} s",
+                retry_after_s=retry_after_s,
+            )
 
     def _require_accepting(self) -> asyncio.AbstractEventLoop:
         if self._lifecycle is _Lifecycle.RUNNING and self._loop is not None:

@@ -32,7 +32,7 @@ from ragserve.batching import (
     ItemCost,
     ItemDropped,
 )
-from ragserve.errors import InvalidArgument, NotFound, RagserveError, ResourceExhausted
+from ragserve.errors import InvalidArgument, NotFound, RagserveError
 from ragserve.inference import metrics
 from ragserve.inference.config import ModelConfig, TruncationPolicy
 from ragserve.inference.raw_model import RawOnnxModel
@@ -165,14 +165,7 @@ class ModelRunner:
 
     def _require_room(self, rows: int) -> None:
         """Refuse a whole request up front rather than queue part of it."""
-        limit = self.batcher.config.max_queue_size
-        pending = self.batcher.pending_rows
-        if limit is not None and pending + rows > limit:
-            raise ResourceExhausted(
-                f"model '{self.config.name}' queue is full: {pending} of {limit} rows queued, "
-                f"the request needs {rows}",
-                retry_after_s=0.05,
-            )
+        self.batcher.require_room(rows)
 
     async def infer(self, call: InferCall) -> dict[str, np.ndarray]:
         priority = self._priority_index(call.priority)
