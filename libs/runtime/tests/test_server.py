@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -23,7 +26,7 @@ from ragserve.runtime import deadlines
 from ragserve.runtime.channels import create_channel
 from ragserve.runtime.errors import decode_details
 from ragserve.runtime.logs import configure_logging, stop_logging
-from ragserve.runtime.server import Health, RunningServer, create_server
+from ragserve.runtime.server import Health, RunningServer, create_server, run_until_stopped
 from ragserve.runtime.settings import ServerSettings
 
 SETTINGS = ServerSettings(port=0, metrics_port=0, host="127.0.0.1", grace_period_s=1)
@@ -344,3 +347,36 @@ async def test_without_an_exporter_the_callers_trace_is_adopted_and_logged(
     assert access["trace_id"] == trace_id
     assert access["net.peer"].startswith("ipv4:127.0.0.1:")
     assert access["rpc.duration_ms"] > 0
+
+
+class SlowStarter(MonitorApp):
+    """Its start-up never finishes by itself, and its clean-up takes a while."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starting = asyncio.Event()
+        self.events: list[str] = []
+
+    async def start(self, health: Health) -> None:
+        self.starting.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            # A slow clean-up, as closing a remote client can be: the stop must wait for it.
+            await asyncio.to_thread(time.sleep, 0.3)
+            self.events.append("start-up cleaned up")
+            raise
+
+    async def stop(self) -> None:
+        self.events.append("stopped")
+
+
+async def test_a_stop_during_start_up_waits_for_the_start_up_to_end() -> None:
+    app = SlowStarter()
+    serving = asyncio.create_task(run_until_stopped(app, SETTINGS))
+    await asyncio.wait_for(app.starting.wait(), 10)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(serving, 10)
+    assert app.events == ["start-up cleaned up", "stopped"]
+    # The process's own signal handling is back as it was.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

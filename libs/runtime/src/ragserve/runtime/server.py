@@ -124,8 +124,19 @@ async def run_until_stopped(service: Service, settings: ServerSettings) -> None:
     """Serve until SIGTERM/SIGINT, then shut down in order."""
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
         loop.add_signal_handler(signum, stop_event.set)
+    try:
+        await _serve_until(stop_event, service, settings)
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+async def _serve_until(
+    stop_event: asyncio.Event, service: Service, settings: ServerSettings
+) -> None:
     metrics: MetricsEndpoint | None = None
     running = await create_server(service, settings)
     try:
