@@ -31,6 +31,7 @@ from ragserve.runtime.settings import ServerSettings
 
 SETTINGS = ServerSettings(port=0, metrics_port=0, host="127.0.0.1", grace_period_s=1)
 SERVICE = "ragserve.api.monitor.v1.MonitorService"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 class ScriptedMonitor(monitor_pb2_grpc.MonitorServiceServicer):
@@ -252,7 +253,7 @@ async def test_reflection_lists_the_services(running: tuple[RunningServer, Monit
     assert "grpc.health.v1.Health" in names
 
 
-async def test_outbound_calls_carry_the_callers_remaining_deadline() -> None:
+async def test_outbound_calls_carry_the_callers_deadline_and_trace() -> None:
     upstream_app, downstream_app = MonitorApp(), MonitorApp()
     upstream = await create_server(upstream_app, SETTINGS)
     downstream = await create_server(downstream_app, SETTINGS)
@@ -262,7 +263,14 @@ async def test_outbound_calls_carry_the_callers_remaining_deadline() -> None:
     try:
         channel, client = stub(upstream)
         async with channel:
-            await client.GetStatus(monitor_pb2.GetStatusRequest(), timeout=5.0)
+            await client.GetStatus(
+                monitor_pb2.GetStatusRequest(),
+                timeout=5.0,
+                metadata=(("traceparent", f"00-{TRACE_ID}-00f067aa0ba902b7-01"),),
+            )
+        # No exporter here: no spans, but the caller's trace reaches the callee's callee.
+        assert upstream_app.servicer.seen_trace_id == TRACE_ID
+        assert downstream_app.servicer.seen_trace_id == TRACE_ID
         seen_up = upstream_app.servicer.seen_remaining
         seen_down = downstream_app.servicer.seen_remaining
         # grpc-timeout travels in coarse units rounded up: allow 50 ms over the 5 s asked for.
@@ -322,7 +330,7 @@ async def test_without_an_exporter_the_callers_trace_is_adopted_and_logged(
     """No span is made when nothing exports them, but an incoming traceparent still
     becomes current: outbound calls carry it on and the access log names it."""
     server, app = running
-    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    trace_id = TRACE_ID
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     configure_logging("test")
