@@ -15,6 +15,7 @@ quote inputs with :func:`ragserve.errors.quote`; the bound is the guarantee.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -49,8 +50,22 @@ MAX_MESSAGE_BYTES = 1024
 MAX_FIELD_BYTES = 256
 
 
+# An echoed value is usually one unbroken run of characters (a name, a key, a path):
+# a run this long is cut to its first QUOTE_LIMIT characters and its length.
+_LONG_RUN = re.compile(rf"\S{{{2 * errors.QUOTE_LIMIT + 1},}}")
+
+
+def _shorten_run(match: re.Match[str]) -> str:
+    run = match.group()
+    return f"{run[: errors.QUOTE_LIMIT]}... ({len(run)} characters)"
+
+
 def bounded(text: str, max_bytes: int = MAX_MESSAGE_BYTES) -> str:
-    """``text`` unchanged when it fits in ``max_bytes`` of UTF-8; else cut, saying so."""
+    """``text`` with every unbroken run of more than 128 characters cut to 64 and its
+    length, then cut (saying so) to fit in ``max_bytes`` of UTF-8."""
+    if len(text) <= 2 * errors.QUOTE_LIMIT:
+        return text  # surely short: nothing to cut
+    text = _LONG_RUN.sub(_shorten_run, text)
     if len(text) * 4 <= max_bytes:
         return text  # surely short: no need to encode
     encoded = text.encode("utf-8")
