@@ -13,14 +13,18 @@ import os
 import signal
 import threading
 
+from ragserve.embedding_router import settings as embedding_router
+from ragserve.inference import settings as inference
+from ragserve.retrieval import settings as retrieval
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.redis_server import RedisServer
 
-# In dependency order; each entry: (service, default gRPC port, default metrics port).
+# In dependency order; each entry: (service, default gRPC port, default metrics port), the
+# defaults from each service's settings.py.
 SERVICES = [
-    ("inference", 8001, 8002),
-    ("retrieval", 50054, 9154),
-    ("embedding_router", 50053, 9153),
+    ("inference", inference.GRPC_PORT, inference.METRICS_PORT),
+    ("retrieval", retrieval.GRPC_PORT, retrieval.METRICS_PORT),
+    ("embedding_router", embedding_router.GRPC_PORT, embedding_router.METRICS_PORT),
 ]
 REDIS_PORT = 6379
 

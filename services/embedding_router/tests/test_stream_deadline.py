@@ -13,9 +13,9 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-from router_openai_server import OpenAIEmbeddingServer
 
 from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from ragserve.testkit.openai_server import OpenAIEmbeddingServer
 from ragserve.testkit.processes import ServiceProcess
 
 SERVICE = "ragserve.api.embedding.v1.EmbeddingRouterService"
