@@ -12,9 +12,9 @@ time.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import grpc
@@ -27,6 +27,7 @@ from ragserve.embedding_router.router import EmbeddingRouter
 from ragserve.embedding_router.types import EmbedCall, EmbeddedText, EmbedResult, Vector
 from ragserve.errors import InvalidArgument, NotFound
 from ragserve.runtime import deadlines
+from ragserve.runtime.streams import serve_concurrently
 
 _PRIORITY: dict[int, Priority] = {
     common_pb2.PRIORITY_UNSPECIFIED: Priority.NORMAL,
@@ -127,50 +128,26 @@ class EmbeddingRouterServicer(embedding_pb2_grpc.EmbeddingRouterServiceServicer)
         request_iterator: AsyncIterator[embedding_pb2.EmbedStreamRequest],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[embedding_pb2.EmbedStreamResponse]:
-        # Batches run concurrently, at most `stream_parallelism` at once, and are answered in the
-        # order they arrived. The bounded queue is the back-pressure: the reader stops reading
-        # the client's stream while the window is full.
-        window: asyncio.Queue[tuple[str, asyncio.Task[EmbedResult]] | None] = asyncio.Queue(
-            maxsize=self._stream_parallelism
+        # Batches run concurrently, at most `stream_parallelism` at once, and are answered in
+        # the order they arrived; while that many are unanswered the client's stream is not
+        # read (back-pressure). A failed batch ends the stream and cancels the rest.
+        async def answer(
+            request: embedding_pb2.EmbedStreamRequest,
+        ) -> embedding_pb2.EmbedStreamResponse:
+            result = await self._router.embed(_call(request))
+            return embedding_pb2.EmbedStreamResponse(
+                batch_id=request.batch_id,
+                model_version=result.model.version,
+                embeddings=_embeddings(result),
+                total_cost_usd=result.total_cost,
+            )
+
+        responses = serve_concurrently(
+            request_iterator, answer, limit=self._stream_parallelism, ordered=True
         )
-        # Every batch started and not yet answered, including the one the reader holds while it
-        # waits for room in the window: all of them are cancelled when the stream ends early.
-        unanswered: set[asyncio.Task[EmbedResult]] = set()
-
-        async def read() -> None:
-            async for request in request_iterator:
-                task = asyncio.create_task(self._router.embed(_call(request)))
-                unanswered.add(task)
-                await window.put((request.batch_id, task))
-            await window.put(None)
-
-        reader = asyncio.create_task(read())
-        try:
-            while True:
-                get = asyncio.create_task(window.get())
-                done, _ = await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if get not in done:
-                    get.cancel()
-                    reader.result()  # the reader failed: raise its error
-                    continue
-                entry = get.result()
-                if entry is None:
-                    break
-                batch_id, task = entry
-                result = await task
-                unanswered.discard(task)
-                yield embedding_pb2.EmbedStreamResponse(
-                    batch_id=batch_id,
-                    model_version=result.model.version,
-                    embeddings=_embeddings(result),
-                    total_cost_usd=result.total_cost,
-                )
-        finally:
-            # The client closed the stream or a batch failed: drop the work still in flight.
-            reader.cancel()
-            for work in unanswered:
-                work.cancel()
-            await asyncio.gather(reader, *unanswered, return_exceptions=True)
+        async with aclosing(responses):
+            async for response in responses:
+                yield response
 
     async def ListModels(
         self, request: embedding_pb2.ListModelsRequest, context: grpc.aio.ServicerContext[Any, Any]

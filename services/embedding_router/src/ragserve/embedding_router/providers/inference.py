@@ -26,7 +26,6 @@ from ragserve.embedding_router.providers.base import (
     ProviderError,
     Vectors,
 )
-from ragserve.runtime import deadlines
 from ragserve.runtime.bytes_tensor import encode_bytes_elements
 from ragserve.runtime.channels import create_channel
 
@@ -111,49 +110,43 @@ class InferenceEmbeddingClient:
         deadline = time.monotonic() + timeout_s
         request = self._request(texts, priority)
         last: ProviderError | None = None
-        # The batch runs in a task created by whichever caller woke the batcher; its deadline is
-        # the batch's (the latest of its callers'), not that caller's.
-        token = deadlines.set_from_time_remaining(None)
-        try:
-            for index in self._order():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                breaker = self._breakers[index]
-                breaker.try_acquire()
-                try:
-                    response = await self._stubs[index].ModelInfer(request, timeout=remaining)
-                except grpc.aio.AioRpcError as error:
-                    code = error.code()
-                    if code == grpc.StatusCode.INVALID_ARGUMENT:
-                        breaker.release()
-                        raise ProviderError(
-                            f"provider {self._config.id!r}: {error.details()}", retryable=False
-                        ) from None
-                    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                        breaker.release()
-                        last = ProviderError(
-                            f"provider {self._config.id!r}: endpoint {self._endpoints[index]} "
-                            "is overloaded",
-                            throttled=True,
-                            retry_after_s=0.05,
-                        )
-                        continue
-                    breaker.record_failure()
-                    if code not in _RETRYABLE:
-                        raise ProviderError(
-                            f"provider {self._config.id!r}: {code.name}: {error.details()}"
-                        ) from None
+        for index in self._order():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            breaker = self._breakers[index]
+            breaker.try_acquire()
+            try:
+                response = await self._stubs[index].ModelInfer(request, timeout=remaining)
+            except grpc.aio.AioRpcError as error:
+                code = error.code()
+                if code == grpc.StatusCode.INVALID_ARGUMENT:
+                    breaker.release()
+                    raise ProviderError(
+                        f"provider {self._config.id!r}: {error.details()}", retryable=False
+                    ) from None
+                if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    breaker.release()
                     last = ProviderError(
                         f"provider {self._config.id!r}: endpoint {self._endpoints[index]} "
-                        f"answered {code.name}"
+                        "is overloaded",
+                        throttled=True,
+                        retry_after_s=0.05,
                     )
                     continue
-                breaker.record_success()
-                # The inference service reports no token counts; the router counts them.
-                return EmbeddingReply(self._vectors(response, len(texts)))
-        finally:
-            deadlines.reset(token)
+                breaker.record_failure()
+                if code not in _RETRYABLE:
+                    raise ProviderError(
+                        f"provider {self._config.id!r}: {code.name}: {error.details()}"
+                    ) from None
+                last = ProviderError(
+                    f"provider {self._config.id!r}: endpoint {self._endpoints[index]} "
+                    f"answered {code.name}"
+                )
+                continue
+            breaker.record_success()
+            # The inference service reports no token counts; the router counts them.
+            return EmbeddingReply(self._vectors(response, len(texts)))
         raise last or ProviderError(
             f"provider {self._config.id!r}: no time left before the deadline"
         )
