@@ -22,46 +22,134 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from ragserve.api.common.v1 import common_pb2 as ragserve_dot_api_dot_common_dot_v1_dot_common__pb2
-from ragserve.api.embedding.v1 import embedding_pb2 as ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2
-from ragserve.api.orchestrator.v1 import orchestrator_pb2 as ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%ragserve/api/gateway/v1/gateway.proto\x12\x17ragserve.api.gateway.v1\x1a#ragserve/api/common/v1/common.proto\x1a)ragserve/api/embedding/v1/embedding.proto\x1a/ragserve/api/orchestrator/v1/orchestrator.proto\"P\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x18\n\x10indexed_metadata\x18\x03 \x03(\t\"_\n\x18\x43reateCollectionResponse\x12\x43\n\ncollection\x18\x01 \x01(\x0b\x32/.ragserve.api.orchestrator.v1.CollectionSummary\"\x18\n\x16ListCollectionsRequest\"_\n\x17ListCollectionsResponse\x12\x44\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32/.ragserve.api.orchestrator.v1.CollectionSummary\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"\x9e\x01\n\rIngestRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x38\n\x08\x64ocument\x18\x02 \x01(\x0b\x32&.ragserve.api.orchestrator.v1.Document\x12?\n\x08\x63hunking\x18\x03 \x01(\x0b\x32-.ragserve.api.orchestrator.v1.ChunkingOptions\"K\n\x0eIngestResponse\x12\x39\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32,.ragserve.api.orchestrator.v1.IngestResponse\"@\n\x15\x44\x65leteDocumentRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\"0\n\x16\x44\x65leteDocumentResponse\x12\x16\n\x0e\x63hunks_deleted\x18\x01 \x01(\x04\"\x9a\x01\n\x0cQueryRequest\x12\x13\n\x0b\x63ollections\x18\x01 \x03(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05top_k\x18\x03 \x01(\r\x12.\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x1e.ragserve.api.common.v1.Filter\x12\x0e\n\x06rerank\x18\x05 \x01(\x08\x12\x17\n\x0fgenerate_answer\x18\x06 \x01(\x08\"K\n\rQueryResponse\x12:\n\x05\x65vent\x18\x01 \x01(\x0b\x32+.ragserve.api.orchestrator.v1.QueryResponse\"d\n\x0c\x45mbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05texts\x18\x02 \x03(\t\x12\x36\n\ntruncation\x18\x03 \x01(\x0e\x32\".ragserve.api.common.v1.Truncation\"I\n\rEmbedResponse\x12\x38\n\x06result\x18\x01 \x01(\x0b\x32(.ragserve.api.embedding.v1.EmbedResponse2\x8a\x06\n\x0eGatewayService\x12y\n\x10\x43reateCollection\x12\x30.ragserve.api.gateway.v1.CreateCollectionRequest\x1a\x31.ragserve.api.gateway.v1.CreateCollectionResponse\"\x00\x12v\n\x0fListCollections\x12/.ragserve.api.gateway.v1.ListCollectionsRequest\x1a\x30.ragserve.api.gateway.v1.ListCollectionsResponse\"\x00\x12y\n\x10\x44\x65leteCollection\x12\x30.ragserve.api.gateway.v1.DeleteCollectionRequest\x1a\x31.ragserve.api.gateway.v1.DeleteCollectionResponse\"\x00\x12_\n\x06Ingest\x12&.ragserve.api.gateway.v1.IngestRequest\x1a\'.ragserve.api.gateway.v1.IngestResponse\"\x00(\x01\x30\x01\x12s\n\x0e\x44\x65leteDocument\x12..ragserve.api.gateway.v1.DeleteDocumentRequest\x1a/.ragserve.api.gateway.v1.DeleteDocumentResponse\"\x00\x12Z\n\x05Query\x12%.ragserve.api.gateway.v1.QueryRequest\x1a&.ragserve.api.gateway.v1.QueryResponse\"\x00\x30\x01\x12X\n\x05\x45mbed\x12%.ragserve.api.gateway.v1.EmbedRequest\x1a&.ragserve.api.gateway.v1.EmbedResponse\"\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%ragserve/api/gateway/v1/gateway.proto\x12\x17ragserve.api.gateway.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Q\n\rMetadataField\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x33\n\x04type\x18\x02 \x01(\x0e\x32%.ragserve.api.gateway.v1.MetadataType\"\x94\x01\n\nCollection\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12\x14\n\x0c\x63hunks_count\x18\x04 \x01(\x04\x12@\n\x10indexed_metadata\x18\x05 \x03(\x0b\x32&.ragserve.api.gateway.v1.MetadataField\"x\n\x17\x43reateCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12@\n\x10indexed_metadata\x18\x03 \x03(\x0b\x32&.ragserve.api.gateway.v1.MetadataField\"S\n\x18\x43reateCollectionResponse\x12\x37\n\ncollection\x18\x01 \x01(\x0b\x32#.ragserve.api.gateway.v1.Collection\"$\n\x14GetCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x15GetCollectionResponse\x12\x37\n\ncollection\x18\x01 \x01(\x0b\x32#.ragserve.api.gateway.v1.Collection\"?\n\x16ListCollectionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"l\n\x17ListCollectionsResponse\x12\x38\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32#.ragserve.api.gateway.v1.Collection\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x17\x44\x65leteCollectionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"=\n\x0f\x43hunkingOptions\x12\x12\n\nmax_tokens\x18\x01 \x01(\r\x12\x16\n\x0eoverlap_tokens\x18\x02 \x01(\r\"^\n\x0cIngestConfig\x12\x12\n\ncollection\x18\x01 \x01(\t\x12:\n\x08\x63hunking\x18\x02 \x01(\x0b\x32(.ragserve.api.gateway.v1.ChunkingOptions\"\x92\x01\n\x08\x44ocument\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0e\n\x04text\x18\x03 \x01(\tH\x00\x12\x0e\n\x04\x64\x61ta\x18\x04 \x01(\x0cH\x00\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\t\n\x07\x63ontent\"\x8a\x01\n\rIngestRequest\x12\x37\n\x06\x63onfig\x18\x01 \x01(\x0b\x32%.ragserve.api.gateway.v1.IngestConfigH\x00\x12\x35\n\x08\x64ocument\x18\x02 \x01(\x0b\x32!.ragserve.api.gateway.v1.DocumentH\x00\x42\t\n\x07request\"o\n\x0bIngestError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12.\n\x0bretry_after\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xde\x01\n\x0eIngestResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x12\n\ncollection\x18\x03 \x01(\t\x12\x35\n\x06status\x18\x04 \x01(\x0e\x32%.ragserve.api.gateway.v1.IngestStatus\x12\x0e\n\x06\x63hunks\x18\x05 \x01(\r\x12\x33\n\x05\x65rror\x18\x06 \x01(\x0b\x32$.ragserve.api.gateway.v1.IngestError\x12\x15\n\racked_through\x18\x07 \x01(\x04\"@\n\x15\x44\x65leteDocumentRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\"0\n\x16\x44\x65leteDocumentResponse\x12\x16\n\x0e\x63hunks_deleted\x18\x01 \x01(\x04\"Q\n\x14ListDocumentsRequest\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x85\x01\n\x0c\x44ocumentInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x63hunks\x18\x02 \x01(\r\x12\x14\n\x0c\x63ontent_hash\x18\x03 \x01(\t\x12/\n\x0bingested_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmedia_type\x18\x05 \x01(\t\"j\n\x15ListDocumentsResponse\x12\x38\n\tdocuments\x18\x01 \x03(\x0b\x32%.ragserve.api.gateway.v1.DocumentInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa4\x01\n\x06\x46ilter\x12\x30\n\x04must\x18\x01 \x03(\x0b\x32\".ragserve.api.gateway.v1.Condition\x12\x32\n\x06should\x18\x02 \x03(\x0b\x32\".ragserve.api.gateway.v1.Condition\x12\x34\n\x08must_not\x18\x03 \x03(\x0b\x32\".ragserve.api.gateway.v1.Condition\"\xf7\x01\n\tCondition\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x34\n\x05match\x18\x02 \x01(\x0b\x32#.ragserve.api.gateway.v1.MatchValueH\x00\x12\x36\n\tmatch_any\x18\x03 \x01(\x0b\x32!.ragserve.api.gateway.v1.MatchAnyH\x00\x12/\n\x05range\x18\x04 \x01(\x0b\x32\x1e.ragserve.api.gateway.v1.RangeH\x00\x12\x31\n\x06nested\x18\x05 \x01(\x0b\x32\x1f.ragserve.api.gateway.v1.FilterH\x00\x42\x0b\n\tcondition\"N\n\nMatchValue\x12\x11\n\x07keyword\x18\x01 \x01(\tH\x00\x12\x11\n\x07integer\x18\x02 \x01(\x03H\x00\x12\x11\n\x07\x62oolean\x18\x03 \x01(\x08H\x00\x42\x07\n\x05value\".\n\x08MatchAny\x12\x10\n\x08keywords\x18\x01 \x03(\t\x12\x10\n\x08integers\x18\x02 \x03(\x03\"k\n\x05Range\x12\x0f\n\x02gt\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03gte\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x02lt\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x10\n\x03lte\x18\x04 \x01(\x01H\x03\x88\x01\x01\x42\x05\n\x03_gtB\x06\n\x04_gteB\x05\n\x03_ltB\x06\n\x04_lte\"2\n\tDiversity\x12\x11\n\tdiversity\x18\x01 \x01(\x02\x12\x12\n\ncandidates\x18\x02 \x01(\r\"}\n\rAnswerOptions\x12\x35\n\tgenerator\x18\x01 \x01(\x0e\x32\".ragserve.api.gateway.v1.Generator\x12\x19\n\x11max_answer_tokens\x18\x02 \x01(\r\x12\x1a\n\x12max_context_chunks\x18\x03 \x01(\r\"\xc2\x02\n\x0cQueryRequest\x12\x13\n\x0b\x63ollections\x18\x01 \x03(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05top_k\x18\x03 \x01(\r\x12/\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x1f.ragserve.api.gateway.v1.Filter\x12\x1c\n\x0fscore_threshold\x18\x05 \x01(\x02H\x00\x88\x01\x01\x12\x0e\n\x06offset\x18\x06 \x01(\r\x12\x35\n\tdiversity\x18\x07 \x01(\x0b\x32\".ragserve.api.gateway.v1.Diversity\x12\x36\n\x06\x61nswer\x18\x08 \x01(\x0b\x32&.ragserve.api.gateway.v1.AnswerOptions\x12\x1d\n\x15\x61llow_partial_results\x18\t \x01(\x08\x42\x12\n\x10_score_threshold\"W\n\x0b\x43hunkSource\x12\x12\n\nchar_start\x18\x01 \x01(\r\x12\x10\n\x08\x63har_end\x18\x02 \x01(\r\x12\x0c\n\x04page\x18\x03 \x01(\r\x12\x14\n\x0cheading_path\x18\x04 \x03(\t\"\xc1\x01\n\x03Hit\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\x03 \x01(\r\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x34\n\x06source\x18\x07 \x01(\x0b\x32$.ragserve.api.gateway.v1.ChunkSource\" \n\x0cQueryStarted\x12\x10\n\x08trace_id\x18\x01 \x01(\t\"7\n\tQueryHits\x12*\n\x04hits\x18\x01 \x03(\x0b\x32\x1c.ragserve.api.gateway.v1.Hit\"\x1b\n\x0b\x41nswerDelta\x12\x0c\n\x04text\x18\x01 \x01(\t\"I\n\x08\x43itation\x12\x14\n\x0c\x61nswer_start\x18\x01 \x01(\r\x12\x12\n\nanswer_end\x18\x02 \x01(\r\x12\x13\n\x0bhit_indexes\x18\x03 \x03(\r\"A\n\x0cQueryWarning\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x12\n\ncollection\x18\x03 \x01(\t\"e\n\x0bStageTiming\x12-\n\x05stage\x18\x01 \x01(\x0e\x32\x1e.ragserve.api.gateway.v1.Stage\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\x01\"4\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\r\x12\x15\n\routput_tokens\x18\x02 \x01(\r\"\x83\x01\n\tQueryDone\x12\x35\n\x07timings\x18\x01 \x03(\x0b\x32$.ragserve.api.gateway.v1.StageTiming\x12-\n\x05usage\x18\x02 \x01(\x0b\x32\x1e.ragserve.api.gateway.v1.Usage\x12\x10\n\x08total_ms\x18\x03 \x01(\x01\"\xe3\x02\n\rQueryResponse\x12\x38\n\x07started\x18\x01 \x01(\x0b\x32%.ragserve.api.gateway.v1.QueryStartedH\x00\x12\x32\n\x04hits\x18\x02 \x01(\x0b\x32\".ragserve.api.gateway.v1.QueryHitsH\x00\x12\x36\n\x06\x61nswer\x18\x03 \x01(\x0b\x32$.ragserve.api.gateway.v1.AnswerDeltaH\x00\x12\x35\n\x08\x63itation\x18\x04 \x01(\x0b\x32!.ragserve.api.gateway.v1.CitationH\x00\x12\x38\n\x07warning\x18\x05 \x01(\x0b\x32%.ragserve.api.gateway.v1.QueryWarningH\x00\x12\x32\n\x04\x64one\x18\x06 \x01(\x0b\x32\".ragserve.api.gateway.v1.QueryDoneH\x00\x42\x07\n\x05\x65vent\"\xb5\x01\n\rSearchRequest\x12\x13\n\x0b\x63ollections\x18\x01 \x03(\t\x12\r\n\x05query\x18\x02 \x01(\t\x12\r\n\x05top_k\x18\x03 \x01(\r\x12/\n\x06\x66ilter\x18\x04 \x01(\x0b\x32\x1f.ragserve.api.gateway.v1.Filter\x12\x1c\n\x0fscore_threshold\x18\x05 \x01(\x02H\x00\x88\x01\x01\x12\x0e\n\x06offset\x18\x06 \x01(\rB\x12\n\x10_score_threshold\"<\n\x0eSearchResponse\x12*\n\x04hits\x18\x01 \x03(\x0b\x32\x1c.ragserve.api.gateway.v1.Hit\"e\n\x0c\x45mbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05texts\x18\x02 \x03(\t\x12\x37\n\ntruncation\x18\x03 \x01(\x0e\x32#.ragserve.api.gateway.v1.Truncation\"\x1b\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\"\x80\x01\n\rEmbedResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12\x36\n\nembeddings\x18\x04 \x03(\x0b\x32\".ragserve.api.gateway.v1.Embedding\"\x83\x02\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x38\n\x0bpermissions\x18\x03 \x03(\x0e\x32#.ragserve.api.gateway.v1.Permission\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nrevoked_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9c\x01\n\x13\x43reateApiKeyRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x38\n\x0bpermissions\x18\x02 \x03(\x0e\x32#.ragserve.api.gateway.v1.Permission\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12&\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"T\n\x14\x43reateApiKeyResponse\x12,\n\x03key\x18\x01 \x01(\x0b\x32\x1f.ragserve.api.gateway.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"d\n\x12ListApiKeysRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x17\n\x0finclude_revoked\x18\x04 \x01(\x08\"]\n\x13ListApiKeysResponse\x12-\n\x04keys\x18\x01 \x03(\x0b\x32\x1f.ragserve.api.gateway.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"D\n\x14RevokeApiKeyResponse\x12,\n\x03key\x18\x01 \x01(\x0b\x32\x1f.ragserve.api.gateway.v1.ApiKey*\x94\x01\n\x0cMetadataType\x12\x1d\n\x19METADATA_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15METADATA_TYPE_KEYWORD\x10\x01\x12\x19\n\x15METADATA_TYPE_INTEGER\x10\x02\x12\x17\n\x13METADATA_TYPE_FLOAT\x10\x03\x12\x16\n\x12METADATA_TYPE_BOOL\x10\x04*~\n\x0cIngestStatus\x12\x1d\n\x19INGEST_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14INGEST_STATUS_STORED\x10\x01\x12\x1b\n\x17INGEST_STATUS_UNCHANGED\x10\x02\x12\x18\n\x14INGEST_STATUS_FAILED\x10\x03*T\n\tGenerator\x12\x19\n\x15GENERATOR_UNSPECIFIED\x10\x00\x12\x18\n\x14GENERATOR_EXTRACTIVE\x10\x01\x12\x12\n\x0eGENERATOR_CHAT\x10\x02*{\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSTAGE_EMBED\x10\x01\x12\x10\n\x0cSTAGE_SEARCH\x10\x02\x12\x0f\n\x0bSTAGE_MERGE\x10\x03\x12\x13\n\x0fSTAGE_DIVERSITY\x10\x04\x12\x12\n\x0eSTAGE_GENERATE\x10\x05*X\n\nTruncation\x12\x1a\n\x16TRUNCATION_UNSPECIFIED\x10\x00\x12\x17\n\x13TRUNCATION_TRUNCATE\x10\x01\x12\x15\n\x11TRUNCATION_REFUSE\x10\x02*i\n\nPermission\x12\x1a\n\x16PERMISSION_UNSPECIFIED\x10\x00\x12\x13\n\x0fPERMISSION_READ\x10\x01\x12\x14\n\x10PERMISSION_WRITE\x10\x02\x12\x14\n\x10PERMISSION_ADMIN\x10\x03\x32\x95\x0b\n\x0eGatewayService\x12y\n\x10\x43reateCollection\x12\x30.ragserve.api.gateway.v1.CreateCollectionRequest\x1a\x31.ragserve.api.gateway.v1.CreateCollectionResponse\"\x00\x12p\n\rGetCollection\x12-.ragserve.api.gateway.v1.GetCollectionRequest\x1a..ragserve.api.gateway.v1.GetCollectionResponse\"\x00\x12v\n\x0fListCollections\x12/.ragserve.api.gateway.v1.ListCollectionsRequest\x1a\x30.ragserve.api.gateway.v1.ListCollectionsResponse\"\x00\x12y\n\x10\x44\x65leteCollection\x12\x30.ragserve.api.gateway.v1.DeleteCollectionRequest\x1a\x31.ragserve.api.gateway.v1.DeleteCollectionResponse\"\x00\x12_\n\x06Ingest\x12&.ragserve.api.gateway.v1.IngestRequest\x1a\'.ragserve.api.gateway.v1.IngestResponse\"\x00(\x01\x30\x01\x12s\n\x0e\x44\x65leteDocument\x12..ragserve.api.gateway.v1.DeleteDocumentRequest\x1a/.ragserve.api.gateway.v1.DeleteDocumentResponse\"\x00\x12p\n\rListDocuments\x12-.ragserve.api.gateway.v1.ListDocumentsRequest\x1a..ragserve.api.gateway.v1.ListDocumentsResponse\"\x00\x12Z\n\x05Query\x12%.ragserve.api.gateway.v1.QueryRequest\x1a&.ragserve.api.gateway.v1.QueryResponse\"\x00\x30\x01\x12[\n\x06Search\x12&.ragserve.api.gateway.v1.SearchRequest\x1a\'.ragserve.api.gateway.v1.SearchResponse\"\x00\x12X\n\x05\x45mbed\x12%.ragserve.api.gateway.v1.EmbedRequest\x1a&.ragserve.api.gateway.v1.EmbedResponse\"\x00\x12m\n\x0c\x43reateApiKey\x12,.ragserve.api.gateway.v1.CreateApiKeyRequest\x1a-.ragserve.api.gateway.v1.CreateApiKeyResponse\"\x00\x12j\n\x0bListApiKeys\x12+.ragserve.api.gateway.v1.ListApiKeysRequest\x1a,.ragserve.api.gateway.v1.ListApiKeysResponse\"\x00\x12m\n\x0cRevokeApiKey\x12,.ragserve.api.gateway.v1.RevokeApiKeyRequest\x1a-.ragserve.api.gateway.v1.RevokeApiKeyResponse\"\x00\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ragserve.api.gateway.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=195
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=275
-  _globals['_CREATECOLLECTIONRESPONSE']._serialized_start=277
-  _globals['_CREATECOLLECTIONRESPONSE']._serialized_end=372
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=374
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=398
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=400
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=495
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=497
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=536
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=538
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=564
-  _globals['_INGESTREQUEST']._serialized_start=567
-  _globals['_INGESTREQUEST']._serialized_end=725
-  _globals['_INGESTRESPONSE']._serialized_start=727
-  _globals['_INGESTRESPONSE']._serialized_end=802
-  _globals['_DELETEDOCUMENTREQUEST']._serialized_start=804
-  _globals['_DELETEDOCUMENTREQUEST']._serialized_end=868
-  _globals['_DELETEDOCUMENTRESPONSE']._serialized_start=870
-  _globals['_DELETEDOCUMENTRESPONSE']._serialized_end=918
-  _globals['_QUERYREQUEST']._serialized_start=921
-  _globals['_QUERYREQUEST']._serialized_end=1075
-  _globals['_QUERYRESPONSE']._serialized_start=1077
-  _globals['_QUERYRESPONSE']._serialized_end=1152
-  _globals['_EMBEDREQUEST']._serialized_start=1154
-  _globals['_EMBEDREQUEST']._serialized_end=1254
-  _globals['_EMBEDRESPONSE']._serialized_start=1256
-  _globals['_EMBEDRESPONSE']._serialized_end=1329
-  _globals['_GATEWAYSERVICE']._serialized_start=1332
-  _globals['_GATEWAYSERVICE']._serialized_end=2110
+  _globals['_METADATATYPE']._serialized_start=5869
+  _globals['_METADATATYPE']._serialized_end=6017
+  _globals['_INGESTSTATUS']._serialized_start=6019
+  _globals['_INGESTSTATUS']._serialized_end=6145
+  _globals['_GENERATOR']._serialized_start=6147
+  _globals['_GENERATOR']._serialized_end=6231
+  _globals['_STAGE']._serialized_start=6233
+  _globals['_STAGE']._serialized_end=6356
+  _globals['_TRUNCATION']._serialized_start=6358
+  _globals['_TRUNCATION']._serialized_end=6446
+  _globals['_PERMISSION']._serialized_start=6448
+  _globals['_PERMISSION']._serialized_end=6553
+  _globals['_METADATAFIELD']._serialized_start=161
+  _globals['_METADATAFIELD']._serialized_end=242
+  _globals['_COLLECTION']._serialized_start=245
+  _globals['_COLLECTION']._serialized_end=393
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=395
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=515
+  _globals['_CREATECOLLECTIONRESPONSE']._serialized_start=517
+  _globals['_CREATECOLLECTIONRESPONSE']._serialized_end=600
+  _globals['_GETCOLLECTIONREQUEST']._serialized_start=602
+  _globals['_GETCOLLECTIONREQUEST']._serialized_end=638
+  _globals['_GETCOLLECTIONRESPONSE']._serialized_start=640
+  _globals['_GETCOLLECTIONRESPONSE']._serialized_end=720
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=722
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=785
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=787
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=895
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=897
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=936
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=938
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=964
+  _globals['_CHUNKINGOPTIONS']._serialized_start=966
+  _globals['_CHUNKINGOPTIONS']._serialized_end=1027
+  _globals['_INGESTCONFIG']._serialized_start=1029
+  _globals['_INGESTCONFIG']._serialized_end=1123
+  _globals['_DOCUMENT']._serialized_start=1126
+  _globals['_DOCUMENT']._serialized_end=1272
+  _globals['_INGESTREQUEST']._serialized_start=1275
+  _globals['_INGESTREQUEST']._serialized_end=1413
+  _globals['_INGESTERROR']._serialized_start=1415
+  _globals['_INGESTERROR']._serialized_end=1526
+  _globals['_INGESTRESPONSE']._serialized_start=1529
+  _globals['_INGESTRESPONSE']._serialized_end=1751
+  _globals['_DELETEDOCUMENTREQUEST']._serialized_start=1753
+  _globals['_DELETEDOCUMENTREQUEST']._serialized_end=1817
+  _globals['_DELETEDOCUMENTRESPONSE']._serialized_start=1819
+  _globals['_DELETEDOCUMENTRESPONSE']._serialized_end=1867
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_start=1869
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_end=1950
+  _globals['_DOCUMENTINFO']._serialized_start=1953
+  _globals['_DOCUMENTINFO']._serialized_end=2086
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_start=2088
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_end=2194
+  _globals['_FILTER']._serialized_start=2197
+  _globals['_FILTER']._serialized_end=2361
+  _globals['_CONDITION']._serialized_start=2364
+  _globals['_CONDITION']._serialized_end=2611
+  _globals['_MATCHVALUE']._serialized_start=2613
+  _globals['_MATCHVALUE']._serialized_end=2691
+  _globals['_MATCHANY']._serialized_start=2693
+  _globals['_MATCHANY']._serialized_end=2739
+  _globals['_RANGE']._serialized_start=2741
+  _globals['_RANGE']._serialized_end=2848
+  _globals['_DIVERSITY']._serialized_start=2850
+  _globals['_DIVERSITY']._serialized_end=2900
+  _globals['_ANSWEROPTIONS']._serialized_start=2902
+  _globals['_ANSWEROPTIONS']._serialized_end=3027
+  _globals['_QUERYREQUEST']._serialized_start=3030
+  _globals['_QUERYREQUEST']._serialized_end=3352
+  _globals['_CHUNKSOURCE']._serialized_start=3354
+  _globals['_CHUNKSOURCE']._serialized_end=3441
+  _globals['_HIT']._serialized_start=3444
+  _globals['_HIT']._serialized_end=3637
+  _globals['_QUERYSTARTED']._serialized_start=3639
+  _globals['_QUERYSTARTED']._serialized_end=3671
+  _globals['_QUERYHITS']._serialized_start=3673
+  _globals['_QUERYHITS']._serialized_end=3728
+  _globals['_ANSWERDELTA']._serialized_start=3730
+  _globals['_ANSWERDELTA']._serialized_end=3757
+  _globals['_CITATION']._serialized_start=3759
+  _globals['_CITATION']._serialized_end=3832
+  _globals['_QUERYWARNING']._serialized_start=3834
+  _globals['_QUERYWARNING']._serialized_end=3899
+  _globals['_STAGETIMING']._serialized_start=3901
+  _globals['_STAGETIMING']._serialized_end=4002
+  _globals['_USAGE']._serialized_start=4004
+  _globals['_USAGE']._serialized_end=4056
+  _globals['_QUERYDONE']._serialized_start=4059
+  _globals['_QUERYDONE']._serialized_end=4190
+  _globals['_QUERYRESPONSE']._serialized_start=4193
+  _globals['_QUERYRESPONSE']._serialized_end=4548
+  _globals['_SEARCHREQUEST']._serialized_start=4551
+  _globals['_SEARCHREQUEST']._serialized_end=4732
+  _globals['_SEARCHRESPONSE']._serialized_start=4734
+  _globals['_SEARCHRESPONSE']._serialized_end=4794
+  _globals['_EMBEDREQUEST']._serialized_start=4796
+  _globals['_EMBEDREQUEST']._serialized_end=4897
+  _globals['_EMBEDDING']._serialized_start=4899
+  _globals['_EMBEDDING']._serialized_end=4926
+  _globals['_EMBEDRESPONSE']._serialized_start=4929
+  _globals['_EMBEDRESPONSE']._serialized_end=5057
+  _globals['_APIKEY']._serialized_start=5060
+  _globals['_APIKEY']._serialized_end=5319
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=5322
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=5478
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=5480
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=5564
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=5566
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=5666
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=5668
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=5761
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=5763
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=5796
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=5798
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=5866
+  _globals['_GATEWAYSERVICE']._serialized_start=6556
+  _globals['_GATEWAYSERVICE']._serialized_end=7985
 # @@protoc_insertion_point(module_scope)
