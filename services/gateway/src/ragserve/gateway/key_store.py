@@ -127,7 +127,7 @@ class RedisKeyStore:
         async def write(client: object) -> None:
             redis = self._link.client
             await redis.set(self.record_key(record.id), value)
-            await redis.sadd(self._index, record.id)  # type: ignore[misc]
+            await redis.sadd(self._index, record.id)
 
         await self._link.call("key_put", write)
 
@@ -136,7 +136,7 @@ class RedisKeyStore:
             redis = self._link.client
             ids = sorted(
                 member.decode() if isinstance(member, bytes) else str(member)
-                for member in await redis.smembers(self._index)  # type: ignore[misc]
+                for member in await redis.smembers(self._index)
             )
             if not ids:
                 return []

@@ -56,7 +56,7 @@ def deadline_for(rpc: str, time_remaining: float | None) -> float:
     if time_remaining > policy.max_deadline_s + 1.0:
         raise InvalidArgument(
             DEADLINE_FIELD,
-            f"{time_remaining:.0f} s is longer than the maximum of "
+            f"{int(time_remaining)} s is longer than the maximum of "
             f"{policy.max_deadline_s:.0f} s for {rpc}",
         )
     return time_remaining

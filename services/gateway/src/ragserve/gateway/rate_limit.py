@@ -145,7 +145,9 @@ class RateLimiter:
             LOCAL_ADMISSIONS.inc()
             decision = self._local.acquire(key_id, costs, self._rates, self._local_share)
         if not decision.allowed and decision.limit is not None:
-            RATE_LIMITED.labels(decision.limit.value, "shared" if decision.shared else "local").inc()
+            RATE_LIMITED.labels(
+                decision.limit.value, "shared" if decision.shared else "local"
+            ).inc()
         return decision
 
     async def _shared(self, key_id: str, costs: Mapping[Limit, float]) -> Decision:
@@ -167,10 +169,10 @@ class RateLimiter:
             if self._sha is None:
                 self._sha = await client.script_load(GCRA_SCRIPT)
             try:
-                result = await client.evalsha(self._sha, 1, key, *args)  # type: ignore[misc]
+                result = await client.evalsha(self._sha, 1, key, *args)
             except NoScriptError:  # a restarted Redis forgot the script: load it again
                 self._sha = await client.script_load(GCRA_SCRIPT)
-                result = await client.evalsha(self._sha, 1, key, *args)  # type: ignore[misc]
+                result = await client.evalsha(self._sha, 1, key, *args)
             return [int(v) for v in result]
 
         allowed, retry_us, index = await self._link.call("rate_limit", run)

@@ -60,8 +60,10 @@ class RedisLink:
         if not self.available:
             self.available = True
             DEGRADED.labels("redis").set(0)
-            log.warning("redis is back: shared rate limits and key store resume",
-                        extra={"event": "redis_up"})
+            log.warning(
+                "redis is back: shared rate limits and key store resume",
+                extra={"event": "redis_up"},
+            )
         return result
 
     def _mark_down(self, error: BaseException) -> None:

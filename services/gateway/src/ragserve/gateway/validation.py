@@ -16,7 +16,9 @@ from google.protobuf import struct_pb2
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.errors import InvalidArgument
 
-NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+TENANT = re.compile(r"[A-Za-z0-9_-]{1,64}")
+INDEXED_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 METADATA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 KEY_ID = re.compile(r"[0-9a-f]{16}")
 
@@ -29,7 +31,7 @@ MAX_FILTER_CONDITIONS = 64
 MAX_FILTER_DEPTH = 4
 MAX_MATCH_ANY = 256
 MAX_KEYWORD_CHARS = 1024
-MAX_INDEXED_FIELDS = 32
+MAX_INDEXED_FIELDS = 16
 MAX_MODEL_CHARS = 128
 MAX_EMBED_TEXTS = 256
 MAX_TEXT_CHARS = 16384
@@ -37,10 +39,12 @@ MAX_DOCUMENT_ID_CHARS = 256
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 MAX_METADATA_BYTES = 64 * 1024
 MAX_METADATA_DEPTH = 8
+MIN_CHUNK_TOKENS = 16
 MAX_CHUNK_TOKENS = 8192
-MAX_OVERLAP_TOKENS = 4096
+MAX_MEDIA_TYPE_CHARS = 128
+MAX_DOCUMENTS_PAGE_TOKEN_CHARS = 64
 MAX_ANSWER_TOKENS = 4096
-MAX_CONTEXT_CHUNKS = 50
+MAX_CONTEXT_CHUNKS = 20
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_TOKEN_CHARS = 256
@@ -57,7 +61,17 @@ def shown(value: str, limit: int = 64) -> str:
 def name(field: str, value: str) -> str:
     if not NAME.fullmatch(value):
         raise InvalidArgument(
-            field, f"{shown(value)} is not a valid name: use 1 to 64 letters, digits, '-' or '_'"
+            field,
+            f"{shown(value)} is not a valid name: use 1 to 64 letters, digits, '-' or '_', "
+            "starting with a letter or a digit",
+        )
+    return value
+
+
+def tenant(field: str, value: str) -> str:
+    if not TENANT.fullmatch(value):
+        raise InvalidArgument(
+            field, f"{shown(value)} is not a valid tenant: use 1 to 64 letters, digits, '-' or '_'"
         )
     return value
 
@@ -91,12 +105,18 @@ def create_collection(request: pb.CreateCollectionRequest) -> None:
     model("model", request.model, required=False)
     if len(request.indexed_metadata) > MAX_INDEXED_FIELDS:
         raise InvalidArgument(
-            "indexed_metadata", f"{len(request.indexed_metadata)} fields; at most {MAX_INDEXED_FIELDS}"
+            "indexed_metadata",
+            f"{len(request.indexed_metadata)} fields; at most {MAX_INDEXED_FIELDS}",
         )
     seen: set[str] = set()
     for i, field in enumerate(request.indexed_metadata):
         path = f"indexed_metadata[{i}]"
-        metadata_key(f"{path}.key", field.key)
+        if not INDEXED_KEY.fullmatch(field.key):
+            raise InvalidArgument(
+                f"{path}.key",
+                f"{shown(field.key)} is not a top-level metadata key: 1 to 64 letters, digits, "
+                "'-', '_'",
+            )
         if field.type == pb.METADATA_TYPE_UNSPECIFIED:
             raise InvalidArgument(f"{path}.type", "required: keyword, integer, float or bool")
         if field.type not in pb.MetadataType.values():
@@ -118,12 +138,17 @@ def metadata_key(field: str, value: str) -> None:
 
 
 def chunking(field: str, options: pb.ChunkingOptions) -> None:
-    bounded(f"{field}.max_tokens", options.max_tokens, 0, MAX_CHUNK_TOKENS)
-    bounded(f"{field}.overlap_tokens", options.overlap_tokens, 0, MAX_OVERLAP_TOKENS)
-    if options.max_tokens and options.overlap_tokens >= options.max_tokens:
+    """The shape only: the model's own token limit is the orchestrator's to check."""
+    if options.max_tokens:
+        bounded(f"{field}.max_tokens", options.max_tokens, MIN_CHUNK_TOKENS, MAX_CHUNK_TOKENS)
+    if (
+        options.HasField("overlap_tokens")
+        and options.max_tokens
+        and options.overlap_tokens * 2 >= options.max_tokens
+    ):
         raise InvalidArgument(
             f"{field}.overlap_tokens",
-            f"{options.overlap_tokens} is not below max_tokens ({options.max_tokens})",
+            f"{options.overlap_tokens} is not below half of max_tokens ({options.max_tokens})",
         )
 
 
@@ -157,7 +182,11 @@ def document(field: str, doc: pb.Document, previous_sequence: int) -> int:
         raise InvalidArgument(
             f"{field}.{kind}", f"{size} bytes; at most {MAX_DOCUMENT_BYTES} (8 MiB)"
         )
-    media_type = doc.media_type or "text/plain"
+    if len(doc.media_type) > MAX_MEDIA_TYPE_CHARS:
+        raise InvalidArgument(
+            f"{field}.media_type", f"longer than {MAX_MEDIA_TYPE_CHARS} characters"
+        )
+    media_type = doc.media_type.split(";", 1)[0].strip().lower() or "text/plain"
     if media_type not in MEDIA_TYPES:
         raise InvalidArgument(
             f"{field}.media_type", f"{shown(media_type)}; one of {', '.join(MEDIA_TYPES)}"
@@ -200,6 +229,10 @@ def delete_document(request: pb.DeleteDocumentRequest) -> None:
 
 def list_documents(request: pb.ListDocumentsRequest) -> int:
     name("collection", request.collection)
+    if len(request.page_token) > MAX_DOCUMENTS_PAGE_TOKEN_CHARS:
+        raise InvalidArgument(
+            "page_token", f"longer than {MAX_DOCUMENTS_PAGE_TOKEN_CHARS} characters"
+        )
     return page("", request.page_size, request.page_token)
 
 
@@ -210,7 +243,9 @@ def collections(field: str, values: Any) -> None:
     if not values:
         raise InvalidArgument(field, "at least one collection")
     if len(values) > MAX_COLLECTIONS_PER_QUERY:
-        raise InvalidArgument(field, f"{len(values)} collections; at most {MAX_COLLECTIONS_PER_QUERY}")
+        raise InvalidArgument(
+            field, f"{len(values)} collections; at most {MAX_COLLECTIONS_PER_QUERY}"
+        )
     seen: set[str] = set()
     for i, value in enumerate(values):
         name(f"{field}[{i}]", value)
@@ -321,7 +356,9 @@ def embed(request: pb.EmbedRequest) -> None:
         if not text:
             raise InvalidArgument(f"texts[{i}]", "empty")
         if len(text) > MAX_TEXT_CHARS:
-            raise InvalidArgument(f"texts[{i}]", f"{len(text)} characters; at most {MAX_TEXT_CHARS}")
+            raise InvalidArgument(
+                f"texts[{i}]", f"{len(text)} characters; at most {MAX_TEXT_CHARS}"
+            )
     if request.truncation not in pb.Truncation.values():
         raise InvalidArgument("truncation", f"unknown value {request.truncation}")
 
@@ -337,7 +374,7 @@ PERMISSION_NAMES = {
 
 
 def create_api_key(request: pb.CreateApiKeyRequest) -> None:
-    name("tenant", request.tenant)
+    tenant("tenant", request.tenant)
     if not request.permissions:
         raise InvalidArgument("permissions", "at least one of read, write, admin")
     seen: set[int] = set()
@@ -356,7 +393,7 @@ def create_api_key(request: pb.CreateApiKeyRequest) -> None:
 
 def list_api_keys(request: pb.ListApiKeysRequest) -> int:
     if request.tenant:
-        name("tenant", request.tenant)
+        tenant("tenant", request.tenant)
     return page("", request.page_size, request.page_token)
 
 

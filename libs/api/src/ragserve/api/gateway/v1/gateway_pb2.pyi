@@ -27,11 +27,29 @@ class IngestStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INGEST_STATUS_UNCHANGED: _ClassVar[IngestStatus]
     INGEST_STATUS_FAILED: _ClassVar[IngestStatus]
 
+class IngestErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INGEST_ERROR_CODE_UNSPECIFIED: _ClassVar[IngestErrorCode]
+    INGEST_ERROR_CODE_INVALID_ARGUMENT: _ClassVar[IngestErrorCode]
+    INGEST_ERROR_CODE_UNPARSABLE: _ClassVar[IngestErrorCode]
+    INGEST_ERROR_CODE_UNAVAILABLE: _ClassVar[IngestErrorCode]
+    INGEST_ERROR_CODE_RESOURCE_EXHAUSTED: _ClassVar[IngestErrorCode]
+    INGEST_ERROR_CODE_DEADLINE_EXCEEDED: _ClassVar[IngestErrorCode]
+    INGEST_ERROR_CODE_FAILED_PRECONDITION: _ClassVar[IngestErrorCode]
+    INGEST_ERROR_CODE_INTERNAL: _ClassVar[IngestErrorCode]
+
 class Generator(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     GENERATOR_UNSPECIFIED: _ClassVar[Generator]
     GENERATOR_EXTRACTIVE: _ClassVar[Generator]
     GENERATOR_CHAT: _ClassVar[Generator]
+
+class WarningCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WARNING_CODE_UNSPECIFIED: _ClassVar[WarningCode]
+    WARNING_CODE_COLLECTION_FAILED: _ClassVar[WarningCode]
+    WARNING_CODE_GENERATOR_FAILED: _ClassVar[WarningCode]
+    WARNING_CODE_ANSWER_TRUNCATED: _ClassVar[WarningCode]
 
 class Stage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -63,9 +81,21 @@ INGEST_STATUS_UNSPECIFIED: IngestStatus
 INGEST_STATUS_STORED: IngestStatus
 INGEST_STATUS_UNCHANGED: IngestStatus
 INGEST_STATUS_FAILED: IngestStatus
+INGEST_ERROR_CODE_UNSPECIFIED: IngestErrorCode
+INGEST_ERROR_CODE_INVALID_ARGUMENT: IngestErrorCode
+INGEST_ERROR_CODE_UNPARSABLE: IngestErrorCode
+INGEST_ERROR_CODE_UNAVAILABLE: IngestErrorCode
+INGEST_ERROR_CODE_RESOURCE_EXHAUSTED: IngestErrorCode
+INGEST_ERROR_CODE_DEADLINE_EXCEEDED: IngestErrorCode
+INGEST_ERROR_CODE_FAILED_PRECONDITION: IngestErrorCode
+INGEST_ERROR_CODE_INTERNAL: IngestErrorCode
 GENERATOR_UNSPECIFIED: Generator
 GENERATOR_EXTRACTIVE: Generator
 GENERATOR_CHAT: Generator
+WARNING_CODE_UNSPECIFIED: WarningCode
+WARNING_CODE_COLLECTION_FAILED: WarningCode
+WARNING_CODE_GENERATOR_FAILED: WarningCode
+WARNING_CODE_ANSWER_TRUNCATED: WarningCode
 STAGE_UNSPECIFIED: Stage
 STAGE_EMBED: Stage
 STAGE_SEARCH: Stage
@@ -89,18 +119,22 @@ class MetadataField(_message.Message):
     def __init__(self, key: _Optional[str] = ..., type: _Optional[_Union[MetadataType, str]] = ...) -> None: ...
 
 class Collection(_message.Message):
-    __slots__ = ("name", "model", "dimension", "chunks_count", "indexed_metadata")
+    __slots__ = ("name", "model", "dimension", "chunks_count", "indexed_metadata", "documents_count", "created_at")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_COUNT_FIELD_NUMBER: _ClassVar[int]
     INDEXED_METADATA_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimension: int
     chunks_count: int
     indexed_metadata: _containers.RepeatedCompositeFieldContainer[MetadataField]
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., chunks_count: _Optional[int] = ..., indexed_metadata: _Optional[_Iterable[_Union[MetadataField, _Mapping]]] = ...) -> None: ...
+    documents_count: int
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., chunks_count: _Optional[int] = ..., indexed_metadata: _Optional[_Iterable[_Union[MetadataField, _Mapping]]] = ..., documents_count: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
     __slots__ = ("name", "model", "indexed_metadata")
@@ -197,19 +231,19 @@ class IngestRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[IngestConfig, _Mapping]] = ..., document: _Optional[_Union[Document, _Mapping]] = ...) -> None: ...
 
 class IngestError(_message.Message):
-    __slots__ = ("code", "message", "retryable", "retry_after")
+    __slots__ = ("code", "message", "retryable", "retry_delay")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     RETRYABLE_FIELD_NUMBER: _ClassVar[int]
-    RETRY_AFTER_FIELD_NUMBER: _ClassVar[int]
-    code: int
+    RETRY_DELAY_FIELD_NUMBER: _ClassVar[int]
+    code: IngestErrorCode
     message: str
     retryable: bool
-    retry_after: _duration_pb2.Duration
-    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ..., retry_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    retry_delay: _duration_pb2.Duration
+    def __init__(self, code: _Optional[_Union[IngestErrorCode, str]] = ..., message: _Optional[str] = ..., retryable: _Optional[bool] = ..., retry_delay: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class IngestResponse(_message.Message):
-    __slots__ = ("sequence", "document_id", "collection", "status", "chunks", "error", "acked_through")
+    __slots__ = ("sequence", "document_id", "collection", "status", "chunks", "error", "acked_through", "content_hash")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +251,7 @@ class IngestResponse(_message.Message):
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ACKED_THROUGH_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     document_id: str
     collection: str
@@ -224,7 +259,8 @@ class IngestResponse(_message.Message):
     chunks: int
     error: IngestError
     acked_through: int
-    def __init__(self, sequence: _Optional[int] = ..., document_id: _Optional[str] = ..., collection: _Optional[str] = ..., status: _Optional[_Union[IngestStatus, str]] = ..., chunks: _Optional[int] = ..., error: _Optional[_Union[IngestError, _Mapping]] = ..., acked_through: _Optional[int] = ...) -> None: ...
+    content_hash: str
+    def __init__(self, sequence: _Optional[int] = ..., document_id: _Optional[str] = ..., collection: _Optional[str] = ..., status: _Optional[_Union[IngestStatus, str]] = ..., chunks: _Optional[int] = ..., error: _Optional[_Union[IngestError, _Mapping]] = ..., acked_through: _Optional[int] = ..., content_hash: _Optional[str] = ...) -> None: ...
 
 class DeleteDocumentRequest(_message.Message):
     __slots__ = ("collection", "document_id")
@@ -251,18 +287,20 @@ class ListDocumentsRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class DocumentInfo(_message.Message):
-    __slots__ = ("id", "chunks", "content_hash", "ingested_at", "media_type")
+    __slots__ = ("id", "chunks", "content_hash", "ingested_at", "media_type", "metadata")
     ID_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
     INGESTED_AT_FIELD_NUMBER: _ClassVar[int]
     MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     id: str
     chunks: int
     content_hash: str
     ingested_at: _timestamp_pb2.Timestamp
     media_type: str
-    def __init__(self, id: _Optional[str] = ..., chunks: _Optional[int] = ..., content_hash: _Optional[str] = ..., ingested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., media_type: _Optional[str] = ...) -> None: ...
+    metadata: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., chunks: _Optional[int] = ..., content_hash: _Optional[str] = ..., ingested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., media_type: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ListDocumentsResponse(_message.Message):
     __slots__ = ("documents", "next_page_token")
@@ -379,7 +417,7 @@ class ChunkSource(_message.Message):
     def __init__(self, char_start: _Optional[int] = ..., char_end: _Optional[int] = ..., page: _Optional[int] = ..., heading_path: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Hit(_message.Message):
-    __slots__ = ("collection", "document_id", "chunk_index", "text", "score", "metadata", "source")
+    __slots__ = ("collection", "document_id", "chunk_index", "text", "score", "metadata", "source", "media_type")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -387,6 +425,7 @@ class Hit(_message.Message):
     SCORE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
     collection: str
     document_id: str
     chunk_index: int
@@ -394,7 +433,8 @@ class Hit(_message.Message):
     score: float
     metadata: _struct_pb2.Struct
     source: ChunkSource
-    def __init__(self, collection: _Optional[str] = ..., document_id: _Optional[str] = ..., chunk_index: _Optional[int] = ..., text: _Optional[str] = ..., score: _Optional[float] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source: _Optional[_Union[ChunkSource, _Mapping]] = ...) -> None: ...
+    media_type: str
+    def __init__(self, collection: _Optional[str] = ..., document_id: _Optional[str] = ..., chunk_index: _Optional[int] = ..., text: _Optional[str] = ..., score: _Optional[float] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source: _Optional[_Union[ChunkSource, _Mapping]] = ..., media_type: _Optional[str] = ...) -> None: ...
 
 class QueryStarted(_message.Message):
     __slots__ = ("trace_id",)
@@ -415,24 +455,28 @@ class AnswerDelta(_message.Message):
     def __init__(self, text: _Optional[str] = ...) -> None: ...
 
 class Citation(_message.Message):
-    __slots__ = ("answer_start", "answer_end", "hit_indexes")
+    __slots__ = ("hit_index", "answer_start", "answer_end", "source_start", "source_end")
+    HIT_INDEX_FIELD_NUMBER: _ClassVar[int]
     ANSWER_START_FIELD_NUMBER: _ClassVar[int]
     ANSWER_END_FIELD_NUMBER: _ClassVar[int]
-    HIT_INDEXES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_START_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_END_FIELD_NUMBER: _ClassVar[int]
+    hit_index: int
     answer_start: int
     answer_end: int
-    hit_indexes: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, answer_start: _Optional[int] = ..., answer_end: _Optional[int] = ..., hit_indexes: _Optional[_Iterable[int]] = ...) -> None: ...
+    source_start: int
+    source_end: int
+    def __init__(self, hit_index: _Optional[int] = ..., answer_start: _Optional[int] = ..., answer_end: _Optional[int] = ..., source_start: _Optional[int] = ..., source_end: _Optional[int] = ...) -> None: ...
 
 class QueryWarning(_message.Message):
-    __slots__ = ("code", "message", "collection")
+    __slots__ = ("code", "subject", "message")
     CODE_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    COLLECTION_FIELD_NUMBER: _ClassVar[int]
-    code: int
+    code: WarningCode
+    subject: str
     message: str
-    collection: str
-    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., collection: _Optional[str] = ...) -> None: ...
+    def __init__(self, code: _Optional[_Union[WarningCode, str]] = ..., subject: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class StageTiming(_message.Message):
     __slots__ = ("stage", "collection", "duration_ms")
@@ -445,22 +489,26 @@ class StageTiming(_message.Message):
     def __init__(self, stage: _Optional[_Union[Stage, str]] = ..., collection: _Optional[str] = ..., duration_ms: _Optional[float] = ...) -> None: ...
 
 class Usage(_message.Message):
-    __slots__ = ("input_tokens", "output_tokens")
-    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
-    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
-    input_tokens: int
-    output_tokens: int
-    def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ...) -> None: ...
+    __slots__ = ("embedding_tokens", "prompt_tokens", "completion_tokens")
+    EMBEDDING_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    embedding_tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    def __init__(self, embedding_tokens: _Optional[int] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ...) -> None: ...
 
 class QueryDone(_message.Message):
-    __slots__ = ("timings", "usage", "total_ms")
+    __slots__ = ("timings", "usage", "total_ms", "generator")
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_MS_FIELD_NUMBER: _ClassVar[int]
+    GENERATOR_FIELD_NUMBER: _ClassVar[int]
     timings: _containers.RepeatedCompositeFieldContainer[StageTiming]
     usage: Usage
     total_ms: float
-    def __init__(self, timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., total_ms: _Optional[float] = ...) -> None: ...
+    generator: Generator
+    def __init__(self, timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., total_ms: _Optional[float] = ..., generator: _Optional[_Union[Generator, str]] = ...) -> None: ...
 
 class QueryResponse(_message.Message):
     __slots__ = ("started", "hits", "answer", "citation", "warning", "done")

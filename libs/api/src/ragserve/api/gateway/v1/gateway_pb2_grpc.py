@@ -150,7 +150,7 @@ class GatewayServiceServicer:
         Resuming: a client that loses the stream opens a new one and re-sends
         every document whose sequence is above the last ack's `acked_through`
         (the highest sequence at and below which every document sent on the
-        stream was acknowledged). Re-sending a document with the same id and
+        stream got an ack that is not a retryable failure). Re-sending a document with the same id and
         content is a no-op (status UNCHANGED), so resuming loses and duplicates
         nothing. Permission: write. Rate limits: one request per stream and
         ingest bytes/s over the documents' content; a stream over the bytes limit
