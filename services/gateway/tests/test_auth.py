@@ -1,4 +1,4 @@
-"""The auth matrix on a real gateway process: every RPC × every kind of bad key.
+"""The auth matrix on a real gateway process: every RPC by every kind of bad key.
 
 No orchestrator or router runs: every refusal here happens at the edge, before any
 work (a call that got past the edge would fail UNAVAILABLE instead). Another
