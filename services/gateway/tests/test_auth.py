@@ -15,11 +15,11 @@ from typing import Any
 
 import grpc
 import pytest
-from gateway_helpers import admin_key, bearer, create_key, gateway_env, start_gateway
 
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
 from ragserve.gateway.keys import KeyHasher, Permission, new_record
+from ragserve.testkit.gateway import admin_key, bearer, create_key, gateway_env, start_gateway
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.redis_server import RedisServer
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragserve.errors import NotFound
+from ragserve.errors import NotFound, Unavailable
 from ragserve.gateway.auth import Authenticator
 from ragserve.gateway.key_store import KeyStore
 from ragserve.gateway.keys import (
@@ -28,8 +29,17 @@ from ragserve.gateway.keys import (
     key_id_of,
     new_record,
 )
+from ragserve.gateway.redis_link import RedisDown
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _store_call() -> Iterator[None]:
+    try:
+        yield
+    except RedisDown:
+        raise Unavailable("the key store (Redis) is unreachable; retry shortly") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +74,8 @@ class KeyAdmin:
         record, key = new_record(
             self._hasher, tenant, permissions, self._clock(), description=description, ttl_s=ttl_s
         )
-        await self._store.put(record)
+        with _store_call():
+            await self._store.put(record)
         self._authenticator.remember(record.id, record)
         log.info(
             "api key created",
@@ -75,9 +86,11 @@ class KeyAdmin:
     async def list(
         self, tenant: str, *, include_revoked: bool, after_id: str, limit: int
     ) -> KeyPage:
+        with _store_call():
+            stored = await self._store.list()
         records = [
             r
-            for r in await self._store.list()
+            for r in stored
             if (not tenant or r.tenant == tenant)
             and (include_revoked or r.revoked_at is None)
             and r.id > after_id
@@ -86,12 +99,14 @@ class KeyAdmin:
         return KeyPage(page, page[-1].id if len(records) > limit else "")
 
     async def revoke(self, key_id: str) -> KeyRecord:
-        record = await self._store.get(key_id)
+        with _store_call():
+            record = await self._store.get(key_id)
         if record is None:
             raise NotFound(f"no API key with id {key_id!r}")
         revoked = record.revoked(self._clock())
         if revoked is not record:
-            await self._store.put(revoked)
+            with _store_call():
+                await self._store.put(revoked)
             log.info("api key revoked", extra={"event": "key_revoked", "key_id": key_id})
         self._authenticator.remember(key_id, revoked)
         return revoked

@@ -18,7 +18,7 @@ class GatewaySettings(BaseSettings):
     # Redis shared by gateway replicas: rate-limit counters, and API keys when key_store=redis.
     redis_url: str = "redis://localhost:6379/0"
     # Seconds one Redis command may take before the gateway treats Redis as down.
-    redis_timeout_s: float = Field(default=0.25, gt=0, le=10)
+    redis_timeout_s: float = Field(default=0.5, gt=0, le=10)
     # Seconds the gateway serves without Redis (local limits, cached keys) after a
     # failure before it tries Redis again.
     redis_retry_interval_s: float = Field(default=1.0, gt=0, le=60)

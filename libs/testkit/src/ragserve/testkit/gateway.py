@@ -1,4 +1,4 @@
-"""Starting gateways as real processes and calling them as a client would."""
+"""Gateways as real processes for tests, and calling them as a client would."""
 
 from __future__ import annotations
 
