@@ -51,7 +51,7 @@ def create_key(
     stub: pb_grpc.GatewayServiceStub,
     admin: str,
     tenant: str,
-    permissions: list[pb.Permission.ValueType],
+    permissions: list[pb.Permission],
     **fields: Any,
 ) -> pb.CreateApiKeyResponse:
     response: pb.CreateApiKeyResponse = stub.CreateApiKey(
