@@ -8,9 +8,6 @@ import logging
 from collections.abc import Sequence
 
 import grpc
-from opentelemetry import trace
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
 
 from ragserve.api.embedding.v1 import embedding_pb2_grpc as emb_grpc
 from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc as orch_grpc
@@ -23,6 +20,7 @@ from ragserve.gateway.rate_limit import Limit, RateLimiter, Rates
 from ragserve.gateway.redis_link import RedisDown, RedisLink
 from ragserve.gateway.servicer import GatewayServicer, register
 from ragserve.gateway.settings import GatewaySettings
+from ragserve.gateway.tracing import configure_edge_tracing
 from ragserve.runtime.channels import create_channel
 from ragserve.runtime.server import Health
 from ragserve.runtime.settings import service_address
@@ -31,16 +29,6 @@ log = logging.getLogger(__name__)
 
 ORCHESTRATOR_PORT = 50052
 EMBEDDING_ROUTER_PORT = 50053
-
-
-def ensure_trace_ids() -> None:
-    """The gateway is the root span of every request: give it real trace ids even when
-    no exporter is configured, so ``x-trace-id`` and the services' logs always carry one
-    (spans are then recorded and dropped)."""
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(
-            TracerProvider(resource=Resource.create({SERVICE_NAME: "ragserve-gateway"}))
-        )
 
 
 def build_key_store(settings: GatewaySettings, link: RedisLink) -> KeyStore:
@@ -52,7 +40,7 @@ def build_key_store(settings: GatewaySettings, link: RedisLink) -> KeyStore:
 class GatewayService:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
-        ensure_trace_ids()
+        configure_edge_tracing()
         self.link = RedisLink(
             settings.redis_url, settings.redis_timeout_s, settings.redis_retry_interval_s
         )
