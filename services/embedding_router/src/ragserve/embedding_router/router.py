@@ -41,7 +41,13 @@ from ragserve.embedding_router.provider_runtime import ProviderRuntime, Provider
 from ragserve.embedding_router.providers.base import EmbeddingClient, ProviderError
 from ragserve.embedding_router.selection import order_candidates
 from ragserve.embedding_router.singleflight import Abandoned, SingleFlight
-from ragserve.embedding_router.tokens import TokenCounter, cost_of, load_counters
+from ragserve.embedding_router.tokens import (
+    TokenCounter,
+    TokenizerDefinition,
+    cost_of,
+    load_counters,
+    read_tokenizer_definition,
+)
 from ragserve.embedding_router.types import (
     EmbedCall,
     EmbeddedText,
@@ -171,6 +177,19 @@ class EmbeddingRouter:
             ModelInfo(model, tuple(r.id for r in self._by_model[model.id]))
             for model in self.config.models
         ]
+
+    async def tokenizer(self, model_id: str) -> TokenizerDefinition:
+        """The model's tokenizer definition; NotFound for a model not served here,
+        FailedPrecondition when it has no tokenizer."""
+        if not model_id:
+            raise InvalidArgument("model", "must name a model")
+        model = self._models.get(model_id)
+        if model is None:
+            raise NotFound(
+                f"model {model_id[:128]!r} is not served here (models: "
+                f"{', '.join(sorted(self._models))})"
+            )
+        return await asyncio.to_thread(read_tokenizer_definition, model)
 
     def provider_status(self) -> list[ProviderStatus]:
         now = self._clock()
