@@ -82,6 +82,8 @@ class Hit:
     score: float
     location: ChunkLocation = ChunkLocation()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # The document's media type (text/markdown, application/pdf, ...).
+    media_type: str = ""
     # Only when MMR needed it; never sent to the client.
     vector: Vector | None = field(default=None, compare=False, repr=False)
 
