@@ -65,8 +65,14 @@ def search_error(error: grpc.aio.AioRpcError, collection: str) -> errors.Ragserv
         return errors.DeadlineExceeded(f"searching collection {collection!r}: {details}")
     if code == grpc.StatusCode.CANCELLED:
         return errors.Cancelled(f"searching collection {collection!r}: {details}")
-    if code == grpc.StatusCode.INVALID_ARGUMENT:
+    if code == grpc.StatusCode.INVALID_ARGUMENT and details.startswith("query.filter"):
         return errors.InvalidArgument("filter", f"retrieval refused it: {details}")
+    if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+        # Not the caller's mistake: the stored collection does not fit its binding
+        # (e.g. another dimension than the model's).
+        return errors.FailedPrecondition(
+            f"collection {collection!r} cannot be searched: retrieval: {details}"
+        )
     return errors.Unavailable(f"searching collection {collection!r}: retrieval: {details}")
 
 
