@@ -5,6 +5,8 @@ tenant's collection is NOT_FOUND on every RPC that names one), query and search.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +17,10 @@ import pytest
 
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
-from ragserve.testkit.gateway import admin_key, bearer, create_key, gateway_env
+from ragserve.testkit.gateway import admin_key, bearer, create_key, gateway_env, metric
 from ragserve.testkit.otlp import OtlpReceiver, ReceivedSpan
 from ragserve.testkit.processes import ServiceProcess
+from ragserve.testkit.redis_server import RedisServer
 from ragserve.testkit.suite import Suite, start_suite
 
 pytestmark = pytest.mark.slow
@@ -314,3 +317,119 @@ def test_delete_document_then_collection(world: World) -> None:
             pb.GetCollectionRequest(name="scratch"), metadata=bearer(world.acme), timeout=30
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+
+
+def test_concurrent_queries_are_one_trace_each(world: World, docs: str) -> None:
+    """Concurrent queries mix in the router's and inference's batches; each query is still
+    one trace rooted at the gateway, reaching inference through a parent or a batch link."""
+    questions = [
+        "what makes basalt dark?",
+        "how do bakers feed a starter?",
+        "what pulls on the oceans?",
+        "why do eruptions explode?",
+    ]
+    results: dict[str, tuple[str, str]] = {}
+    failures: list[str] = []
+
+    def ask(question: str) -> None:
+        call = world.stub.Query(
+            pb.QueryRequest(collections=[docs], query=question),
+            metadata=bearer(world.acme),
+            timeout=60,
+        )
+        try:
+            events = list(call)
+        except grpc.RpcError as error:
+            failures.append(error.details() or "")  # type: ignore[attr-defined]
+            return
+        results[question] = (
+            events[0].started.trace_id,
+            dict(call.initial_metadata())["x-trace-id"],
+        )
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures and all(QUERY_UNSERVED in f for f in failures):
+        pytest.skip("the orchestrator on this branch does not serve Query yet")
+    assert failures == []
+    assert all(event_id == header_id for event_id, header_id in results.values())
+    trace_ids = {event_id for event_id, _ in results.values()}
+    assert len(trace_ids) == len(questions)
+
+    def reaches_inference(spans: list[ReceivedSpan], trace_id: str) -> bool:
+        return any(
+            s.service == "ragserve-inference"
+            and (s.trace_id == trace_id or any(link[0] == trace_id for link in s.links))
+            for s in spans
+        )
+
+    def complete(spans: list[ReceivedSpan]) -> bool:
+        return all(
+            any(
+                s.trace_id == t and s.service == "ragserve-gateway" and not s.parent_span_id
+                for s in spans
+            )
+            and {"ragserve-orchestrator", "ragserve-retrieval", "ragserve-embedding_router"}
+            <= {s.service for s in spans if s.trace_id == t}
+            and reaches_inference(spans, t)
+            for t in trace_ids
+        )
+
+    spans = world.receiver.wait_for(complete, timeout_s=60)
+    for trace_id in trace_ids:
+        mine = [s for s in spans if s.trace_id == trace_id]
+        by_id = {s.span_id: s for s in mine}
+        for span in mine:
+            ancestor = span
+            while ancestor.parent_span_id:
+                ancestor = by_id[ancestor.parent_span_id]
+            assert ancestor.service == "ragserve-gateway", f"{span.service}:{span.name}"
+
+
+def test_redis_stopped_during_a_query_loop_is_no_client_error(world: World, docs: str) -> None:
+    """Last in the module: it kills the suite's Redis (rate limits, the router's cache) and
+    starts a new one on the same port."""
+    errors: list[str] = []
+    after_kill = [0]
+    killed = threading.Event()
+    calls = [0]
+
+    def loop() -> None:
+        while after_kill[0] < 10:
+            try:
+                list(
+                    world.stub.Query(
+                        pb.QueryRequest(collections=[docs], query=f"tides {calls[0] % 3}"),
+                        metadata=bearer(world.acme),
+                        timeout=60,
+                    )
+                )
+            except grpc.RpcError as error:
+                errors.append(f"{error.code()}: {error.details()}")  # type: ignore[attr-defined]
+                if QUERY_UNSERVED in errors[-1]:
+                    return
+            calls[0] += 1
+            if killed.is_set():
+                after_kill[0] += 1
+
+    thread = threading.Thread(target=loop)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while calls[0] < 5 and thread.is_alive() and time.monotonic() < deadline:
+        thread.join(0.05)
+    if errors and QUERY_UNSERVED in errors[0]:
+        thread.join()
+        pytest.skip("the orchestrator on this branch does not serve Query yet")
+    port = world.suite.redis.port
+    world.suite.redis.kill()
+    killed.set()
+    thread.join(180)
+    try:
+        assert not thread.is_alive()
+        assert errors == []
+        assert metric(world.gateway, 'ragserve_gateway_degraded{dependency="redis"}') == 1.0
+    finally:
+        world.suite.redis = RedisServer(port=port).start()
