@@ -234,6 +234,14 @@ def test_another_tenant_s_collection_is_not_found(world: World, docs: str, rpc: 
     )
 
 
+def _closed(spans: list[ReceivedSpan], trace_id: str) -> bool:
+    """Every span of the trace has its parent among the spans received (exports arrive
+    in any order: a parent often ends, and is exported, after its children)."""
+    mine = [s for s in spans if s.trace_id == trace_id]
+    ids = {s.span_id for s in mine}
+    return bool(mine) and all(not s.parent_span_id or s.parent_span_id in ids for s in mine)
+
+
 def _query(world: World, request: pb.QueryRequest) -> tuple[list[Any], list[tuple[str, str]]]:
     call = world.stub.Query(request, metadata=bearer(world.acme), timeout=60)
     try:
@@ -267,7 +275,11 @@ def test_a_query_streams_started_hits_answer_and_done(world: World, docs: str) -
             s.trace_id == trace_id and s.service == "ragserve-gateway" and not s.parent_span_id
             for s in spans
         )
-        return rooted and {"ragserve-orchestrator", "ragserve-retrieval"} <= services
+        return (
+            rooted
+            and {"ragserve-orchestrator", "ragserve-retrieval"} <= services
+            and _closed(spans, trace_id)
+        )
 
     spans = [s for s in world.receiver.wait_for(complete) if s.trace_id == trace_id]
     by_id = {s.span_id: s for s in spans}
@@ -375,6 +387,7 @@ def test_concurrent_queries_are_one_trace_each(world: World, docs: str) -> None:
             and {"ragserve-orchestrator", "ragserve-retrieval", "ragserve-embedding_router"}
             <= {s.service for s in spans if s.trace_id == t}
             and reaches_inference(spans, t)
+            and _closed(spans, t)
             for t in trace_ids
         )
 
