@@ -331,6 +331,34 @@ def test_delete_document_then_collection(world: World) -> None:
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
 
 
+def test_an_ingest_over_the_bytes_limit_is_slowed_not_failed(
+    world: World, docs: str, tmp_path: Path
+) -> None:
+    """A second gateway with a small ingest bytes/s limit: every document is stored, at the
+    pace of the limit (1000 bytes/s, a burst of 1 s: 4 documents of 1000 bytes take 3 s)."""
+    env = gateway_env(tmp_path, world.suite.redis.url, ingest_bytes_per_s="1000")
+    env["RAGSERVE_ORCHESTRATOR_ADDR"] = world.suite.orchestrator.address
+    slow = ServiceProcess("gateway", env).start()
+    try:
+        channel = grpc.insecure_channel(slow.address)
+        stub = pb_grpc.GatewayServiceStub(channel)
+        key = create_key(stub, admin_key(tmp_path), "acme", [W]).secret
+        documents = [
+            pb.Document(sequence=i + 1, id=f"paced-{i}", text=(f"Paced document {i}. " * 60)[:1000])
+            for i in range(4)
+        ]
+        requests = [pb.IngestRequest(config=pb.IngestConfig(collection=docs))]
+        requests += [pb.IngestRequest(document=d) for d in documents]
+        started = time.monotonic()
+        acks = list(stub.Ingest(iter(requests), metadata=bearer(key), timeout=120))
+        elapsed = time.monotonic() - started
+        assert [a.status for a in acks] == [pb.INGEST_STATUS_STORED] * 4
+        assert elapsed >= 2.9, f"4 x 1000 bytes at 1000 bytes/s took only {elapsed:.2f}s"
+        assert acks[-1].acked_through == 4
+    finally:
+        slow.stop()
+
+
 def test_concurrent_queries_are_one_trace_each(world: World, docs: str) -> None:
     """Concurrent queries mix in the router's and inference's batches; each query is still
     one trace rooted at the gateway, reaching inference through a parent or a batch link."""
