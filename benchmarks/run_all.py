@@ -21,6 +21,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
         ["--calls", "2000", "--rounds", "3"],
         ["--calls", "5000", "--rounds", "5"],
     ),
+    ("benchmarks.gateway.bench_gateway", ["--chunks", "2000", "--seconds", "5"], []),
 ]
 
 

@@ -112,7 +112,14 @@ async def create_server(
         ],
         server,
     )
-    bound = server.add_insecure_port(f"{settings.host}:{settings.port if port is None else port}")
+    address = f"{settings.host}:{settings.port if port is None else port}"
+    # A service facing outside (the gateway) may offer TLS credentials for its port.
+    credentials_factory = getattr(service, "server_credentials", None)
+    credentials = credentials_factory() if callable(credentials_factory) else None
+    if credentials is not None:
+        bound = server.add_secure_port(address, credentials)
+    else:
+        bound = server.add_insecure_port(address)
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {settings.host}:{settings.port}")
     running = RunningServer(server, bound, Health(health_servicer, names))
