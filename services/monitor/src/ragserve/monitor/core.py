@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ragserve.monitor import capabilities as caps
+from ragserve.monitor import metrics
 from ragserve.monitor.alerts import AlertBook, Condition
 from ragserve.monitor.figures import FIGURE_METRICS, figures
 from ragserve.monitor.model import (
@@ -85,6 +86,8 @@ class MonitorCore:
             return
         since = current.since if current.state is state else self._clock()
         self._replicas[address] = ReplicaView(address, state, since, detail)
+        service = next(t.service for t in self.targets if t.address == address)
+        metrics.REPLICA_SERVING.labels(service, address).set(1 if state is State.SERVING else 0)
         log.info(
             "replica %s %s", address, state.value, extra={"event": "replica", "state": state.value}
         )
@@ -113,11 +116,14 @@ class MonitorCore:
 
     async def evaluate_round(self, scrape: Scrape, ratios: RatioFetch | None = None) -> None:
         """One scrape of every replica, figures, SLO verdicts, alerts."""
+        started = time.perf_counter()
         texts = await asyncio.gather(*(scrape(t) for t in self.targets))
         now = self._clock()
         keep = self.metric_names()
         for target, text in zip(self.targets, texts, strict=True):
-            if text is not None:
+            if text is None:
+                metrics.SCRAPE_FAILURES.labels(target.service).inc()
+            else:
                 self.store.add_exposition(target.metrics_address, now, text, keep.__contains__)
         for service in self.services():
             sources = {t.metrics_address for t in self.targets if t.service == service}
@@ -130,6 +136,7 @@ class MonitorCore:
         self._verdicts = tuple(evaluate(self.spec, slo, source) for slo in self.spec.slos)
         self._emit(self.alerts.update("slo", self._slo_conditions(), now))
         self.refresh(force_json=True)
+        metrics.ROUND_SECONDS.observe(time.perf_counter() - started)
 
     def _slo_conditions(self) -> list[Condition]:
         conditions = []
@@ -199,6 +206,13 @@ class MonitorCore:
                 extra={"event": "alert", "alert_id": event.id, "labels": event.labels},
             )
         if events:
+            counts: dict[tuple[str, str], int] = {}
+            for alert in self.alerts.firing():
+                key = (alert.name, alert.severity)
+                counts[key] = counts.get(key, 0) + 1
+            for event in events:
+                key = (event.name, event.severity)
+                metrics.ALERTS_FIRING.labels(*key).set(counts.get(key, 0))
             for sink in self._alert_sinks:
                 sink(events)
 
