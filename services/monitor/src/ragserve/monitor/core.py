@@ -31,6 +31,7 @@ from ragserve.monitor.model import (
 )
 from ragserve.monitor.status_json import suite_json
 from ragserve.monitor.targets import Target
+from ragserve.slo import rules
 from ragserve.slo.evaluate import RatioSource, SloVerdict, StoreRatios, evaluate
 from ragserve.slo.rules import ALERT_NAME
 from ragserve.slo.samples import SampleStore
@@ -149,7 +150,7 @@ class MonitorCore:
                     Condition(
                         name=ALERT_NAME,
                         severity=alert.severity,
-                        summary=f"{slo.name}: error budget burning too fast ({alert.severity})",
+                        summary=rules.summary(slo, alert.severity),
                         value=alert.value or 0.0,
                         threshold=alert.threshold,
                         runbook_url=self._runbook(self.spec.runbook_for(slo)),
