@@ -132,3 +132,19 @@ def test_a_bad_slo_spec_stops_start_up_naming_the_variable(tmp_path: Path) -> No
     settings = load_settings(MonitorSettings, "monitor", {"RAGSERVE_MONITOR_SLO_SPEC": str(bad)})
     with pytest.raises(SettingsError, match="at least one burn-rate window is needed"):
         MonitorService(settings)
+
+
+async def test_a_malformed_page_costs_only_its_replica() -> None:
+    targets = parse_targets("retrieval=a:1/2,retrieval=b:1/2")
+    core = MonitorCore(targets, SPEC, figures_window_s=5)
+    clock_values = iter(range(10))
+
+    async def scrape(target: Target) -> str | None:
+        if target.address == "a:1":
+            return "grpc_server_handled_total{ this is not exposition"
+        return page(float(next(clock_values)) * 10, 0)
+
+    for _ in range(3):
+        await core.evaluate_round(scrape)
+    retrieval = next(s for s in core.view().services if s.service == "retrieval")
+    assert retrieval.figures.error_ratio == 0.0

@@ -122,10 +122,14 @@ class MonitorCore:
         now = self._clock()
         keep = self.metric_names()
         for target, text in zip(self.targets, texts, strict=True):
-            if text is None:
-                metrics.SCRAPE_FAILURES.labels(target.service).inc()
-            else:
-                self.store.add_exposition(target.metrics_address, now, text, keep.__contains__)
+            if text is not None:
+                try:
+                    self.store.add_exposition(target.metrics_address, now, text, keep.__contains__)
+                    continue
+                except ValueError:
+                    # One replica's malformed page must not cost the others their round.
+                    log.warning("unparsable /metrics from %s", target.metrics_address)
+            metrics.SCRAPE_FAILURES.labels(target.service).inc()
         for service in self.services():
             sources = {t.metrics_address for t in self.targets if t.service == service}
             self._figures[service] = figures(
