@@ -261,6 +261,35 @@ async def test_a_service_dies_and_comes_back_within_two_seconds(
     assert down and down[0].state == pb.ALERT_STATE_RESOLVED
 
 
+async def test_replicas_discovered_by_dns(suite: Suite, tmp_path: Path) -> None:
+    """A ``dns+`` entry (a Kubernetes headless Service) is resolved to its replicas."""
+    metrics = suite.retrieval.env["RAGSERVE_RETRIEVAL_METRICS_PORT"]
+    spec = tmp_path / "slos.yaml"
+    spec.write_text(TEST_SPEC)
+    watcher = ServiceProcess(
+        "monitor",
+        env={
+            "RAGSERVE_MONITOR_TARGETS": f"retrieval=dns+localhost:{suite.retrieval.grpc_port}/{metrics}",
+            "RAGSERVE_MONITOR_SLO_SPEC": str(spec),
+            "RAGSERVE_MONITOR_PROBE_INTERVAL_S": "0.3",
+        },
+    )
+    with watcher:
+        async with grpc.aio.insecure_channel(watcher.address) as channel:
+            stream = monitor_pb2_grpc.MonitorServiceStub(channel).WatchStatus(
+                pb.WatchStatusRequest()
+            )
+            status, _ = await watch_until(
+                stream,
+                lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_SERVING,
+                30,
+                "the discovered retrieval replica SERVING",
+            )
+            stream.cancel()
+    [retrieval] = status.services
+    assert f"127.0.0.1:{suite.retrieval.grpc_port}" in [r.address for r in retrieval.replicas]
+
+
 async def embed_load(suite: Suite, stop: asyncio.Event) -> None:
     """The router notices Redis only when it uses it, so keep it embedding."""
     async with grpc.aio.insecure_channel(suite.router.address) as channel:

@@ -59,4 +59,4 @@ def test_service_state_from_replicas() -> None:
     assert service_state([State.SERVING, State.UNREACHABLE]) is State.DEGRADED
     assert service_state([State.UNREACHABLE, State.UNREACHABLE]) is State.UNREACHABLE
     assert service_state([State.NOT_SERVING, State.UNREACHABLE]) is State.NOT_SERVING
-    assert service_state([]) is State.UNKNOWN
+    assert service_state([]) is State.UNREACHABLE

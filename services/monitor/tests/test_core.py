@@ -148,3 +148,25 @@ async def test_a_malformed_page_costs_only_its_replica() -> None:
         await core.evaluate_round(scrape)
     retrieval = next(s for s in core.view().services if s.service == "retrieval")
     assert retrieval.figures.error_ratio == 0.0
+
+
+def test_discovered_replicas_come_and_go() -> None:
+    [template] = parse_targets("retrieval=dns+retrieval-headless:50054/9154")
+    core = MonitorCore([template], SPEC, figures_window_s=5)
+    view = core.view()
+    [retrieval] = view.services
+    assert retrieval.replicas == () and retrieval.state is State.UNREACHABLE
+    added, removed = core.set_discovered(
+        template, [template.replica("10.0.0.1"), template.replica("10.0.0.2")]
+    )
+    assert [t.address for t in added] == ["10.0.0.1:50054", "10.0.0.2:50054"] and removed == []
+    core.set_replica("10.0.0.1:50054", State.SERVING)
+    core.set_replica("10.0.0.2:50054", State.SERVING)
+    assert core.view().services[0].state is State.SERVING
+    added, removed = core.set_discovered(template, [template.replica("10.0.0.2")])
+    assert added == [] and [t.address for t in removed] == ["10.0.0.1:50054"]
+    core.set_replica("10.0.0.1:50054", State.UNREACHABLE)  # the dropped watcher's last word
+    [retrieval] = core.view().services
+    assert [r.address for r in retrieval.replicas] == ["10.0.0.2:50054"]
+    assert retrieval.state is State.SERVING
+    assert core.set_discovered(template, [template.replica("10.0.0.2")]) == ([], [])

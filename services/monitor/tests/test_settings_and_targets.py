@@ -61,3 +61,10 @@ def test_bad_targets_are_named(value: str, message: str) -> None:
 def test_bad_interval_is_named() -> None:
     with pytest.raises(SettingsError, match="RAGSERVE_MONITOR_SCRAPE_INTERVAL_S"):
         load_settings(MonitorSettings, "monitor", {"RAGSERVE_MONITOR_SCRAPE_INTERVAL_S": "0"})
+
+
+def test_a_dns_entry_stands_for_the_replicas_it_resolves_to() -> None:
+    [template] = parse_targets("retrieval=dns+retrieval-headless.ragserve.svc:50054/9154")
+    assert template.discover and template.host == "retrieval-headless.ragserve.svc"
+    assert template.replica("10.1.2.3") == Target("retrieval", "10.1.2.3:50054", "10.1.2.3:9154")
+    assert template.replica("fd00::7").address == "[fd00::7]:50054"

@@ -91,9 +91,10 @@ def overall(views: Sequence[CapabilityView]) -> State:
 
 
 def service_state(replica_states: Sequence[State]) -> State:
-    """SERVING when every replica serves, DEGRADED when some do, else the replicas' worst."""
+    """SERVING when every replica serves, DEGRADED when some do, else the replicas' worst;
+    UNREACHABLE without replicas (discovery found none)."""
     if not replica_states:
-        return State.UNKNOWN
+        return State.UNREACHABLE
     serving = sum(1 for s in replica_states if s is State.SERVING)
     if serving == len(replica_states):
         return State.SERVING

@@ -10,6 +10,7 @@ view's version and wakes ``WatchStatus`` streams.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -56,7 +57,10 @@ class MonitorCore:
         runbook_base: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.targets = tuple(targets)
+        # As configured (a discovered entry stands for its service's replicas), and the
+        # replicas watched now (static entries plus what discovery found).
+        self.configured = tuple(targets)
+        self.targets = tuple(t for t in targets if not t.discover)
         self.spec = spec
         self._figures_window = figures_window_s
         self._runbook_base = runbook_base
@@ -82,7 +86,10 @@ class MonitorCore:
     # --- inputs -------------------------------------------------------------------------
 
     def set_replica(self, address: str, state: State, detail: str = "") -> None:
-        current = self._replicas[address]
+        current = self._replicas.get(address)
+        if current is None:
+            return  # a replica discovery dropped; its watcher's last word
+
         if current.state is state and current.detail == detail:
             return
         since = current.since if current.state is state else self._clock()
@@ -93,6 +100,41 @@ class MonitorCore:
             "replica %s %s", address, state.value, extra={"event": "replica", "state": state.value}
         )
         self.refresh()
+
+    def set_discovered(
+        self, template: Target, found: Sequence[Target]
+    ) -> tuple[list[Target], list[Target]]:
+        """The replicas a discovered entry resolves to now; returns (added, removed)."""
+        before = [
+            t for t in self.targets if t.service == template.service and t not in self.configured
+        ]
+        wanted = list(dict.fromkeys(found))
+        added = [t for t in wanted if t not in before]
+        removed = [t for t in before if t not in wanted]
+        if not added and not removed:
+            return [], []
+        self.targets = tuple(t for t in self.targets if t not in removed) + tuple(added)
+        now = self._clock()
+        for target in added:
+            self._replicas[target.address] = ReplicaView(
+                target.address, State.UNKNOWN, now, "discovered"
+            )
+        for target in removed:
+            del self._replicas[target.address]
+            with contextlib.suppress(KeyError):
+                metrics.REPLICA_SERVING.remove(target.service, target.address)
+        log.info(
+            "replicas of %s: %d",
+            template.service,
+            len(wanted),
+            extra={
+                "event": "discovery",
+                "added": [t.address for t in added],
+                "removed": [t.address for t in removed],
+            },
+        )
+        self.refresh()
+        return added, removed
 
     def set_dependency(self, name: str, state: State, detail: str) -> None:
         current = self._dependencies.get(name)
@@ -224,7 +266,7 @@ class MonitorCore:
     # --- the view -----------------------------------------------------------------------
 
     def services(self) -> list[str]:
-        return list(dict.fromkeys(t.service for t in self.targets))
+        return list(dict.fromkeys(t.service for t in self.configured))
 
     def _build_view(self) -> SuiteView:
         services = []
@@ -257,12 +299,11 @@ class MonitorCore:
             version=self._version,
         )
 
-    @staticmethod
-    def _qdrant(services: list[ServiceView]) -> DependencyView:
+    def _qdrant(self, services: list[ServiceView]) -> DependencyView:
         """The vector store as retrieval sees it: a replica that answers SERVING has its
         store; one that answers NOT_SERVING has lost it; unreachable ones say nothing."""
         replicas = [r for s in services if s.service == "retrieval" for r in s.replicas]
-        since = min(r.since for r in replicas)
+        since = min((r.since for r in replicas), default=self._clock())
         states = {r.state for r in replicas}
         if State.SERVING in states:
             return DependencyView("qdrant", State.SERVING, "retrieval: store serving", since)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 
 import grpc
 from pydantic import ValidationError
@@ -57,6 +59,7 @@ class MonitorService:
             )
             self.core.add_alert_sink(self._webhook)
         self._tasks: list[asyncio.Task[None]] = []
+        self._watchers: dict[str, asyncio.Task[None]] = {}
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         return register(server, MonitorServicer(self.core))
@@ -70,13 +73,14 @@ class MonitorService:
             self._webhook.start()
         loop = asyncio.get_running_loop()
         for target in self.core.targets:
-            self._tasks.append(
-                loop.create_task(
-                    watchers.watch_replica(
-                        self.core, target, settings.reconnect_initial_s, settings.reconnect_max_s
+            self._watch(target)
+        for template in self.core.configured:
+            if template.discover:
+                self._tasks.append(
+                    loop.create_task(
+                        self._every(settings.probe_interval_s, partial(self._discover, template))
                     )
                 )
-            )
         ratios = self._prometheus_ratios if settings.prometheus_url else None
         self._tasks.append(
             loop.create_task(
@@ -89,7 +93,35 @@ class MonitorService:
         self._tasks.append(loop.create_task(self._every(settings.probe_interval_s, self._probe)))
         await health.set_serving(True)
 
+    def _watch(self, target: Target) -> None:
+        settings = self.settings
+        self._watchers[target.address] = asyncio.get_running_loop().create_task(
+            watchers.watch_replica(
+                self.core, target, settings.reconnect_initial_s, settings.reconnect_max_s
+            )
+        )
+
+    async def _discover(self, template: Target) -> None:
+        """Resolves a discovered entry's name; watches new addresses, drops gone ones."""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                template.host.strip("[]"), template.port, type=socket.SOCK_STREAM
+            )
+            ips = sorted({str(info[4][0]) for info in infos})
+        except socket.gaierror as error:
+            # A headless Service without ready pods has no records: no replicas.
+            log.warning("cannot resolve %s: %s", template.host, error)
+            ips = []
+        added, removed = self.core.set_discovered(template, [template.replica(ip) for ip in ips])
+        for target in removed:
+            task = self._watchers.pop(target.address, None)
+            if task is not None:
+                task.cancel()
+        for target in added:
+            self._watch(target)
+
     async def stop(self) -> None:
+        self._tasks.extend(self._watchers.values())
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

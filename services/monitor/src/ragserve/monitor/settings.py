@@ -18,7 +18,8 @@ class MonitorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RAGSERVE_MONITOR_", frozen=True, extra="ignore")
 
     # The replicas watched: comma-separated `service=host:grpc_port/metrics_port` entries,
-    # one per replica (a service may repeat). Empty: the six services on their default
+    # one per replica (a service may repeat); `service=dns+name:port/metrics_port` watches
+    # every address the name resolves to (a headless Service). Empty: the six services on their default
     # ports on localhost (or their RAGSERVE_<SERVICE>_ADDR), the monitor itself included.
     targets: str = ""
     # The one SLO spec (deploy/slo/slos.yaml), relative to the working directory.

@@ -25,10 +25,26 @@ class Target:
     service: str
     address: str  # host:port of the gRPC server
     metrics_address: str  # host:port of /metrics
+    # A name whose DNS records are the replicas (a Kubernetes headless Service): the
+    # monitor resolves it again and again and watches every address it returns.
+    discover: bool = False
 
     @property
     def host(self) -> str:
         return self.address.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    @property
+    def metrics_port(self) -> int:
+        return int(self.metrics_address.rsplit(":", 1)[1])
+
+    def replica(self, ip: str) -> Target:
+        """The replica at ``ip`` of a discovered target."""
+        host = f"[{ip}]" if ":" in ip else ip
+        return Target(self.service, f"{host}:{self.port}", f"{host}:{self.metrics_port}")
 
 
 def _split_host_port(text: str, what: str) -> tuple[str, int]:
@@ -39,7 +55,9 @@ def _split_host_port(text: str, what: str) -> tuple[str, int]:
 
 
 def parse_targets(text: str, environ: Mapping[str, str] | None = None) -> tuple[Target, ...]:
-    """``service=host:port/metrics_port,...``; empty: every service on its default address."""
+    """``service=host:port/metrics_port,...``; empty: every service on its default address.
+
+    ``service=dns+name:port/metrics_port`` watches every address ``name`` resolves to."""
     if not text.strip():
         return default_targets(environ)
     targets = []
@@ -52,11 +70,12 @@ def parse_targets(text: str, environ: Mapping[str, str] | None = None) -> tuple[
                 f"entry {entry[:80]!r}: expected service=host:port/metrics_port with service "
                 f"one of {', '.join(SERVICES)}"
             )
-        address, slash, metrics_port = rest.partition("/")
+        discover = rest.startswith("dns+")
+        address, slash, metrics_port = rest.removeprefix("dns+").partition("/")
         host, _ = _split_host_port(address, f"entry {entry[:80]!r}: address")
         if not slash or not metrics_port.isdigit() or not 0 < int(metrics_port) < 65536:
             raise ValueError(f"entry {entry[:80]!r}: metrics port missing after '/'")
-        targets.append(Target(service, address, f"{host}:{metrics_port}"))
+        targets.append(Target(service, address, f"{host}:{metrics_port}", discover))
     if not targets:
         raise ValueError("no targets")
     return tuple(targets)
