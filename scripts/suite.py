@@ -16,6 +16,7 @@ import threading
 from ragserve.embedding_router import settings as embedding_router
 from ragserve.inference import settings as inference
 from ragserve.monitor import settings as monitor
+from ragserve.orchestrator import settings as orchestrator
 from ragserve.retrieval import settings as retrieval
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.redis_server import RedisServer
@@ -26,6 +27,7 @@ SERVICES = [
     ("inference", inference.GRPC_PORT, inference.METRICS_PORT),
     ("retrieval", retrieval.GRPC_PORT, retrieval.METRICS_PORT),
     ("embedding_router", embedding_router.GRPC_PORT, embedding_router.METRICS_PORT),
+    ("orchestrator", orchestrator.GRPC_PORT, orchestrator.METRICS_PORT),
     # Last: it watches every service started before it (RAGSERVE_MONITOR_TARGETS below).
     ("monitor", monitor.GRPC_PORT, monitor.METRICS_PORT),
 ]

@@ -24,7 +24,7 @@ from ragserve.embedding_router.providers.base import EmbeddingReply, Priority, P
 from ragserve.embedding_router.router import EmbeddingRouter
 from ragserve.embedding_router.servicer import EmbeddingRouterServicer, vector_field
 from ragserve.embedding_router.types import EmbedCall, Vector
-from ragserve.errors import ResourceExhausted
+from ragserve.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
 
 # The servicer never touches its context on these paths.
 CONTEXT: Any = None
@@ -154,3 +154,27 @@ async def _until(condition: Any) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError("condition not reached")
+
+
+async def test_get_tokenizer_returns_the_models_tokenizer_json_and_limits() -> None:
+    models = (
+        ModelConfig("m1", "7", DIM, max_tokens=128, tokenizer=TOKENIZER),
+        ModelConfig("m2", "3", DIM),
+    )
+    config = router_config([provider("a", model="m1"), provider("b", model="m2")], models=models)
+    router = EmbeddingRouter(config, clients={"a": FakeClient(), "b": FakeClient()})
+    servicer = EmbeddingRouterServicer(router)
+    response = await servicer.GetTokenizer(embedding_pb2.GetTokenizerRequest(model="m1"), CONTEXT)
+    assert (response.model, response.model_version, response.dimension, response.max_tokens) == (
+        "m1",
+        "7",
+        DIM,
+        128,
+    )
+    assert response.tokenizer_json == TOKENIZER.read_text(encoding="utf-8")
+    with pytest.raises(FailedPrecondition, match="model 'm2' has no tokenizer configured"):
+        await servicer.GetTokenizer(embedding_pb2.GetTokenizerRequest(model="m2"), CONTEXT)
+    with pytest.raises(NotFound, match=r"model 'nope' is not served here \(models: m1, m2\)"):
+        await servicer.GetTokenizer(embedding_pb2.GetTokenizerRequest(model="nope"), CONTEXT)
+    with pytest.raises(InvalidArgument, match="model: must name a model"):
+        await servicer.GetTokenizer(embedding_pb2.GetTokenizerRequest(), CONTEXT)

@@ -35,7 +35,12 @@ from ragserve.embedding_router.screening import PiiScreen
 from ragserve.embedding_router.shared_compute import SharedComputation
 from ragserve.embedding_router.spending import Spending
 from ragserve.embedding_router.status import health_details, provider_status
-from ragserve.embedding_router.tokens import TokenCounter, load_counters
+from ragserve.embedding_router.tokens import (
+    TokenCounter,
+    TokenizerDefinition,
+    load_counters,
+    read_tokenizer_definition,
+)
 from ragserve.embedding_router.types import (
     EmbedCall,
     EmbeddedText,
@@ -44,6 +49,7 @@ from ragserve.embedding_router.types import (
     ProviderStatus,
 )
 from ragserve.embedding_router.validation import refuse_over_limit, validate_call
+from ragserve.errors import InvalidArgument, NotFound
 
 ClientFactory = Callable[[object, ModelConfig], EmbeddingClient]
 
@@ -141,6 +147,19 @@ class EmbeddingRouter:
             ModelInfo(model, tuple(r.id for r in self._by_model[model.id]))
             for model in self.config.models
         ]
+
+    async def tokenizer(self, model_id: str) -> TokenizerDefinition:
+        """The model's tokenizer definition; NotFound for a model not served here,
+        FailedPrecondition when it has no tokenizer."""
+        if not model_id:
+            raise InvalidArgument("model", "must name a model")
+        model = self._models.get(model_id)
+        if model is None:
+            raise NotFound(
+                f"model {model_id[:128]!r} is not served here (models: "
+                f"{', '.join(sorted(self._models))})"
+            )
+        return await asyncio.to_thread(read_tokenizer_definition, model)
 
     def provider_status(self) -> list[ProviderStatus]:
         return provider_status(self.providers.values(), self._clock)

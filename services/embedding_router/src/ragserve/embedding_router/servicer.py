@@ -189,6 +189,20 @@ class EmbeddingRouterServicer(embedding_pb2_grpc.EmbeddingRouterServiceServicer)
             ]
         )
 
+    async def GetTokenizer(
+        self,
+        request: embedding_pb2.GetTokenizerRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> embedding_pb2.GetTokenizerResponse:
+        definition = await self._router.tokenizer(request.model)
+        return embedding_pb2.GetTokenizerResponse(
+            model=definition.model.id,
+            model_version=definition.model.version,
+            dimension=definition.model.dimension,
+            max_tokens=definition.model.max_tokens,
+            tokenizer_json=definition.tokenizer_json,
+        )
+
     async def GetProviderStatus(
         self,
         request: embedding_pb2.GetProviderStatusRequest,

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tokenizers import Tokenizer
 
 from ragserve.embedding_router.config import ConfigError, ModelConfig
+from ragserve.errors import FailedPrecondition, Unavailable
 
 _PIECES = re.compile(r"\w+|[^\w\s]")
 
@@ -112,3 +114,30 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
     ]:
         shares[index] += 1
     return shares
+
+
+@dataclass(frozen=True, slots=True)
+class TokenizerDefinition:
+    """A model's tokenizer as clients need it to count tokens the way the model does."""
+
+    model: ModelConfig
+    # The ``tokenizer.json`` text as shipped (its truncation and padding settings untouched).
+    tokenizer_json: str
+
+
+def read_tokenizer_definition(model: ModelConfig) -> TokenizerDefinition:
+    """The model's configured ``tokenizer.json`` (blocking file read: call it in a thread).
+
+    FailedPrecondition when the model has none (its tokens are only estimated); Unavailable
+    when the file cannot be read now (it was readable at start-up)."""
+    if model.tokenizer is None:
+        raise FailedPrecondition(
+            f"model {model.id!r} has no tokenizer configured; its tokens are only estimated"
+        )
+    try:
+        text = model.tokenizer.read_text(encoding="utf-8")
+    except OSError as error:
+        raise Unavailable(
+            f"cannot read the tokenizer of model {model.id!r}: {error.strerror or error}"
+        ) from None
+    return TokenizerDefinition(model, text)

@@ -162,3 +162,23 @@ class GetProviderStatusResponse(_message.Message):
     cache_available: bool
     cache_detail: str
     def __init__(self, providers: _Optional[_Iterable[_Union[ProviderStatus, _Mapping]]] = ..., cache_available: _Optional[bool] = ..., cache_detail: _Optional[str] = ...) -> None: ...
+
+class GetTokenizerRequest(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    def __init__(self, model: _Optional[str] = ...) -> None: ...
+
+class GetTokenizerResponse(_message.Message):
+    __slots__ = ("model", "model_version", "dimension", "max_tokens", "tokenizer_json")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOKENIZER_JSON_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    model_version: str
+    dimension: int
+    max_tokens: int
+    tokenizer_json: str
+    def __init__(self, model: _Optional[str] = ..., model_version: _Optional[str] = ..., dimension: _Optional[int] = ..., max_tokens: _Optional[int] = ..., tokenizer_json: _Optional[str] = ...) -> None: ...

@@ -56,6 +56,11 @@ class EmbeddingRouterServiceStub:
                 request_serializer=ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetProviderStatusRequest.SerializeToString,
                 response_deserializer=ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetProviderStatusResponse.FromString,
                 _registered_method=True)
+        self.GetTokenizer = channel.unary_unary(
+                '/ragserve.api.embedding.v1.EmbeddingRouterService/GetTokenizer',
+                request_serializer=ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetTokenizerRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetTokenizerResponse.FromString,
+                _registered_method=True)
 
 
 class EmbeddingRouterServiceServicer:
@@ -94,6 +99,16 @@ class EmbeddingRouterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTokenizer(self, request, context):
+        """A model's tokenizer definition and limits, so a client (the orchestrator's
+        chunker) counts tokens exactly as the model does. NOT_FOUND naming an
+        unknown model; FAILED_PRECONDITION when the model has no tokenizer
+        configured (its tokens are only estimated).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EmbeddingRouterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -116,6 +131,11 @@ def add_EmbeddingRouterServiceServicer_to_server(servicer, server):
                     servicer.GetProviderStatus,
                     request_deserializer=ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetProviderStatusRequest.FromString,
                     response_serializer=ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetProviderStatusResponse.SerializeToString,
+            ),
+            'GetTokenizer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTokenizer,
+                    request_deserializer=ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetTokenizerRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetTokenizerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -228,6 +248,33 @@ class EmbeddingRouterService:
             '/ragserve.api.embedding.v1.EmbeddingRouterService/GetProviderStatus',
             ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetProviderStatusRequest.SerializeToString,
             ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetProviderStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTokenizer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.embedding.v1.EmbeddingRouterService/GetTokenizer',
+            ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetTokenizerRequest.SerializeToString,
+            ragserve_dot_api_dot_embedding_dot_v1_dot_embedding__pb2.GetTokenizerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,12 @@ class EmbeddingRouterServiceStub:
     """The models (vector spaces) the router serves, with their providers."""
     GetProviderStatus: _grpc.UnaryUnaryMultiCallable[_embedding_pb2.GetProviderStatusRequest, _embedding_pb2.GetProviderStatusResponse]
     """Each provider's circuit breaker state, recent latency and error rate."""
+    GetTokenizer: _grpc.UnaryUnaryMultiCallable[_embedding_pb2.GetTokenizerRequest, _embedding_pb2.GetTokenizerResponse]
+    """A model's tokenizer definition and limits, so a client (the orchestrator's
+    chunker) counts tokens exactly as the model does. NOT_FOUND naming an
+    unknown model; FAILED_PRECONDITION when the model has no tokenizer
+    configured (its tokens are only estimated).
+    """
 
 @_typing.type_check_only
 class EmbeddingRouterServiceAsyncStub(EmbeddingRouterServiceStub):
@@ -67,6 +73,12 @@ class EmbeddingRouterServiceAsyncStub(EmbeddingRouterServiceStub):
     """The models (vector spaces) the router serves, with their providers."""
     GetProviderStatus: _aio.UnaryUnaryMultiCallable[_embedding_pb2.GetProviderStatusRequest, _embedding_pb2.GetProviderStatusResponse]  # type: ignore[assignment]
     """Each provider's circuit breaker state, recent latency and error rate."""
+    GetTokenizer: _aio.UnaryUnaryMultiCallable[_embedding_pb2.GetTokenizerRequest, _embedding_pb2.GetTokenizerResponse]  # type: ignore[assignment]
+    """A model's tokenizer definition and limits, so a client (the orchestrator's
+    chunker) counts tokens exactly as the model does. NOT_FOUND naming an
+    unknown model; FAILED_PRECONDITION when the model has no tokenizer
+    configured (its tokens are only estimated).
+    """
 
 class EmbeddingRouterServiceServicer(metaclass=_abc_1.ABCMeta):
     """Routes each text to a provider of the requested model (a vector space),
@@ -108,5 +120,17 @@ class EmbeddingRouterServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_embedding_pb2.GetProviderStatusResponse, _abc.Awaitable[_embedding_pb2.GetProviderStatusResponse]]:
         """Each provider's circuit breaker state, recent latency and error rate."""
+
+    @_abc_1.abstractmethod
+    def GetTokenizer(
+        self,
+        request: _embedding_pb2.GetTokenizerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_embedding_pb2.GetTokenizerResponse, _abc.Awaitable[_embedding_pb2.GetTokenizerResponse]]:
+        """A model's tokenizer definition and limits, so a client (the orchestrator's
+        chunker) counts tokens exactly as the model does. NOT_FOUND naming an
+        unknown model; FAILED_PRECONDITION when the model has no tokenizer
+        configured (its tokens are only estimated).
+        """
 
 def add_EmbeddingRouterServiceServicer_to_server(servicer: EmbeddingRouterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

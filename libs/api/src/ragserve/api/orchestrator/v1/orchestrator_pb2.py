@@ -22,59 +22,101 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from ragserve.api.common.v1 import common_pb2 as ragserve_dot_api_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/ragserve/api/orchestrator/v1/orchestrator.proto\x12\x1cragserve.api.orchestrator.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a#ragserve/api/common/v1/common.proto\"Y\n\x11\x43ollectionSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12\x14\n\x0c\x63hunks_count\x18\x04 \x01(\x04\"`\n\x17\x43reateCollectionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x18\n\x10indexed_metadata\x18\x04 \x03(\t\"_\n\x18\x43reateCollectionResponse\x12\x43\n\ncollection\x18\x01 \x01(\x0b\x32/.ragserve.api.orchestrator.v1.CollectionSummary\"(\n\x16ListCollectionsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"_\n\x17ListCollectionsResponse\x12\x44\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32/.ragserve.api.orchestrator.v1.CollectionSummary\"7\n\x17\x44\x65leteCollectionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"O\n\x08\x44ocument\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12)\n\x08metadata\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"=\n\x0f\x43hunkingOptions\x12\x12\n\nmax_tokens\x18\x01 \x01(\r\x12\x16\n\x0eoverlap_tokens\x18\x02 \x01(\r\"\xe2\x01\n\rIngestRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x38\n\x08\x64ocument\x18\x03 \x01(\x0b\x32&.ragserve.api.orchestrator.v1.Document\x12?\n\x08\x63hunking\x18\x04 \x01(\x0b\x32-.ragserve.api.orchestrator.v1.ChunkingOptions\x12\x32\n\x08priority\x18\x05 \x01(\x0e\x32 .ragserve.api.common.v1.Priority\"\x9c\x01\n\x0eIngestResponse\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12:\n\x06status\x18\x02 \x01(\x0e\x32*.ragserve.api.orchestrator.v1.IngestStatus\x12\x0e\n\x06\x63hunks\x18\x03 \x01(\r\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x15\n\rerror_message\x18\x05 \x01(\t\"P\n\x15\x44\x65leteDocumentRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x03 \x01(\t\"0\n\x16\x44\x65leteDocumentResponse\x12\x16\n\x0e\x63hunks_deleted\x18\x01 \x01(\x04\"\xde\x01\n\x0cQueryRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x63ollections\x18\x02 \x03(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\r\n\x05top_k\x18\x04 \x01(\r\x12.\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x1e.ragserve.api.common.v1.Filter\x12\x0e\n\x06rerank\x18\x06 \x01(\x08\x12\x17\n\x0fgenerate_answer\x18\x07 \x01(\x08\x12\x32\n\x08priority\x18\x08 \x01(\x0e\x32 .ragserve.api.common.v1.Priority\"\x8b\x01\n\x03Hit\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\x03 \x01(\r\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"<\n\tHitsEvent\x12/\n\x04hits\x18\x01 \x03(\x0b\x32!.ragserve.api.orchestrator.v1.Hit\"!\n\x0b\x41nswerEvent\x12\x12\n\ntext_delta\x18\x01 \x01(\t\"1\n\x0bStageTiming\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x02 \x01(\x01\"s\n\tDoneEvent\x12:\n\x07timings\x18\x01 \x03(\x0b\x32).ragserve.api.orchestrator.v1.StageTiming\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12\x18\n\x10\x65mbedding_cached\x18\x03 \x01(\x08\"\xc7\x01\n\rQueryResponse\x12\x37\n\x04hits\x18\x01 \x01(\x0b\x32\'.ragserve.api.orchestrator.v1.HitsEventH\x00\x12;\n\x06\x61nswer\x18\x02 \x01(\x0b\x32).ragserve.api.orchestrator.v1.AnswerEventH\x00\x12\x37\n\x04\x64one\x18\x03 \x01(\x0b\x32\'.ragserve.api.orchestrator.v1.DoneEventH\x00\x42\x07\n\x05\x65vent*~\n\x0cIngestStatus\x12\x1d\n\x19INGEST_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14INGEST_STATUS_STORED\x10\x01\x12\x1b\n\x17INGEST_STATUS_UNCHANGED\x10\x02\x12\x18\n\x14INGEST_STATUS_FAILED\x10\x03\x32\xf4\x05\n\x13OrchestratorService\x12\x83\x01\n\x10\x43reateCollection\x12\x35.ragserve.api.orchestrator.v1.CreateCollectionRequest\x1a\x36.ragserve.api.orchestrator.v1.CreateCollectionResponse\"\x00\x12\x80\x01\n\x0fListCollections\x12\x34.ragserve.api.orchestrator.v1.ListCollectionsRequest\x1a\x35.ragserve.api.orchestrator.v1.ListCollectionsResponse\"\x00\x12\x83\x01\n\x10\x44\x65leteCollection\x12\x35.ragserve.api.orchestrator.v1.DeleteCollectionRequest\x1a\x36.ragserve.api.orchestrator.v1.DeleteCollectionResponse\"\x00\x12i\n\x06Ingest\x12+.ragserve.api.orchestrator.v1.IngestRequest\x1a,.ragserve.api.orchestrator.v1.IngestResponse\"\x00(\x01\x30\x01\x12}\n\x0e\x44\x65leteDocument\x12\x33.ragserve.api.orchestrator.v1.DeleteDocumentRequest\x1a\x34.ragserve.api.orchestrator.v1.DeleteDocumentResponse\"\x00\x12\x64\n\x05Query\x12*.ragserve.api.orchestrator.v1.QueryRequest\x1a+.ragserve.api.orchestrator.v1.QueryResponse\"\x00\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/ragserve/api/orchestrator/v1/orchestrator.proto\x12\x1cragserve.api.orchestrator.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#ragserve/api/common/v1/common.proto\"]\n\x14IndexedMetadataField\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x38\n\x04type\x18\x02 \x01(\x0e\x32*.ragserve.api.orchestrator.v1.MetadataType\"\xf0\x01\n\x11\x43ollectionSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12\x14\n\x0c\x63hunks_count\x18\x04 \x01(\x04\x12L\n\x10indexed_metadata\x18\x05 \x03(\x0b\x32\x32.ragserve.api.orchestrator.v1.IndexedMetadataField\x12\x17\n\x0f\x64ocuments_count\x18\x06 \x01(\x04\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x94\x01\n\x17\x43reateCollectionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12L\n\x10indexed_metadata\x18\x04 \x03(\x0b\x32\x32.ragserve.api.orchestrator.v1.IndexedMetadataField\"_\n\x18\x43reateCollectionResponse\x12\x43\n\ncollection\x18\x01 \x01(\x0b\x32/.ragserve.api.orchestrator.v1.CollectionSummary\"4\n\x14GetCollectionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\\\n\x15GetCollectionResponse\x12\x43\n\ncollection\x18\x01 \x01(\x0b\x32/.ragserve.api.orchestrator.v1.CollectionSummary\"(\n\x16ListCollectionsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"_\n\x17ListCollectionsResponse\x12\x44\n\x0b\x63ollections\x18\x01 \x03(\x0b\x32/.ragserve.api.orchestrator.v1.CollectionSummary\"7\n\x17\x44\x65leteCollectionRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x1a\n\x18\x44\x65leteCollectionResponse\"\x80\x01\n\x08\x44ocument\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12\x0e\n\x04\x64\x61ta\x18\x03 \x01(\x0cH\x00\x12\x12\n\nmedia_type\x18\x04 \x01(\t\x12)\n\x08metadata\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructB\t\n\x07\x63ontent\"U\n\x0f\x43hunkingOptions\x12\x12\n\nmax_tokens\x18\x01 \x01(\r\x12\x1b\n\x0eoverlap_tokens\x18\x02 \x01(\rH\x00\x88\x01\x01\x42\x11\n\x0f_overlap_tokens\"\xa7\x01\n\x0cIngestConfig\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12?\n\x08\x63hunking\x18\x03 \x01(\x0b\x32-.ragserve.api.orchestrator.v1.ChunkingOptions\x12\x32\n\x08priority\x18\x04 \x01(\x0e\x32 .ragserve.api.common.v1.Priority\"X\n\nIngestItem\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x38\n\x08\x64ocument\x18\x02 \x01(\x0b\x32&.ragserve.api.orchestrator.v1.Document\"\x92\x01\n\rIngestRequest\x12<\n\x06\x63onfig\x18\x01 \x01(\x0b\x32*.ragserve.api.orchestrator.v1.IngestConfigH\x00\x12\x38\n\x04item\x18\x02 \x01(\x0b\x32(.ragserve.api.orchestrator.v1.IngestItemH\x00\x42\t\n\x07request\"\x9e\x01\n\x0bIngestError\x12;\n\x04\x63ode\x18\x01 \x01(\x0e\x32-.ragserve.api.orchestrator.v1.IngestErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\x12.\n\x0bretry_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xe7\x01\n\x0eIngestResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x03 \x01(\t\x12:\n\x06status\x18\x04 \x01(\x0e\x32*.ragserve.api.orchestrator.v1.IngestStatus\x12\x0e\n\x06\x63hunks\x18\x05 \x01(\r\x12\x14\n\x0c\x63ontent_hash\x18\x06 \x01(\t\x12\x38\n\x05\x65rror\x18\x07 \x01(\x0b\x32).ragserve.api.orchestrator.v1.IngestError\"P\n\x15\x44\x65leteDocumentRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x03 \x01(\t\"0\n\x16\x44\x65leteDocumentResponse\x12\x16\n\x0e\x63hunks_deleted\x18\x01 \x01(\x04\"a\n\x14ListDocumentsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"\xb0\x01\n\x0c\x44ocumentInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x63hunks\x18\x02 \x01(\r\x12\x14\n\x0c\x63ontent_hash\x18\x03 \x01(\t\x12/\n\x0bingested_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"o\n\x15ListDocumentsResponse\x12=\n\tdocuments\x18\x01 \x03(\x0b\x32*.ragserve.api.orchestrator.v1.DocumentInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"3\n\nMmrOptions\x12\x11\n\tdiversity\x18\x01 \x01(\x02\x12\x12\n\ncandidates\x18\x02 \x01(\r\"\x82\x01\n\rAnswerOptions\x12:\n\tgenerator\x18\x01 \x01(\x0e\x32\'.ragserve.api.orchestrator.v1.Generator\x12\x19\n\x11max_answer_tokens\x18\x02 \x01(\r\x12\x1a\n\x12max_context_chunks\x18\x03 \x01(\r\"\x8a\x03\n\x0cQueryRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x63ollections\x18\x02 \x03(\t\x12\r\n\x05query\x18\x03 \x01(\t\x12\r\n\x05top_k\x18\x04 \x01(\r\x12\x0e\n\x06offset\x18\x05 \x01(\r\x12.\n\x06\x66ilter\x18\x06 \x01(\x0b\x32\x1e.ragserve.api.common.v1.Filter\x12\x1c\n\x0fscore_threshold\x18\x07 \x01(\x02H\x00\x88\x01\x01\x12\x35\n\x03mmr\x18\x08 \x01(\x0b\x32(.ragserve.api.orchestrator.v1.MmrOptions\x12;\n\x06\x61nswer\x18\t \x01(\x0b\x32+.ragserve.api.orchestrator.v1.AnswerOptions\x12\x1d\n\x15\x61llow_partial_results\x18\n \x01(\x08\x12\x32\n\x08priority\x18\x0b \x01(\x0e\x32 .ragserve.api.common.v1.PriorityB\x12\n\x10_score_threshold\"\x1e\n\nStartEvent\x12\x10\n\x08trace_id\x18\x01 \x01(\t\"\xdf\x01\n\x03Hit\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\x03 \x01(\r\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\r\n\x05score\x18\x05 \x01(\x02\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05start\x18\x07 \x01(\r\x12\x0b\n\x03\x65nd\x18\x08 \x01(\r\x12\x0c\n\x04page\x18\t \x01(\r\x12\x14\n\x0cheading_path\x18\n \x03(\t\x12\x12\n\nmedia_type\x18\x0b \x01(\t\"<\n\tHitsEvent\x12/\n\x04hits\x18\x01 \x03(\x0b\x32!.ragserve.api.orchestrator.v1.Hit\"&\n\x10\x41nswerDeltaEvent\x12\x12\n\ntext_delta\x18\x01 \x01(\t\"v\n\rCitationEvent\x12\x11\n\thit_index\x18\x01 \x01(\r\x12\x14\n\x0c\x61nswer_start\x18\x02 \x01(\r\x12\x12\n\nanswer_end\x18\x03 \x01(\r\x12\x14\n\x0csource_start\x18\x04 \x01(\r\x12\x12\n\nsource_end\x18\x05 \x01(\r\"i\n\x0cWarningEvent\x12\x37\n\x04\x63ode\x18\x01 \x01(\x0e\x32).ragserve.api.orchestrator.v1.WarningCode\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"j\n\x0bStageTiming\x12\x32\n\x05stage\x18\x01 \x01(\x0e\x32#.ragserve.api.orchestrator.v1.Stage\x12\x12\n\ncollection\x18\x02 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x03 \x01(\x01\"S\n\x05Usage\x12\x18\n\x10\x65mbedding_tokens\x18\x01 \x01(\r\x12\x15\n\rprompt_tokens\x18\x02 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x03 \x01(\r\"\xe3\x01\n\tDoneEvent\x12:\n\x07timings\x18\x01 \x03(\x0b\x32).ragserve.api.orchestrator.v1.StageTiming\x12\x32\n\x05usage\x18\x02 \x01(\x0b\x32#.ragserve.api.orchestrator.v1.Usage\x12\x18\n\x10\x65mbedding_cached\x18\x03 \x01(\x08\x12:\n\tgenerator\x18\x04 \x01(\x0e\x32\'.ragserve.api.orchestrator.v1.Generator\x12\x10\n\x08total_ms\x18\x05 \x01(\x01\"\x87\x03\n\rQueryResponse\x12\x39\n\x05start\x18\x01 \x01(\x0b\x32(.ragserve.api.orchestrator.v1.StartEventH\x00\x12\x37\n\x04hits\x18\x02 \x01(\x0b\x32\'.ragserve.api.orchestrator.v1.HitsEventH\x00\x12@\n\x06\x61nswer\x18\x03 \x01(\x0b\x32..ragserve.api.orchestrator.v1.AnswerDeltaEventH\x00\x12?\n\x08\x63itation\x18\x04 \x01(\x0b\x32+.ragserve.api.orchestrator.v1.CitationEventH\x00\x12=\n\x07warning\x18\x05 \x01(\x0b\x32*.ragserve.api.orchestrator.v1.WarningEventH\x00\x12\x37\n\x04\x64one\x18\x06 \x01(\x0b\x32\'.ragserve.api.orchestrator.v1.DoneEventH\x00\x42\x07\n\x05\x65vent*\x94\x01\n\x0cMetadataType\x12\x1d\n\x19METADATA_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15METADATA_TYPE_KEYWORD\x10\x01\x12\x19\n\x15METADATA_TYPE_INTEGER\x10\x02\x12\x17\n\x13METADATA_TYPE_FLOAT\x10\x03\x12\x16\n\x12METADATA_TYPE_BOOL\x10\x04*~\n\x0cIngestStatus\x12\x1d\n\x19INGEST_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14INGEST_STATUS_STORED\x10\x01\x12\x1b\n\x17INGEST_STATUS_UNCHANGED\x10\x02\x12\x18\n\x14INGEST_STATUS_FAILED\x10\x03*\xbf\x02\n\x0fIngestErrorCode\x12!\n\x1dINGEST_ERROR_CODE_UNSPECIFIED\x10\x00\x12&\n\"INGEST_ERROR_CODE_INVALID_ARGUMENT\x10\x01\x12 \n\x1cINGEST_ERROR_CODE_UNPARSABLE\x10\x02\x12!\n\x1dINGEST_ERROR_CODE_UNAVAILABLE\x10\x03\x12(\n$INGEST_ERROR_CODE_RESOURCE_EXHAUSTED\x10\x04\x12\'\n#INGEST_ERROR_CODE_DEADLINE_EXCEEDED\x10\x05\x12)\n%INGEST_ERROR_CODE_FAILED_PRECONDITION\x10\x06\x12\x1e\n\x1aINGEST_ERROR_CODE_INTERNAL\x10\x07*T\n\tGenerator\x12\x19\n\x15GENERATOR_UNSPECIFIED\x10\x00\x12\x18\n\x14GENERATOR_EXTRACTIVE\x10\x01\x12\x12\n\x0eGENERATOR_CHAT\x10\x02*\x95\x01\n\x0bWarningCode\x12\x1c\n\x18WARNING_CODE_UNSPECIFIED\x10\x00\x12\"\n\x1eWARNING_CODE_COLLECTION_FAILED\x10\x01\x12!\n\x1dWARNING_CODE_GENERATOR_FAILED\x10\x02\x12!\n\x1dWARNING_CODE_ANSWER_TRUNCATED\x10\x03*u\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSTAGE_EMBED\x10\x01\x12\x10\n\x0cSTAGE_SEARCH\x10\x02\x12\x0f\n\x0bSTAGE_MERGE\x10\x03\x12\r\n\tSTAGE_MMR\x10\x04\x12\x12\n\x0eSTAGE_GENERATE\x10\x05\x32\xec\x07\n\x13OrchestratorService\x12\x83\x01\n\x10\x43reateCollection\x12\x35.ragserve.api.orchestrator.v1.CreateCollectionRequest\x1a\x36.ragserve.api.orchestrator.v1.CreateCollectionResponse\"\x00\x12z\n\rGetCollection\x12\x32.ragserve.api.orchestrator.v1.GetCollectionRequest\x1a\x33.ragserve.api.orchestrator.v1.GetCollectionResponse\"\x00\x12\x80\x01\n\x0fListCollections\x12\x34.ragserve.api.orchestrator.v1.ListCollectionsRequest\x1a\x35.ragserve.api.orchestrator.v1.ListCollectionsResponse\"\x00\x12\x83\x01\n\x10\x44\x65leteCollection\x12\x35.ragserve.api.orchestrator.v1.DeleteCollectionRequest\x1a\x36.ragserve.api.orchestrator.v1.DeleteCollectionResponse\"\x00\x12i\n\x06Ingest\x12+.ragserve.api.orchestrator.v1.IngestRequest\x1a,.ragserve.api.orchestrator.v1.IngestResponse\"\x00(\x01\x30\x01\x12}\n\x0e\x44\x65leteDocument\x12\x33.ragserve.api.orchestrator.v1.DeleteDocumentRequest\x1a\x34.ragserve.api.orchestrator.v1.DeleteDocumentResponse\"\x00\x12z\n\rListDocuments\x12\x32.ragserve.api.orchestrator.v1.ListDocumentsRequest\x1a\x33.ragserve.api.orchestrator.v1.ListDocumentsResponse\"\x00\x12\x64\n\x05Query\x12*.ragserve.api.orchestrator.v1.QueryRequest\x1a+.ragserve.api.orchestrator.v1.QueryResponse\"\x00\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ragserve.api.orchestrator.v1.orchestrator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INGESTSTATUS']._serialized_start=2156
-  _globals['_INGESTSTATUS']._serialized_end=2282
-  _globals['_COLLECTIONSUMMARY']._serialized_start=148
-  _globals['_COLLECTIONSUMMARY']._serialized_end=237
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=239
-  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=335
-  _globals['_CREATECOLLECTIONRESPONSE']._serialized_start=337
-  _globals['_CREATECOLLECTIONRESPONSE']._serialized_end=432
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=434
-  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=474
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=476
-  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=571
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=573
-  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=628
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=630
-  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=656
-  _globals['_DOCUMENT']._serialized_start=658
-  _globals['_DOCUMENT']._serialized_end=737
-  _globals['_CHUNKINGOPTIONS']._serialized_start=739
-  _globals['_CHUNKINGOPTIONS']._serialized_end=800
-  _globals['_INGESTREQUEST']._serialized_start=803
-  _globals['_INGESTREQUEST']._serialized_end=1029
-  _globals['_INGESTRESPONSE']._serialized_start=1032
-  _globals['_INGESTRESPONSE']._serialized_end=1188
-  _globals['_DELETEDOCUMENTREQUEST']._serialized_start=1190
-  _globals['_DELETEDOCUMENTREQUEST']._serialized_end=1270
-  _globals['_DELETEDOCUMENTRESPONSE']._serialized_start=1272
-  _globals['_DELETEDOCUMENTRESPONSE']._serialized_end=1320
-  _globals['_QUERYREQUEST']._serialized_start=1323
-  _globals['_QUERYREQUEST']._serialized_end=1545
-  _globals['_HIT']._serialized_start=1548
-  _globals['_HIT']._serialized_end=1687
-  _globals['_HITSEVENT']._serialized_start=1689
-  _globals['_HITSEVENT']._serialized_end=1749
-  _globals['_ANSWEREVENT']._serialized_start=1751
-  _globals['_ANSWEREVENT']._serialized_end=1784
-  _globals['_STAGETIMING']._serialized_start=1786
-  _globals['_STAGETIMING']._serialized_end=1835
-  _globals['_DONEEVENT']._serialized_start=1837
-  _globals['_DONEEVENT']._serialized_end=1952
-  _globals['_QUERYRESPONSE']._serialized_start=1955
-  _globals['_QUERYRESPONSE']._serialized_end=2154
-  _globals['_ORCHESTRATORSERVICE']._serialized_start=2285
-  _globals['_ORCHESTRATORSERVICE']._serialized_end=3041
+  _globals['_METADATATYPE']._serialized_start=4704
+  _globals['_METADATATYPE']._serialized_end=4852
+  _globals['_INGESTSTATUS']._serialized_start=4854
+  _globals['_INGESTSTATUS']._serialized_end=4980
+  _globals['_INGESTERRORCODE']._serialized_start=4983
+  _globals['_INGESTERRORCODE']._serialized_end=5302
+  _globals['_GENERATOR']._serialized_start=5304
+  _globals['_GENERATOR']._serialized_end=5388
+  _globals['_WARNINGCODE']._serialized_start=5391
+  _globals['_WARNINGCODE']._serialized_end=5540
+  _globals['_STAGE']._serialized_start=5542
+  _globals['_STAGE']._serialized_end=5659
+  _globals['_INDEXEDMETADATAFIELD']._serialized_start=213
+  _globals['_INDEXEDMETADATAFIELD']._serialized_end=306
+  _globals['_COLLECTIONSUMMARY']._serialized_start=309
+  _globals['_COLLECTIONSUMMARY']._serialized_end=549
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_start=552
+  _globals['_CREATECOLLECTIONREQUEST']._serialized_end=700
+  _globals['_CREATECOLLECTIONRESPONSE']._serialized_start=702
+  _globals['_CREATECOLLECTIONRESPONSE']._serialized_end=797
+  _globals['_GETCOLLECTIONREQUEST']._serialized_start=799
+  _globals['_GETCOLLECTIONREQUEST']._serialized_end=851
+  _globals['_GETCOLLECTIONRESPONSE']._serialized_start=853
+  _globals['_GETCOLLECTIONRESPONSE']._serialized_end=945
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_start=947
+  _globals['_LISTCOLLECTIONSREQUEST']._serialized_end=987
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_start=989
+  _globals['_LISTCOLLECTIONSRESPONSE']._serialized_end=1084
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_start=1086
+  _globals['_DELETECOLLECTIONREQUEST']._serialized_end=1141
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_start=1143
+  _globals['_DELETECOLLECTIONRESPONSE']._serialized_end=1169
+  _globals['_DOCUMENT']._serialized_start=1172
+  _globals['_DOCUMENT']._serialized_end=1300
+  _globals['_CHUNKINGOPTIONS']._serialized_start=1302
+  _globals['_CHUNKINGOPTIONS']._serialized_end=1387
+  _globals['_INGESTCONFIG']._serialized_start=1390
+  _globals['_INGESTCONFIG']._serialized_end=1557
+  _globals['_INGESTITEM']._serialized_start=1559
+  _globals['_INGESTITEM']._serialized_end=1647
+  _globals['_INGESTREQUEST']._serialized_start=1650
+  _globals['_INGESTREQUEST']._serialized_end=1796
+  _globals['_INGESTERROR']._serialized_start=1799
+  _globals['_INGESTERROR']._serialized_end=1957
+  _globals['_INGESTRESPONSE']._serialized_start=1960
+  _globals['_INGESTRESPONSE']._serialized_end=2191
+  _globals['_DELETEDOCUMENTREQUEST']._serialized_start=2193
+  _globals['_DELETEDOCUMENTREQUEST']._serialized_end=2273
+  _globals['_DELETEDOCUMENTRESPONSE']._serialized_start=2275
+  _globals['_DELETEDOCUMENTRESPONSE']._serialized_end=2323
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_start=2325
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_end=2422
+  _globals['_DOCUMENTINFO']._serialized_start=2425
+  _globals['_DOCUMENTINFO']._serialized_end=2601
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_start=2603
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_end=2714
+  _globals['_MMROPTIONS']._serialized_start=2716
+  _globals['_MMROPTIONS']._serialized_end=2767
+  _globals['_ANSWEROPTIONS']._serialized_start=2770
+  _globals['_ANSWEROPTIONS']._serialized_end=2900
+  _globals['_QUERYREQUEST']._serialized_start=2903
+  _globals['_QUERYREQUEST']._serialized_end=3297
+  _globals['_STARTEVENT']._serialized_start=3299
+  _globals['_STARTEVENT']._serialized_end=3329
+  _globals['_HIT']._serialized_start=3332
+  _globals['_HIT']._serialized_end=3555
+  _globals['_HITSEVENT']._serialized_start=3557
+  _globals['_HITSEVENT']._serialized_end=3617
+  _globals['_ANSWERDELTAEVENT']._serialized_start=3619
+  _globals['_ANSWERDELTAEVENT']._serialized_end=3657
+  _globals['_CITATIONEVENT']._serialized_start=3659
+  _globals['_CITATIONEVENT']._serialized_end=3777
+  _globals['_WARNINGEVENT']._serialized_start=3779
+  _globals['_WARNINGEVENT']._serialized_end=3884
+  _globals['_STAGETIMING']._serialized_start=3886
+  _globals['_STAGETIMING']._serialized_end=3992
+  _globals['_USAGE']._serialized_start=3994
+  _globals['_USAGE']._serialized_end=4077
+  _globals['_DONEEVENT']._serialized_start=4080
+  _globals['_DONEEVENT']._serialized_end=4307
+  _globals['_QUERYRESPONSE']._serialized_start=4310
+  _globals['_QUERYRESPONSE']._serialized_end=4701
+  _globals['_ORCHESTRATORSERVICE']._serialized_start=5662
+  _globals['_ORCHESTRATORSERVICE']._serialized_end=6666
 # @@protoc_insertion_point(module_scope)

@@ -26,8 +26,15 @@ if _version_not_supported:
 
 
 class OrchestratorServiceStub:
-    """Ingest: chunk → embed → upsert, idempotent per document. Query: embed →
-    search (fan-out) → rerank → answer, streamed as events.
+    """Ingest: parse → chunk (with the model's own tokenizer) → embed → upsert,
+    idempotent per document, one durable acknowledgement per document. Query:
+    embed → search the collections concurrently → merge → threshold → MMR →
+    hits → answer with citations, streamed as events.
+
+    Names: tenants, collections and metadata keys are 1 to 64 characters of
+    letters, digits, '-' and '_' (a collection name starts with a letter or a
+    digit). A request that breaks a limit stated here fails with
+    INVALID_ARGUMENT and a message naming the field (e.g. "top_k: ...").
     """
 
     def __init__(self, channel):
@@ -40,6 +47,11 @@ class OrchestratorServiceStub:
                 '/ragserve.api.orchestrator.v1.OrchestratorService/CreateCollection',
                 request_serializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.CreateCollectionRequest.SerializeToString,
                 response_deserializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.CreateCollectionResponse.FromString,
+                _registered_method=True)
+        self.GetCollection = channel.unary_unary(
+                '/ragserve.api.orchestrator.v1.OrchestratorService/GetCollection',
+                request_serializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetCollectionRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetCollectionResponse.FromString,
                 _registered_method=True)
         self.ListCollections = channel.unary_unary(
                 '/ragserve.api.orchestrator.v1.OrchestratorService/ListCollections',
@@ -61,6 +73,11 @@ class OrchestratorServiceStub:
                 request_serializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteDocumentRequest.SerializeToString,
                 response_deserializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteDocumentResponse.FromString,
                 _registered_method=True)
+        self.ListDocuments = channel.unary_unary(
+                '/ragserve.api.orchestrator.v1.OrchestratorService/ListDocuments',
+                request_serializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListDocumentsRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListDocumentsResponse.FromString,
+                _registered_method=True)
         self.Query = channel.unary_stream(
                 '/ragserve.api.orchestrator.v1.OrchestratorService/Query',
                 request_serializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.QueryRequest.SerializeToString,
@@ -69,51 +86,104 @@ class OrchestratorServiceStub:
 
 
 class OrchestratorServiceServicer:
-    """Ingest: chunk → embed → upsert, idempotent per document. Query: embed →
-    search (fan-out) → rerank → answer, streamed as events.
+    """Ingest: parse → chunk (with the model's own tokenizer) → embed → upsert,
+    idempotent per document, one durable acknowledgement per document. Query:
+    embed → search the collections concurrently → merge → threshold → MMR →
+    hits → answer with citations, streamed as events.
+
+    Names: tenants, collections and metadata keys are 1 to 64 characters of
+    letters, digits, '-' and '_' (a collection name starts with a letter or a
+    digit). A request that breaks a limit stated here fails with
+    INVALID_ARGUMENT and a message naming the field (e.g. "top_k: ...").
     """
 
     def CreateCollection(self, request, context):
-        """Create a collection bound to one embedding model; its dimension is the model's.
+        """Create a collection bound to one embedding model; its vector dimension is
+        the model's. ALREADY_EXISTS when the tenant has a collection of that name;
+        NOT_FOUND naming the model when the router serves no such model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCollection(self, request, context):
+        """One collection of the tenant with its model and counts; NOT_FOUND naming it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListCollections(self, request, context):
-        """The tenant's collections.
+        """The tenant's collections, sorted by name.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteCollection(self, request, context):
-        """Delete a collection and everything in it.
+        """Delete a collection and every chunk in it; NOT_FOUND naming it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Ingest(self, request_iterator, context):
-        """Bidirectional: the client streams documents, the server acknowledges each
-        one once its chunks are durable in the collection (or says why it failed).
-        Re-sending a document with the same id and content is a no-op; with new
-        content it replaces the old chunks.
+        """Bidirectional. The first message carries the stream's config (tenant,
+        collection, chunking); every later message one document with a client
+        sequence number. Each document gets exactly one ack (IngestResponse)
+        echoing its sequence number and collection; acks may come out of order
+        (documents are processed concurrently, a bounded number at a time, and a
+        client that stops reading acks stops the server reading documents).
+
+        An ack with STORED or UNCHANGED is sent only once the document's chunks
+        are durable in retrieval. Re-sending a document with the same id, content
+        and chunking is a no-op (UNCHANGED, nothing embedded); with new content it
+        replaces the old chunks (the new ones are written before the old ones are
+        removed, so a query never finds the document missing).
+
+        Resuming after a broken stream: let S be the highest sequence number such
+        that every document with a sequence number <= S got an ack that was not a
+        retryable failure; resend every document after S (in a new stream).
+        Documents after S that were acked already come back UNCHANGED; none is
+        duplicated.
+
+        A problem with one document (a limit, content that cannot be parsed, a
+        dependency failing) is a FAILED ack and the stream goes on. A broken
+        protocol (no config first, a second config, a sequence number that does
+        not increase) ends the stream with INVALID_ARGUMENT; a missing collection
+        ends it with NOT_FOUND.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteDocument(self, request, context):
-        """Delete every chunk of one document.
+        """Delete every chunk of one document. NOT_FOUND naming the collection when
+        it does not exist; a document with no chunks deletes nothing (0).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDocuments(self, request, context):
+        """The documents stored in a collection, a page at a time, with their chunk
+        counts and content hashes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Query(self, request, context):
-        """Answer a query as a stream of events: hits, answer text, then a final
-        event with per-stage timings and the trace id.
+        """Answer a query as a stream of events: a start event with the trace id
+        (also sent as the initial metadata `x-trace-id`), one hits event, answer
+        text deltas with citation events (when an answer is asked for), warnings,
+        then a done event with per-stage timings and usage.
+
+        UNAVAILABLE naming the embedding model when the router cannot embed the
+        query; NOT_FOUND naming a collection that does not exist;
+        DEADLINE_EXCEEDED when the deadline passes (every call below is
+        cancelled); FAILED_PRECONDITION when the collections are bound to
+        different models.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -126,6 +196,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     servicer.CreateCollection,
                     request_deserializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.CreateCollectionRequest.FromString,
                     response_serializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.CreateCollectionResponse.SerializeToString,
+            ),
+            'GetCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCollection,
+                    request_deserializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetCollectionRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetCollectionResponse.SerializeToString,
             ),
             'ListCollections': grpc.unary_unary_rpc_method_handler(
                     servicer.ListCollections,
@@ -147,6 +222,11 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
                     request_deserializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteDocumentRequest.FromString,
                     response_serializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteDocumentResponse.SerializeToString,
             ),
+            'ListDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDocuments,
+                    request_deserializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListDocumentsRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListDocumentsResponse.SerializeToString,
+            ),
             'Query': grpc.unary_stream_rpc_method_handler(
                     servicer.Query,
                     request_deserializer=ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.QueryRequest.FromString,
@@ -161,8 +241,15 @@ def add_OrchestratorServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class OrchestratorService:
-    """Ingest: chunk → embed → upsert, idempotent per document. Query: embed →
-    search (fan-out) → rerank → answer, streamed as events.
+    """Ingest: parse → chunk (with the model's own tokenizer) → embed → upsert,
+    idempotent per document, one durable acknowledgement per document. Query:
+    embed → search the collections concurrently → merge → threshold → MMR →
+    hits → answer with citations, streamed as events.
+
+    Names: tenants, collections and metadata keys are 1 to 64 characters of
+    letters, digits, '-' and '_' (a collection name starts with a letter or a
+    digit). A request that breaks a limit stated here fails with
+    INVALID_ARGUMENT and a message naming the field (e.g. "top_k: ...").
     """
 
     @staticmethod
@@ -182,6 +269,33 @@ class OrchestratorService:
             '/ragserve.api.orchestrator.v1.OrchestratorService/CreateCollection',
             ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.CreateCollectionRequest.SerializeToString,
             ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.CreateCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.orchestrator.v1.OrchestratorService/GetCollection',
+            ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetCollectionRequest.SerializeToString,
+            ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.GetCollectionResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -290,6 +404,33 @@ class OrchestratorService:
             '/ragserve.api.orchestrator.v1.OrchestratorService/DeleteDocument',
             ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteDocumentRequest.SerializeToString,
             ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.DeleteDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.orchestrator.v1.OrchestratorService/ListDocuments',
+            ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListDocumentsRequest.SerializeToString,
+            ragserve_dot_api_dot_orchestrator_dot_v1_dot_orchestrator__pb2.ListDocumentsResponse.FromString,
             options,
             channel_credentials,
             insecure,
