@@ -1,4 +1,5 @@
-"""The monitor against real processes: inference, the embedding router, retrieval, Redis.
+"""The monitor against real processes: inference, the embedding router, retrieval, the
+orchestrator, Redis (the gateway is not built yet).
 
 The SLO spec here is the shipped one's shape with windows short enough for a test (the
 monitor reads any spec file) and NOT_FOUND counted as an error, so that searches of a
@@ -92,6 +93,7 @@ class Suite:
     inference: ServiceProcess
     router: ServiceProcess
     retrieval: ServiceProcess
+    orchestrator: ServiceProcess
     monitor: ServiceProcess
     webhook: Webhook
 
@@ -135,9 +137,18 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         )
         retrieval.start(timeout_s=60)
         started.append(retrieval)
+        orchestrator = fixed_ports(
+            "orchestrator",
+            {
+                "RAGSERVE_EMBEDDING_ROUTER_ADDR": router.address,
+                "RAGSERVE_RETRIEVAL_ADDR": retrieval.address,
+            },
+        )
+        orchestrator.start(timeout_s=60)
+        started.append(orchestrator)
         spec = tmp / "slos.yaml"
         spec.write_text(TEST_SPEC)
-        targets = ",".join(target(p) for p in (inference, router, retrieval))
+        targets = ",".join(target(p) for p in (inference, router, retrieval, orchestrator))
         monitor = ServiceProcess(
             "monitor",
             env={
@@ -153,7 +164,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         )
         monitor.start(timeout_s=60)
         started.append(monitor)
-        yield Suite(redis, inference, router, retrieval, monitor, webhook)
+        yield Suite(redis, inference, router, retrieval, orchestrator, monitor, webhook)
     finally:
         for part in reversed(started):
             part.kill()
@@ -200,7 +211,12 @@ async def test_all_serving(monitor: monitor_pb2_grpc.MonitorServiceStub) -> None
     stream = monitor.WatchStatus(pb.WatchStatusRequest())
     status, _ = await watch_until(stream, all_up, 30, "the suite and its dependencies SERVING")
     stream.cancel()
-    assert {s.service for s in status.services} == {"inference", "embedding_router", "retrieval"}
+    assert {s.service for s in status.services} == {
+        "inference",
+        "embedding_router",
+        "retrieval",
+        "orchestrator",
+    }
     assert all(len(s.replicas) == 1 for s in status.services)
     assert {d.name: d.state for d in status.dependencies} == {
         "model": pb.SERVING_STATE_SERVING,
@@ -253,9 +269,10 @@ async def test_a_service_dies_and_comes_back_within_two_seconds(
         10,
         "retrieval SERVING again",
     )
-    stream.cancel()
     assert seen - back < 2.0
-    assert status.overall == pb.SERVING_STATE_SERVING
+    # The orchestrator follows its peers' health: the suite serves again once it does too.
+    await watch_until(stream, all_up, 30, "the suite SERVING again")
+    stream.cancel()
     alerts = await monitor.ListAlerts(pb.ListAlertsRequest(include_resolved=True))
     down = [a for a in alerts.alerts if a.name == "ServiceDown"]
     assert down and down[0].state == pb.ALERT_STATE_RESOLVED
