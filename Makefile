@@ -11,7 +11,7 @@ UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup tools env models demo up test bench lint protos check-protos schemas clean
+.PHONY: setup tools env models demo up test bench lint protos check-protos schemas slo-rules promtool clean
 
 setup: env models
 
@@ -34,8 +34,14 @@ demo: setup
 up: setup
 	$(RUN) python scripts/suite.py
 
+# Prometheus's promtool (Debian's prometheus package) for the rule tests, only when missing.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+promtool:
+	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 # Lint and the committed-stubs check first (fast failures), then every test.
-test: setup check-protos lint
+test: setup promtool check-protos lint
 	$(RUN) pytest -q -p no:cacheprovider
 
 bench: setup
@@ -57,6 +63,10 @@ check-protos: env
 # JSON Schemas of the model config and the providers file, from the code (tests check them).
 schemas: env
 	$(RUN) python scripts/gen_schemas.py
+
+# Prometheus SLO rules from the one SLO spec (deploy/slo/slos.yaml); a test checks they are current.
+slo-rules: env
+	$(RUN) python scripts/gen_slo_rules.py
 
 clean:
 	rm -rf .tools .venv .cache var .mypy_cache .ruff_cache .pytest_cache
