@@ -49,7 +49,9 @@ def test_valid_against_the_compose_schema() -> None:
 
 def test_the_schema_check_catches_a_wrong_field(tmp_path: Path) -> None:
     broken = tmp_path / "compose.yaml"
-    broken.write_text(COMPOSE.read_text().replace("condition: service_healthy", "condition: healthy", 1))
+    broken.write_text(
+        COMPOSE.read_text().replace("condition: service_healthy", "condition: healthy", 1)
+    )
     assert check_schema(broken).returncode != 0
 
 
@@ -113,4 +115,6 @@ def test_prometheus_scrapes_the_compose_names() -> None:
         for target in static["targets"]
     }
     assert targets == {f"{s.dns}:{s.metrics_port}" for s in SERVICES}
-    assert all(re.fullmatch(r"ragserve-[a-z-]+", job["job_name"]) for job in config["scrape_configs"])
+    assert all(
+        re.fullmatch(r"ragserve-[a-z-]+", job["job_name"]) for job in config["scrape_configs"]
+    )

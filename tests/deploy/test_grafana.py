@@ -17,7 +17,9 @@ EXPECTED = {"suite-overview", "service-red", "inference", "router", "retrieval",
 
 
 def datasource_uid() -> str:
-    provisioned = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yaml").read_text())
+    provisioned = yaml.safe_load(
+        (GRAFANA / "provisioning" / "datasources" / "prometheus.yaml").read_text()
+    )
     [source] = provisioned["datasources"]
     assert source["type"] == "prometheus"
     uid: str = source["uid"]
@@ -45,13 +47,15 @@ def test_dashboard_loads(path: Path) -> None:
         for target in panel["targets"]:
             assert target["expr"].strip(), panel["title"]
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24, panel["title"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
     for variable in board["templating"]["list"]:
         assert variable["datasource"]["uid"] == uid
 
 
 def test_dashboards_provider_reads_the_mounted_folder() -> None:
-    provider = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "ragserve.yaml").read_text())
+    provider = yaml.safe_load(
+        (GRAFANA / "provisioning" / "dashboards" / "ragserve.yaml").read_text()
+    )
     [entry] = provider["providers"]
     compose = yaml.safe_load((DEPLOY / "compose" / "compose.yaml").read_text())
     mounts = compose["services"]["grafana"]["volumes"]

@@ -60,7 +60,7 @@ def test_ports_are_the_services_own(svc: Svc) -> None:
     if not svc.built:
         pytest.skip(f"ragserve.{svc.module} is not in this checkout yet")
     settings = __import__(f"ragserve.{svc.module}.settings", fromlist=["GRPC_PORT"])
-    assert (settings.GRPC_PORT, settings.METRICS_PORT) == (svc.grpc_port, svc.metrics_port)
+    assert (svc.grpc_port, svc.metrics_port) == (settings.GRPC_PORT, settings.METRICS_PORT)
 
 
 def locked_requirements(package: str) -> str:

@@ -136,7 +136,11 @@ def test_autoscaling_and_disruption_budgets(svc: Svc) -> None:
     budget = named("base", "PodDisruptionBudget", svc.dns)
     assert budget["spec"]["selector"] == {"matchLabels": {"app.kubernetes.io/name": svc.dns}}
     if svc.module == "monitor":
-        assert [h for h in of_kind("base", "HorizontalPodAutoscaler") if h["metadata"]["name"] == "monitor"] == []
+        assert [
+            h
+            for h in of_kind("base", "HorizontalPodAutoscaler")
+            if h["metadata"]["name"] == "monitor"
+        ] == []
         return
     [metric] = named("base", "HorizontalPodAutoscaler", svc.dns)["spec"]["metrics"]
     if svc.module == "inference":

@@ -86,7 +86,9 @@ def drive(router: str, retrieval: str) -> None:
         store = retrieval_pb2_grpc.RetrievalServiceStub(channel)
         store.CreateCollection(
             rpb.CreateCollectionRequest(
-                tenant="deploy", name="names", config=rpb.CollectionConfig(dimension=4, distance=rpb.DISTANCE_COSINE)
+                tenant="deploy",
+                name="names",
+                config=rpb.CollectionConfig(dimension=4, distance=rpb.DISTANCE_COSINE),
             ),
             timeout=30,
         )
@@ -100,20 +102,26 @@ def drive(router: str, retrieval: str) -> None:
         )
         store.Search(
             rpb.SearchRequest(
-                tenant="deploy", collection="names", query=rpb.SearchQuery(vector=[1, 0, 0, 0], limit=1)
+                tenant="deploy",
+                collection="names",
+                query=rpb.SearchQuery(vector=[1, 0, 0, 0], limit=1),
             ),
             timeout=30,
         )
 
 
 @pytest.fixture(scope="module")
-def exported(model_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Exported]:
+def exported(
+    model_repository: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Exported]:
     work = tmp_path_factory.mktemp("deploy-metrics")
     started: list[ServiceProcess] = []
     with RedisServer() as redis:
         try:
             inference = ServiceProcess(
-                "inference", {"RAGSERVE_INFERENCE_MODEL_REPOSITORY": str(model_repository)}, cwd=work
+                "inference",
+                {"RAGSERVE_INFERENCE_MODEL_REPOSITORY": str(model_repository)},
+                cwd=work,
             )
             retrieval = ServiceProcess(
                 "retrieval", {"RAGSERVE_RETRIEVAL_DATA_DIR": str(work / "retrieval")}, cwd=work
@@ -177,7 +185,9 @@ def _walk(node: Any) -> Iterator[str]:
     elif isinstance(node, promql_parser.Call):
         for arg in node.args:
             yield from _walk(arg)
-    elif isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr):
+    elif isinstance(
+        node, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr
+    ):
         yield from _walk(node.expr)
 
 

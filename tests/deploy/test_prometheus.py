@@ -32,13 +32,17 @@ def test_config_loads_with_its_rules(config: str) -> None:
 
 
 def test_rules_check() -> None:
-    files = sorted(str(p.relative_to(PROMETHEUS)) for p in (PROMETHEUS / "rules").glob("*.rules.yml"))
+    files = sorted(
+        str(p.relative_to(PROMETHEUS)) for p in (PROMETHEUS / "rules").glob("*.rules.yml")
+    )
     assert "rules/alerts.rules.yml" in files
     promtool("check", "rules", *files)
 
 
 def test_rule_unit_tests_pass() -> None:
-    files = sorted(str(p.relative_to(PROMETHEUS)) for p in (PROMETHEUS / "tests").glob("*.test.yml"))
+    files = sorted(
+        str(p.relative_to(PROMETHEUS)) for p in (PROMETHEUS / "tests").glob("*.test.yml")
+    )
     promtool("test", "rules", *files)
 
 
@@ -74,7 +78,9 @@ def test_every_alert_has_a_runbook_entry() -> None:
 def test_kubernetes_config_scrapes_every_headless_service() -> None:
     config = yaml.safe_load(Path(PROMETHEUS / "prometheus-k8s.yml").read_text())
     names = {
-        (sd["names"][0], sd["port"]) for job in config["scrape_configs"] for sd in job["dns_sd_configs"]
+        (sd["names"][0], sd["port"])
+        for job in config["scrape_configs"]
+        for sd in job["dns_sd_configs"]
     }
     assert names == {
         (f"{s.dns}-headless.ragserve.svc.cluster.local", s.metrics_port) for s in SERVICES
