@@ -42,9 +42,20 @@ def check_schema(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_valid_against_the_compose_schema() -> None:
-    result = check_schema(COMPOSE)
+@pytest.mark.parametrize("name", ["compose.yaml", "compose.gpu.yaml"])
+def test_valid_against_the_compose_schema(name: str) -> None:
+    result = check_schema(COMPOSE.parent / name)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_gpu_override_runs_the_cuda_image_on_a_gpu() -> None:
+    override = yaml.safe_load((COMPOSE.parent / "compose.gpu.yaml").read_text())
+    inference = override["services"]["inference"]
+    assert inference["build"]["dockerfile"] == "deploy/docker/inference-cuda.Dockerfile"
+    [device] = inference["deploy"]["resources"]["reservations"]["devices"]
+    assert device["capabilities"] == ["gpu"]
+    for volume in inference["volumes"]:
+        assert (COMPOSE.parent / volume.split(":")[0]).is_file()
 
 
 def test_the_schema_check_catches_a_wrong_field(tmp_path: Path) -> None:
