@@ -11,7 +11,7 @@ UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup tools env models demo up test bench lint protos check-protos schemas slo-rules promtool deploy-check clean
+.PHONY: setup tools env models demo up test bench lint protos check-protos schemas slo-rules promtool chromium deploy-check clean
 
 setup: env models
 
@@ -40,8 +40,13 @@ promtool:
 	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
+# Headless Chromium (Debian) for the monitor's status page test, only when missing.
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 # Lint and the committed-stubs check first (fast failures), then every test.
-test: setup promtool check-protos lint
+test: setup promtool chromium check-protos lint
 	$(RUN) pytest -q -p no:cacheprovider
 
 # The deploy/ checks alone (make test runs them too): hadolint, the Compose schema, kustomize

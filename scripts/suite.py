@@ -15,6 +15,7 @@ import threading
 
 from ragserve.embedding_router import settings as embedding_router
 from ragserve.inference import settings as inference
+from ragserve.monitor import settings as monitor
 from ragserve.retrieval import settings as retrieval
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.redis_server import RedisServer
@@ -25,6 +26,8 @@ SERVICES = [
     ("inference", inference.GRPC_PORT, inference.METRICS_PORT),
     ("retrieval", retrieval.GRPC_PORT, retrieval.METRICS_PORT),
     ("embedding_router", embedding_router.GRPC_PORT, embedding_router.METRICS_PORT),
+    # Last: it watches every service started before it (RAGSERVE_MONITOR_TARGETS below).
+    ("monitor", monitor.GRPC_PORT, monitor.METRICS_PORT),
 ]
 REDIS_PORT = 6379
 
@@ -44,6 +47,10 @@ def main() -> None:
         for name, default_port, default_metrics_port in SERVICES:
             prefix = f"RAGSERVE_{name.upper()}_"
             port = int(env.get(prefix + "PORT", default_port))
+            if name == "monitor" and not env.get(prefix + "TARGETS"):
+                env[prefix + "TARGETS"] = ",".join(
+                    f"{p.name}={p.address}/{p.metrics_port}" for p in started
+                )
             process = ServiceProcess(
                 name,
                 {
@@ -61,7 +68,8 @@ def main() -> None:
                 f"{name:16} {process.address}  metrics http://127.0.0.1:{process.metrics_port}/metrics",
                 flush=True,
             )
-        print("the suite is SERVING; Ctrl-C stops it", flush=True)
+        status_page = f"http://127.0.0.1:{started[-1].metrics_port}/"
+        print(f"the suite is SERVING (status page {status_page}); Ctrl-C stops it", flush=True)
         stop.wait()
     finally:
         for process in reversed(started):
