@@ -28,6 +28,8 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /app
+# The one SLO spec, where RAGSERVE_MONITOR_SLO_SPEC's default (relative to /app) finds it.
+COPY deploy/slo/slos.yaml deploy/slo/slos.yaml
 USER 10001:10001
 EXPOSE 50056 9156
 ENTRYPOINT ["python", "-m", "ragserve.monitor"]

@@ -50,6 +50,14 @@ def check_image_shape(svc: Svc, text: str) -> None:
     assert users and users[-1].split(":")[0] not in {"0", "root"}
 
 
+def test_monitor_image_carries_the_slo_spec() -> None:
+    from ragserve.monitor.settings import MonitorSettings
+
+    default = MonitorSettings.model_fields["slo_spec"].default
+    assert f"COPY deploy/slo/slos.yaml {default}" in dockerfile("monitor")
+    assert (ROOT / default).is_file()
+
+
 def test_cuda_variant_runs_on_the_cuda_runtime() -> None:
     text = dockerfile("inference-cuda")
     assert re.search(r"^ARG CUDA_IMAGE=nvidia/cuda:\S+-cudnn-runtime-", text, re.M)

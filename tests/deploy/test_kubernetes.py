@@ -249,3 +249,14 @@ def test_every_service_is_deployed() -> None:
     assert {d["metadata"]["name"] for d in of_kind("base", "Deployment")} == {
         s.dns for s in SERVICES
     }
+
+
+def test_monitor_reaches_every_health_and_metrics_port() -> None:
+    egress = named("base", "NetworkPolicy", "monitor")["spec"]["egress"]
+    reached = {
+        rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]: {
+            port["port"] for port in rule["ports"]
+        }
+        for rule in egress
+    }
+    assert reached == {s.dns: {"grpc", "metrics"} for s in SERVICES if s.module != "monitor"}

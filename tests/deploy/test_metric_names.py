@@ -149,13 +149,19 @@ def exported(
                 if svc.built and svc.module not in {p.name for p in started}:
                     extra = ServiceProcess(
                         svc.module,
-                        {**addresses, f"RAGSERVE_{svc.module.upper()}_REDIS_URL": redis.url},
+                        {
+                            **addresses,
+                            f"RAGSERVE_{svc.module.upper()}_REDIS_URL": redis.url,
+                            # Relative to the working directory by default.
+                            "RAGSERVE_MONITOR_SLO_SPEC": str(DEPLOY / "slo" / "slos.yaml"),
+                        },
                         cwd=work,
                     )
                     started.append(extra)
                     extra.start(timeout_s=60, wait_ready=False)
             names: set[str] = set()
             for process in started:
+                process.check_alive()  # a dead one says why, rather than "connection refused"
                 names |= exported_names(scrape(process.metrics_port))
             yield Exported(frozenset(names), frozenset(p.name for p in started))
         finally:
