@@ -24,6 +24,7 @@ import grpc
 import pytest
 
 from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+from ragserve.api.inference.v1 import inference_pb2, inference_pb2_grpc
 from ragserve.api.monitor.v1 import monitor_pb2 as pb
 from ragserve.api.monitor.v1 import monitor_pb2_grpc
 from ragserve.api.retrieval.v1 import retrieval_pb2, retrieval_pb2_grpc
@@ -44,6 +45,8 @@ runbook_base_url: docs/monitor.md
 slos:
   - {name: retrieval-errors, description: Under 1 % of retrieval calls fail., service: retrieval,
      kind: error_ratio, grpc_service: ragserve.api.retrieval.v1.RetrievalService, objective: 0.99}
+  - {name: inference-errors, description: Under 1 % of inference calls fail., service: inference,
+     kind: error_ratio, grpc_service: inference.GRPCInferenceService, objective: 0.99}
   - {name: vector-search-latency, description: 95 % of searches under 100 ms., service: retrieval,
      kind: latency, histogram: ragserve_retrieval_search_duration_seconds, threshold_seconds: 0.1,
      objective: 0.95}
@@ -204,7 +207,11 @@ async def test_all_serving(monitor: monitor_pb2_grpc.MonitorServiceStub) -> None
         "qdrant": pb.SERVING_STATE_SERVING,
         "redis": pb.SERVING_STATE_SERVING,
     }
-    assert [s.name for s in status.slos] == ["retrieval-errors", "vector-search-latency"]
+    assert [s.name for s in status.slos] == [
+        "retrieval-errors",
+        "inference-errors",
+        "vector-search-latency",
+    ]
     slo = status.slos[0]
     assert (slo.kind, slo.unit, slo.objective) == ("error_ratio", "ratio", 0.99)
     assert slo.windows[0].long_window.seconds == 12 and slo.windows[0].burn_rate_threshold == 10
@@ -297,6 +304,33 @@ async def test_redis_down_degrades_queries_then_they_serve_again(
         await load
 
 
+async def retrieval_traffic(
+    retrieval: retrieval_pb2_grpc.RetrievalServiceStub, failing: asyncio.Event, done: asyncio.Event
+) -> None:
+    """Calls that succeed, plus (while ``failing``) as many that fail with NOT_FOUND."""
+    while not done.is_set():
+        await retrieval.ListCollections(retrieval_pb2.ListCollectionsRequest(tenant="t"), timeout=5)
+        if failing.is_set():
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await retrieval.DescribeCollection(
+                    retrieval_pb2.DescribeCollectionRequest(tenant="t", name="missing"), timeout=5
+                )
+            assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def inference_traffic(
+    inference: inference_pb2_grpc.GRPCInferenceServiceStub, done: asyncio.Event
+) -> None:
+    """Liveness calls that succeed and inferences of a model that does not exist."""
+    while not done.is_set():
+        await inference.ServerLive(inference_pb2.ServerLiveRequest(), timeout=5)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await inference.ModelInfer(
+                inference_pb2.ModelInferRequest(model_name="missing"), timeout=5
+            )
+        assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
 async def test_injected_errors_fire_the_burn_rate_alert_then_it_resolves(
     suite: Suite, monitor: monitor_pb2_grpc.MonitorServiceStub
 ) -> None:
@@ -308,20 +342,7 @@ async def test_injected_errors_fire_the_burn_rate_alert_then_it_resolves(
         failing = asyncio.Event()
         done = asyncio.Event()
 
-        async def traffic() -> None:
-            while not done.is_set():
-                await retrieval.ListCollections(
-                    retrieval_pb2.ListCollectionsRequest(tenant="t"), timeout=5
-                )
-                if failing.is_set():
-                    with pytest.raises(grpc.aio.AioRpcError) as error:
-                        await retrieval.DescribeCollection(
-                            retrieval_pb2.DescribeCollectionRequest(tenant="t", name="missing"),
-                            timeout=5,
-                        )
-                    assert error.value.code() == grpc.StatusCode.NOT_FOUND
-
-        task = asyncio.create_task(traffic())
+        task = asyncio.create_task(retrieval_traffic(retrieval, failing, done))
         try:
             failing.set()
             fired = await next_alert(alerts, pb.ALERT_STATE_FIRING, 30)
@@ -401,26 +422,40 @@ async def test_status_page_in_headless_chromium(
     dom = await asyncio.to_thread(render_page, url, tmp_path)
     assert 'data-service="retrieval" data-state="SERVING"' in dom
     assert "suite serving" in dom
-    suite.retrieval.kill()
-    try:
-        await watch_until(
-            stream,
-            lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_UNREACHABLE,
-            10,
-            "retrieval UNREACHABLE",
+    # Inference fails half its calls until its burn-rate alert fires, and goes on failing
+    # while retrieval is stopped: the page then shows an outage and an SLO burn at once.
+    alerts = monitor.WatchAlerts(pb.WatchAlertsRequest())
+    done = asyncio.Event()
+    async with grpc.aio.insecure_channel(suite.inference.address) as channel:
+        task = asyncio.create_task(
+            inference_traffic(inference_pb2_grpc.GRPCInferenceServiceStub(channel), done)
         )
-        dom = await asyncio.to_thread(render_page, url, tmp_path)
-        assert 'data-service="retrieval" data-state="UNREACHABLE"' in dom
-        assert "query: not serving" in dom
-        assert "retrieval unreachable" in dom
-        assert "ServiceDown" in dom
-        shot = (
-            ROOT / "docs" / "monitor-status-page.png"
-            if os.environ.get("RAGSERVE_UPDATE_SCREENSHOT")
-            else tmp_path / "page.png"
-        )
-        await asyncio.to_thread(render_page, url, tmp_path, shot)
-        assert shot.stat().st_size > 10_000
-    finally:
-        stream.cancel()
-        suite.retrieval.start(timeout_s=60)
+        try:
+            fired = await next_alert(alerts, pb.ALERT_STATE_FIRING, 30)
+            assert fired.labels["slo"] == "inference-errors"
+            suite.retrieval.kill()
+            await watch_until(
+                stream,
+                lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_UNREACHABLE,
+                10,
+                "retrieval UNREACHABLE",
+            )
+            dom = await asyncio.to_thread(render_page, url, tmp_path)
+            assert 'data-service="retrieval" data-state="UNREACHABLE"' in dom
+            assert "query: not serving" in dom
+            assert "retrieval unreachable" in dom
+            assert "ServiceDown" in dom
+            assert "inference-errors: error budget burning too fast (page)" in dom
+            shot = (
+                ROOT / "docs" / "monitor-status-page.png"
+                if os.environ.get("RAGSERVE_UPDATE_SCREENSHOT")
+                else tmp_path / "page.png"
+            )
+            await asyncio.to_thread(render_page, url, tmp_path, shot)
+            assert shot.stat().st_size > 10_000
+        finally:
+            done.set()
+            await task
+            alerts.cancel()
+            stream.cancel()
+            suite.retrieval.start(timeout_s=60)

@@ -25,6 +25,12 @@ HEADER = (
 )
 
 
+def summary(slo: Slo, severity: str) -> str:
+    """The alert's summary; ``severity`` is the spec's word (page, ticket) or its label."""
+    word = {label: name for name, label in SEVERITY_LABEL.items()}.get(severity, severity)
+    return f"{slo.name}: error budget burning too fast ({word})"
+
+
 def record_name(window: str) -> str:
     return f"{RECORD_PREFIX}{window}"
 
@@ -77,7 +83,7 @@ def alert_rules(spec: SloSpec, slo: Slo) -> list[dict[str, Any]]:
                 "expr": "\nor\n".join(clauses),
                 "labels": {**slo_labels(slo), "severity": SEVERITY_LABEL[severity]},
                 "annotations": {
-                    "summary": f"{slo.name}: error budget burning too fast ({severity})",
+                    "summary": summary(slo, severity),
                     "description": (
                         f"{slo.description} Objective {slo.objective:g}; the bad-event "
                         f"ratio (the alert's value) exceeds the burn-rate threshold on a "

@@ -31,6 +31,7 @@ from ragserve.monitor.model import (
 )
 from ragserve.monitor.status_json import suite_json
 from ragserve.monitor.targets import Target
+from ragserve.slo import rules
 from ragserve.slo.evaluate import RatioSource, SloVerdict, StoreRatios, evaluate
 from ragserve.slo.rules import ALERT_NAME
 from ragserve.slo.samples import SampleStore
@@ -121,10 +122,14 @@ class MonitorCore:
         now = self._clock()
         keep = self.metric_names()
         for target, text in zip(self.targets, texts, strict=True):
-            if text is None:
-                metrics.SCRAPE_FAILURES.labels(target.service).inc()
-            else:
-                self.store.add_exposition(target.metrics_address, now, text, keep.__contains__)
+            if text is not None:
+                try:
+                    self.store.add_exposition(target.metrics_address, now, text, keep.__contains__)
+                    continue
+                except ValueError:
+                    # One replica's malformed page must not cost the others their round.
+                    log.warning("unparsable /metrics from %s", target.metrics_address)
+            metrics.SCRAPE_FAILURES.labels(target.service).inc()
         for service in self.services():
             sources = {t.metrics_address for t in self.targets if t.service == service}
             self._figures[service] = figures(
@@ -149,7 +154,7 @@ class MonitorCore:
                     Condition(
                         name=ALERT_NAME,
                         severity=alert.severity,
-                        summary=f"{slo.name}: error budget burning too fast ({alert.severity})",
+                        summary=rules.summary(slo, alert.severity),
                         value=alert.value or 0.0,
                         threshold=alert.threshold,
                         runbook_url=self._runbook(self.spec.runbook_for(slo)),

@@ -66,7 +66,17 @@ def suite_json(view: SuiteView, firing: list[Alert]) -> dict[str, Any]:
                 "objective": v.slo.objective,
                 "met": v.met,
                 "error_budget_remaining": v.error_budget_remaining,
-                "burn_rates": [w.long_burn_rate for w in v.windows],
+                "windows": [
+                    {
+                        "long": w.window.long,
+                        "short": w.window.short,
+                        "long_burn_rate": w.long_burn_rate,
+                        "short_burn_rate": w.short_burn_rate,
+                        "burn_rate_threshold": w.window.burn_rate,
+                        "firing": w.firing,
+                    }
+                    for w in v.windows
+                ],
             }
             for v in view.slos
         ],

@@ -13,6 +13,7 @@ function el(tag, attrs, ...children) {
 }
 const words = (state) => state.replace("_", " ").toLowerCase();
 const ms = (s) => (s == null ? "–" : s < 1 ? (s * 1000).toFixed(1) + " ms" : s.toFixed(2) + " s");
+const rate = (b) => (b == null ? "–" : b.toFixed(1) + "×");
 const pct = (r) => (r == null ? "–" : (r * 100).toFixed(r < 0.01 ? 2 : 1) + " %");
 
 function node(service, byName, alerts) {
@@ -63,8 +64,8 @@ function render(status) {
   document.getElementById("alerts").replaceChildren(...(alerts.length ? alerts : [el("li", { class: "none" }, "no alerts firing")]));
   document.querySelector("#slos tbody").replaceChildren(...status.slos.map((s) => el("tr", {},
     el("td", {}, s.name), el("td", {}, s.service), el("td", {}, (s.objective * 100).toFixed(1) + " %"),
-    el("td", {}, s.burn_rates.map((b) => (b == null ? "–" : b.toFixed(2))).join(" / ")),
-    el("td", {}, pct(s.error_budget_remaining)),
+    el("td", {}, s.windows.map((w) => w.long + " / " + w.short + ": " + rate(w.long_burn_rate) + " / " + rate(w.short_burn_rate) + " (fires above " + w.burn_rate_threshold + "×)").join(" · ")),
+    el("td", {}, s.error_budget_remaining == null ? "–" : s.error_budget_remaining < 0 ? "exhausted" : pct(s.error_budget_remaining)),
     el("td", { class: s.met ? "met" : "burning" }, s.met ? "met" : "burning"))));
 }
 
