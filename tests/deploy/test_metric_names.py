@@ -30,6 +30,7 @@ from ragserve.api.common.v1 import common_pb2
 from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from ragserve.api.retrieval.v1 import retrieval_pb2 as rpb
 from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
+from ragserve.testkit.ports import free_port
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.redis_server import RedisServer
 
@@ -115,6 +116,11 @@ def exported(
     model_repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Exported]:
     work = tmp_path_factory.mktemp("deploy-metrics")
+    # Ports chosen up front, so every process starts at once (start-up is most of the time).
+    ports = {name: free_port() for name in ("inference", "retrieval", "embedding_router")}
+    addresses = {
+        f"RAGSERVE_{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in ports.items()
+    }
     started: list[ServiceProcess] = []
     with RedisServer() as redis:
         try:
@@ -122,43 +128,44 @@ def exported(
                 "inference",
                 {"RAGSERVE_INFERENCE_MODEL_REPOSITORY": str(model_repository)},
                 cwd=work,
+                grpc_port=ports["inference"],
             )
             retrieval = ServiceProcess(
-                "retrieval", {"RAGSERVE_RETRIEVAL_DATA_DIR": str(work / "retrieval")}, cwd=work
+                "retrieval",
+                {"RAGSERVE_RETRIEVAL_DATA_DIR": str(work / "retrieval")},
+                cwd=work,
+                grpc_port=ports["retrieval"],
             )
-            started += [inference, retrieval]
-            with ThreadPoolExecutor(2) as pool:
-                list(pool.map(lambda p: p.start(timeout_s=120), [inference, retrieval]))
             router = ServiceProcess(
                 "embedding_router",
-                {
-                    "RAGSERVE_EMBEDDING_ROUTER_REDIS_URL": redis.url,
-                    "RAGSERVE_INFERENCE_ADDR": inference.address,
-                },
+                {**addresses, "RAGSERVE_EMBEDDING_ROUTER_REDIS_URL": redis.url},
                 cwd=work,
+                grpc_port=ports["embedding_router"],
             )
-            started.append(router)
-            router.start(timeout_s=60)
-            drive(router.address, retrieval.address)
-            addresses = {
-                f"RAGSERVE_{p.name.upper()}_ADDR": p.address for p in (inference, retrieval, router)
-            }
+            driven = [inference, retrieval, router]
             # The services built on branches, when this checkout has them: their metrics
             # exist once they serve (their peers may still be missing: not waited for).
-            for svc in SERVICES:
-                if svc.built and svc.module not in {p.name for p in started}:
-                    extra = ServiceProcess(
-                        svc.module,
-                        {
-                            **addresses,
-                            f"RAGSERVE_{svc.module.upper()}_REDIS_URL": redis.url,
-                            # Relative to the working directory by default.
-                            "RAGSERVE_MONITOR_SLO_SPEC": str(DEPLOY / "slo" / "slos.yaml"),
-                        },
-                        cwd=work,
-                    )
-                    started.append(extra)
-                    extra.start(timeout_s=60, wait_ready=False)
+            extras = [
+                ServiceProcess(
+                    svc.module,
+                    {
+                        **addresses,
+                        f"RAGSERVE_{svc.module.upper()}_REDIS_URL": redis.url,
+                        # Relative to the working directory by default.
+                        "RAGSERVE_MONITOR_SLO_SPEC": str(DEPLOY / "slo" / "slos.yaml"),
+                    },
+                    cwd=work,
+                )
+                for svc in SERVICES
+                if svc.built and svc.module not in ports
+            ]
+            started += driven + extras
+            with ThreadPoolExecutor(len(started)) as pool:
+                waits = [pool.submit(p.start, timeout_s=120) for p in driven]
+                waits += [pool.submit(p.start, timeout_s=120, wait_ready=False) for p in extras]
+                for wait in waits:
+                    wait.result()
+            drive(router.address, retrieval.address)
             names: set[str] = set()
             for process in started:
                 process.check_alive()  # a dead one says why, rather than "connection refused"
