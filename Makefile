@@ -11,7 +11,7 @@ UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup tools env models demo up test bench lint protos check-protos schemas slo-rules promtool chromium clean
+.PHONY: setup tools env models demo up test bench lint protos check-protos schemas slo-rules promtool chromium deploy-check clean
 
 setup: env models
 
@@ -48,6 +48,11 @@ chromium:
 # Lint and the committed-stubs check first (fast failures), then every test.
 test: setup promtool chromium check-protos lint
 	$(RUN) pytest -q -p no:cacheprovider
+
+# The deploy/ checks alone (make test runs them too): hadolint, the Compose schema, kustomize
+# rendered and validated strictly, promtool, dashboards' metric names against live services.
+deploy-check: setup promtool
+	$(RUN) pytest -q -p no:cacheprovider tests/deploy
 
 bench: setup
 	$(RUN) python -m benchmarks.run_all
