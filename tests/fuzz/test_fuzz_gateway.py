@@ -5,7 +5,7 @@ status is judged by ``hostile.Ledger``; the processes' logs are scanned afterwar
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -117,6 +117,44 @@ def docs(world: World, stub: pb_grpc.GatewayServiceStub) -> str:
     return "fuzzdocs"
 
 
+QUERY_UNSERVED = "Query is not served yet"
+
+
+@pytest.fixture(scope="module")
+def query_served(world: World, stub: pb_grpc.GatewayServiceStub, docs: str) -> bool:
+    """False while the orchestrator on this branch does not serve Query (wt-query)."""
+    try:
+        stub.Search(
+            pb.SearchRequest(collections=[docs], query="lava"),
+            metadata=bearer(world.acme),
+            timeout=30,
+        )
+    except grpc.RpcError as error:
+        if QUERY_UNSERVED in (error.details() or ""):  # type: ignore[attr-defined]
+            return False
+    return True
+
+
+def _needs_query(served: bool) -> None:
+    if not served:
+        pytest.skip("the orchestrator on this branch does not serve Query yet")
+
+
+def _forwarded(served: bool, thunk: Callable[[], Any]) -> Callable[[], Any]:
+    """``thunk``, where a call that passed the gateway's validation and reached an
+    orchestrator that does not serve Query yet counts as OK: the gateway's part is done."""
+
+    def run() -> Any:
+        try:
+            return thunk()
+        except grpc.RpcError as error:
+            if served or QUERY_UNSERVED not in (error.details() or ""):  # type: ignore[attr-defined]
+                raise
+            return None
+
+    return run
+
+
 def _expect_refused(ledger: Ledger, before: int) -> None:
     """Fail the example (hypothesis then shrinks it) on a new violation."""
     assert len(ledger.violations) == before, ledger.violations[-1]
@@ -133,7 +171,6 @@ def test_hostile_authorization_headers(
         "",
         "Bearer",
         "Bearer ",
-        "bearer " + world.acme,
         "Basic dXNlcjpwYXNz",
         "Bearer rsk_",
         "Bearer rsk__",
@@ -142,27 +179,46 @@ def test_hostile_authorization_headers(
         f"Bearer rsk_{key_id.upper()}_" + "A" * 43,
         f"Bearer rsk_{key_id}_" + world.acme.split("_", 2)[2][:-1],
         f"Bearer {world.acme} {world.acme}",
-        f"Bearer  {world.acme}",
-        f"Bearer {world.acme}\t",
         "Bearer " + "A" * 7000,
         "Bearer " + "rsk_" + "f" * 16 + "_" + "A" * 6000,
         "Bearer %s" % ("rsk_" + "0" * 16 + "_" + "-" * 43),
     ]
     for header in headers:
         for case, thunk in (
-            ("Embed", lambda h=header: stub.Embed(
-                pb.EmbedRequest(texts=["x"]), metadata=(("authorization", h),), timeout=10
-            )),
-            ("ListCollections", lambda h=header: stub.ListCollections(
-                pb.ListCollectionsRequest(), metadata=(("authorization", h),), timeout=10
-            )),
-            ("Ingest", lambda h=header: drain(stub.Ingest(
-                iter([pb.IngestRequest(config=pb.IngestConfig(collection=docs))]),
-                metadata=(("authorization", h),),
-                timeout=10,
-            ))),
+            (
+                "Embed",
+                lambda h=header: stub.Embed(
+                    pb.EmbedRequest(texts=["x"]), metadata=(("authorization", h),), timeout=10
+                ),
+            ),
+            (
+                "ListCollections",
+                lambda h=header: stub.ListCollections(
+                    pb.ListCollectionsRequest(), metadata=(("authorization", h),), timeout=10
+                ),
+            ),
+            (
+                "Ingest",
+                lambda h=header: drain(
+                    stub.Ingest(
+                        iter([pb.IngestRequest(config=pb.IngestConfig(collection=docs))]),
+                        metadata=(("authorization", h),),
+                        timeout=10,
+                    )
+                ),
+            ),
         ):
             ledger.call(f"auth {case} {header[:40]!r}", thunk, expect=[UNAUTHENTICATED])
+    # Lenient but not wrong: the scheme is case-insensitive (RFC 7235) and extra spaces
+    # are stripped. (A trailing tab never leaves the client: grpcio refuses the metadata.)
+    for header in ("bearer " + world.acme, f"Bearer  {world.acme}"):
+        ledger.call(
+            f"auth lenient {header[:10]!r}",
+            lambda h=header: stub.ListCollections(
+                pb.ListCollectionsRequest(), metadata=(("authorization", h),), timeout=10
+            ),
+            expect=[OK],
+        )
     # Two authorization headers, and none at all.
     ledger.call(
         "auth two headers",
@@ -181,39 +237,103 @@ def test_hostile_authorization_headers(
 
 
 def test_keys_used_where_they_do_not_reach(
-    world: World, stub: pb_grpc.GatewayServiceStub, ledger: Ledger, docs: str
+    world: World,
+    stub: pb_grpc.GatewayServiceStub,
+    ledger: Ledger,
+    docs: str,
+    query_served: bool,
 ) -> None:
     other = bearer(world.other)
     for case, thunk in (
-        ("GetCollection", lambda: stub.GetCollection(
-            pb.GetCollectionRequest(name=docs), metadata=other, timeout=10)),
-        ("DeleteCollection", lambda: stub.DeleteCollection(
-            pb.DeleteCollectionRequest(name=docs), metadata=other, timeout=10)),
-        ("DeleteDocument", lambda: stub.DeleteDocument(
-            pb.DeleteDocumentRequest(collection=docs, document_id="seed"), metadata=other,
-            timeout=10)),
-        ("ListDocuments", lambda: stub.ListDocuments(
-            pb.ListDocumentsRequest(collection=docs), metadata=other, timeout=10)),
-        ("Search", lambda: stub.Search(
-            pb.SearchRequest(collections=[docs], query="lava"), metadata=other, timeout=30)),
-        ("Query", lambda: drain(stub.Query(
-            pb.QueryRequest(collections=[docs], query="lava"), metadata=other, timeout=30))),
-        ("Ingest", lambda: drain(stub.Ingest(iter([
-            pb.IngestRequest(config=pb.IngestConfig(collection=docs)),
-            pb.IngestRequest(document=pb.Document(sequence=1, id="x", text="y")),
-        ]), metadata=other, timeout=30))),
+        (
+            "GetCollection",
+            lambda: stub.GetCollection(
+                pb.GetCollectionRequest(name=docs), metadata=other, timeout=10
+            ),
+        ),
+        (
+            "DeleteCollection",
+            lambda: stub.DeleteCollection(
+                pb.DeleteCollectionRequest(name=docs), metadata=other, timeout=10
+            ),
+        ),
+        (
+            "DeleteDocument",
+            lambda: stub.DeleteDocument(
+                pb.DeleteDocumentRequest(collection=docs, document_id="seed"),
+                metadata=other,
+                timeout=10,
+            ),
+        ),
+        (
+            "ListDocuments",
+            lambda: stub.ListDocuments(
+                pb.ListDocumentsRequest(collection=docs), metadata=other, timeout=10
+            ),
+        ),
+        (
+            "Ingest",
+            lambda: drain(
+                stub.Ingest(
+                    iter(
+                        [
+                            pb.IngestRequest(config=pb.IngestConfig(collection=docs)),
+                            pb.IngestRequest(document=pb.Document(sequence=1, id="x", text="y")),
+                        ]
+                    ),
+                    metadata=other,
+                    timeout=30,
+                )
+            ),
+        ),
     ):
         ledger.call(f"other tenant {case}", thunk, expect=[NOT_FOUND])
+    if query_served:  # otherwise the orchestrator does not serve them yet
+        for case, thunk in (
+            (
+                "Search",
+                lambda: stub.Search(
+                    pb.SearchRequest(collections=[docs], query="lava"), metadata=other, timeout=30
+                ),
+            ),
+            (
+                "Query",
+                lambda: drain(
+                    stub.Query(
+                        pb.QueryRequest(collections=[docs], query="lava"),
+                        metadata=other,
+                        timeout=30,
+                    )
+                ),
+            ),
+        ):
+            ledger.call(f"other tenant {case}", thunk, expect=[NOT_FOUND])
     reader = bearer(world.reader)
     for case, thunk in (
-        ("CreateCollection", lambda: stub.CreateCollection(
-            pb.CreateCollectionRequest(name="nope"), metadata=reader, timeout=10)),
-        ("Ingest", lambda: drain(stub.Ingest(iter([
-            pb.IngestRequest(config=pb.IngestConfig(collection=docs))]),
-            metadata=reader, timeout=10))),
-        ("CreateApiKey", lambda: stub.CreateApiKey(
-            pb.CreateApiKeyRequest(tenant="acme", permissions=[pb.PERMISSION_ADMIN]),
-            metadata=reader, timeout=10)),
+        (
+            "CreateCollection",
+            lambda: stub.CreateCollection(
+                pb.CreateCollectionRequest(name="nope"), metadata=reader, timeout=10
+            ),
+        ),
+        (
+            "Ingest",
+            lambda: drain(
+                stub.Ingest(
+                    iter([pb.IngestRequest(config=pb.IngestConfig(collection=docs))]),
+                    metadata=reader,
+                    timeout=10,
+                )
+            ),
+        ),
+        (
+            "CreateApiKey",
+            lambda: stub.CreateApiKey(
+                pb.CreateApiKeyRequest(tenant="acme", permissions=[pb.PERMISSION_ADMIN]),
+                metadata=reader,
+                timeout=10,
+            ),
+        ),
     ):
         ledger.call(f"read-only {case}", thunk, expect=[DENIED])
 
@@ -224,36 +344,77 @@ def test_keys_used_where_they_do_not_reach(
 @FUZZ
 @given(name=HOSTILE_TEXT)
 def test_hostile_collection_names(
-    world: World, stub: pb_grpc.GatewayServiceStub, ledger: Ledger, name: str
+    world: World, stub: pb_grpc.GatewayServiceStub, ledger: Ledger, query_served: bool, name: str
 ) -> None:
     before = len(ledger.violations)
     key = bearer(world.acme)
     expect = [INVALID, NOT_FOUND, OK, grpc.StatusCode.ALREADY_EXISTS]
-    ledger.call(f"CreateCollection name={name[:40]!r}", lambda: stub.CreateCollection(
-        pb.CreateCollectionRequest(name=name, model=name[:200]), metadata=key, timeout=30),
-        expect=expect)
-    ledger.call(f"GetCollection name={name[:40]!r}", lambda: stub.GetCollection(
-        pb.GetCollectionRequest(name=name), metadata=key, timeout=10), expect=expect)
-    ledger.call(f"ListDocuments name={name[:40]!r}", lambda: stub.ListDocuments(
-        pb.ListDocumentsRequest(collection=name, page_token=name), metadata=key, timeout=10),
-        expect=expect)
-    ledger.call(f"DeleteDocument id={name[:40]!r}", lambda: stub.DeleteDocument(
-        pb.DeleteDocumentRequest(collection="fuzzdocs", document_id=name), metadata=key,
-        timeout=10), expect=expect)
-    ledger.call(f"Search collections={name[:40]!r}", lambda: stub.Search(
-        pb.SearchRequest(collections=[name], query=name or "q"), metadata=key, timeout=30),
-        expect=expect)
-    ledger.call(f"Embed model={name[:40]!r}", lambda: stub.Embed(
-        pb.EmbedRequest(model=name, texts=[name]), metadata=key, timeout=30), expect=expect)
-    ledger.call(f"CreateApiKey tenant={name[:40]!r}", lambda: stub.CreateApiKey(
-        pb.CreateApiKeyRequest(tenant=name, permissions=[pb.PERMISSION_READ], description=name),
-        metadata=bearer(world.admin), timeout=10), expect=expect)
-    ledger.call(f"RevokeApiKey id={name[:40]!r}", lambda: stub.RevokeApiKey(
-        pb.RevokeApiKeyRequest(id=name), metadata=bearer(world.admin), timeout=10),
-        expect=[INVALID, NOT_FOUND])
-    ledger.call(f"ListApiKeys token={name[:40]!r}", lambda: stub.ListApiKeys(
-        pb.ListApiKeysRequest(page_token=name), metadata=bearer(world.admin), timeout=10),
-        expect=[INVALID, OK])
+    ledger.call(
+        f"CreateCollection name={name[:40]!r}",
+        lambda: stub.CreateCollection(
+            pb.CreateCollectionRequest(name=name, model=name[:200]), metadata=key, timeout=30
+        ),
+        expect=expect,
+    )
+    ledger.call(
+        f"GetCollection name={name[:40]!r}",
+        lambda: stub.GetCollection(pb.GetCollectionRequest(name=name), metadata=key, timeout=10),
+        expect=expect,
+    )
+    ledger.call(
+        f"ListDocuments name={name[:40]!r}",
+        lambda: stub.ListDocuments(
+            pb.ListDocumentsRequest(collection=name, page_token=name), metadata=key, timeout=10
+        ),
+        expect=expect,
+    )
+    ledger.call(
+        f"DeleteDocument id={name[:40]!r}",
+        lambda: stub.DeleteDocument(
+            pb.DeleteDocumentRequest(collection="fuzzdocs", document_id=name),
+            metadata=key,
+            timeout=10,
+        ),
+        expect=expect,
+    )
+    ledger.call(
+        f"Search collections={name[:40]!r}",
+        _forwarded(
+            query_served,
+            lambda: stub.Search(
+                pb.SearchRequest(collections=[name], query=name or "q"), metadata=key, timeout=30
+            ),
+        ),
+        expect=expect,
+    )
+    ledger.call(
+        f"Embed model={name[:40]!r}",
+        lambda: stub.Embed(pb.EmbedRequest(model=name, texts=[name]), metadata=key, timeout=30),
+        expect=expect,
+    )
+    ledger.call(
+        f"CreateApiKey tenant={name[:40]!r}",
+        lambda: stub.CreateApiKey(
+            pb.CreateApiKeyRequest(tenant=name, permissions=[pb.PERMISSION_READ], description=name),
+            metadata=bearer(world.admin),
+            timeout=10,
+        ),
+        expect=expect,
+    )
+    ledger.call(
+        f"RevokeApiKey id={name[:40]!r}",
+        lambda: stub.RevokeApiKey(
+            pb.RevokeApiKeyRequest(id=name), metadata=bearer(world.admin), timeout=10
+        ),
+        expect=[INVALID, NOT_FOUND],
+    )
+    ledger.call(
+        f"ListApiKeys token={name[:40]!r}",
+        lambda: stub.ListApiKeys(
+            pb.ListApiKeysRequest(page_token=name), metadata=bearer(world.admin), timeout=10
+        ),
+        expect=[INVALID, OK],
+    )
     _expect_refused(ledger, before)
 
 
@@ -270,8 +431,18 @@ def _value(draw_value: Any) -> struct_pb2.Value:
 @given(
     doc_id=HOSTILE_TEXT,
     media_type=st.one_of(
-        st.sampled_from(["", "text/plain; charset=ebcdic-x", "text/plain; charset=",
-                         "application/pdf", "text/html", "image/png", "text/plain;;;", "\x00"]),
+        st.sampled_from(
+            [
+                "",
+                "text/plain; charset=ebcdic-x",
+                "text/plain; charset=",
+                "application/pdf",
+                "text/html",
+                "image/png",
+                "text/plain;;;",
+                "\x00",
+            ]
+        ),
         st.text(max_size=200),
     ),
     number=NUMBERS,
@@ -279,8 +450,15 @@ def _value(draw_value: Any) -> struct_pb2.Value:
     data=st.binary(max_size=2000),
 )
 def test_hostile_documents(
-    world: World, stub: pb_grpc.GatewayServiceStub, ledger: Ledger, docs: str,
-    doc_id: str, media_type: str, number: float, key: str, data: bytes,
+    world: World,
+    stub: pb_grpc.GatewayServiceStub,
+    ledger: Ledger,
+    docs: str,
+    doc_id: str,
+    media_type: str,
+    number: float,
+    key: str,
+    data: bytes,
 ) -> None:
     before = len(ledger.violations)
     metadata = struct_pb2.Struct()
@@ -298,8 +476,9 @@ def test_hostile_documents(
     def run() -> None:
         acks.extend(stub.Ingest(iter(requests), metadata=bearer(world.acme), timeout=60))
 
-    outcome = ledger.call(f"Ingest id={doc_id[:30]!r} media={media_type[:30]!r}", run,
-                          expect=[OK, INVALID])
+    outcome = ledger.call(
+        f"Ingest id={doc_id[:30]!r} media={media_type[:30]!r}", run, expect=[OK, INVALID]
+    )
     for ack in acks:
         if ack.status == pb.INGEST_STATUS_FAILED:
             ledger.record(
@@ -331,7 +510,7 @@ def test_broken_ingest_streams(
 
     deep: dict[str, Any] = {}
     cursor = deep
-    for _ in range(40):
+    for _ in range(20):  # 60 messages deep: past the gateway's 8, within protobuf's 100
         cursor["n"] = {}
         cursor = cursor["n"]
     deep_struct = struct_pb2.Struct()
@@ -348,25 +527,86 @@ def test_broken_ingest_streams(
         "sequence 0": [config, document(0)],
         "empty message": [config, pb.IngestRequest()],
         "empty config": [pb.IngestRequest(config=pb.IngestConfig())],
-        "chunking 0": [pb.IngestRequest(config=pb.IngestConfig(
-            collection=docs, chunking=pb.ChunkingOptions(max_tokens=1)))],
-        "chunking huge": [pb.IngestRequest(config=pb.IngestConfig(
-            collection=docs, chunking=pb.ChunkingOptions(max_tokens=4_000_000_000)))],
-        "overlap over max": [pb.IngestRequest(config=pb.IngestConfig(
-            collection=docs, chunking=pb.ChunkingOptions(max_tokens=64, overlap_tokens=64)))],
-        "overlap huge": [pb.IngestRequest(config=pb.IngestConfig(
-            collection=docs, chunking=pb.ChunkingOptions(max_tokens=64,
-                                                        overlap_tokens=4_000_000_000)))],
+        "chunking 0": [
+            pb.IngestRequest(
+                config=pb.IngestConfig(collection=docs, chunking=pb.ChunkingOptions(max_tokens=1))
+            )
+        ],
+        "chunking huge": [
+            pb.IngestRequest(
+                config=pb.IngestConfig(
+                    collection=docs, chunking=pb.ChunkingOptions(max_tokens=4_000_000_000)
+                )
+            )
+        ],
+        "overlap over max": [
+            pb.IngestRequest(
+                config=pb.IngestConfig(
+                    collection=docs, chunking=pb.ChunkingOptions(max_tokens=64, overlap_tokens=64)
+                )
+            )
+        ],
+        "overlap huge": [
+            pb.IngestRequest(
+                config=pb.IngestConfig(
+                    collection=docs,
+                    chunking=pb.ChunkingOptions(max_tokens=64, overlap_tokens=4_000_000_000),
+                )
+            )
+        ],
         "deep metadata": [config, document(1, metadata=deep_struct)],
         "big metadata": [config, document(1, metadata=big_struct)],
-        "oversize document": [config, pb.IngestRequest(document=pb.Document(
-            sequence=1, id="big", data=b"x" * (8 * 1024 * 1024 + 1), media_type="text/plain"))],
+        "oversize document": [
+            config,
+            pb.IngestRequest(
+                document=pb.Document(
+                    sequence=1, id="big", data=b"x" * (8 * 1024 * 1024 + 1), media_type="text/plain"
+                )
+            ),
+        ],
         "missing collection": [pb.IngestRequest(config=pb.IngestConfig(collection="nope"))],
         "huge sequence": [config, document(2**64 - 1)],
     }
     for case, requests in streams.items():
-        ledger.call(f"Ingest {case}", lambda r=requests: drain(
-            stub.Ingest(iter(r), metadata=key, timeout=60)), expect=[OK, INVALID, NOT_FOUND])
+        ledger.call(
+            f"Ingest {case}",
+            lambda r=requests: drain(stub.Ingest(iter(r), metadata=key, timeout=60)),
+            expect=[OK, INVALID, NOT_FOUND],
+        )
+
+
+def test_ingest_writes_racing_the_end_of_the_stream(
+    world: World, stub: pb_grpc.GatewayServiceStub, ledger: Ledger, docs: str
+) -> None:
+    # The orchestrator ends the stream (NOT_FOUND) while the gateway still forwards the
+    # client's documents: the gateway's writes then meet a finished call.
+    key = bearer(world.acme)
+
+    def requests() -> Iterator[pb.IngestRequest]:
+        yield pb.IngestRequest(config=pb.IngestConfig(collection="missing"))
+        for i in range(1, 300):
+            yield pb.IngestRequest(document=pb.Document(sequence=i, id=f"d{i}", text="t" * 4000))
+
+    for round_ in range(10):
+        ledger.call(
+            f"Ingest into a missing collection, still sending {round_}",
+            lambda: drain(stub.Ingest(requests(), metadata=key, timeout=60)),
+            expect=[NOT_FOUND],
+        )
+
+    def over_the_model(collection: str) -> Iterator[pb.IngestRequest]:
+        # Within the gateway's bound (8192), over the model's token limit (256).
+        chunking = pb.ChunkingOptions(max_tokens=1000)
+        yield pb.IngestRequest(config=pb.IngestConfig(collection=collection, chunking=chunking))
+        for i in range(1, 300):
+            yield pb.IngestRequest(document=pb.Document(sequence=i, id=f"d{i}", text="t" * 4000))
+
+    for round_ in range(10):
+        ledger.call(
+            f"Ingest chunking over the model's limit, still sending {round_}",
+            lambda: drain(stub.Ingest(over_the_model(docs), metadata=key, timeout=60)),
+            expect=[INVALID],
+        )
 
 
 def test_ingest_cancelled_and_out_of_time(
@@ -387,12 +627,17 @@ def test_ingest_cancelled_and_out_of_time(
         call.cancel()
         ledger.record(f"Ingest cancelled mid-stream {round_}", OK, "")
     for timeout in (0.05, 0.3, 1.0):
-        ledger.call(f"Ingest deadline {timeout}", lambda t=timeout: drain(
-            stub.Ingest(requests(), metadata=key, timeout=t)),
-            expect=[OK, grpc.StatusCode.DEADLINE_EXCEEDED])
+        ledger.call(
+            f"Ingest deadline {timeout}",
+            lambda t=timeout: drain(stub.Ingest(requests(), metadata=key, timeout=t)),
+            expect=[OK, grpc.StatusCode.DEADLINE_EXCEEDED],
+        )
     # Whatever the cancelled streams left, the collection still answers.
-    ledger.call("GetCollection after cancels", lambda: stub.GetCollection(
-        pb.GetCollectionRequest(name=docs), metadata=key, timeout=30), expect=[OK])
+    ledger.call(
+        "GetCollection after cancels",
+        lambda: stub.GetCollection(pb.GetCollectionRequest(name=docs), metadata=key, timeout=30),
+        expect=[OK],
+    )
 
 
 # ------------------------------------------------------------------ query, search, embed
@@ -407,8 +652,12 @@ def _condition(key: str, number: float, depth: int) -> pb.Condition:
 
 @FUZZ
 @given(
-    key=st.one_of(st.text(max_size=300), st.sampled_from(
-        ["a[", "a..b", "$", ".", "a[-1]", "\x00", "🚀", "topic", "year", "a" * 129])),
+    key=st.one_of(
+        st.text(max_size=300),
+        st.sampled_from(
+            ["a[", "a..b", "$", ".", "a[-1]", "\x00", "🚀", "topic", "year", "a" * 129]
+        ),
+    ),
     number=NUMBERS,
     depth=st.integers(0, 12),
     top_k=st.sampled_from([0, 1, 100, 101, 2**32 - 1]),
@@ -418,36 +667,71 @@ def _condition(key: str, number: float, depth: int) -> pb.Condition:
     candidates=st.sampled_from([0, 1, 1000, 1001, 2**32 - 1]),
 )
 def test_hostile_queries(
-    world: World, stub: pb_grpc.GatewayServiceStub, ledger: Ledger, docs: str,
-    key: str, number: float, depth: int, top_k: int, offset: int,
-    threshold: float | None, diversity: float | None, candidates: int,
+    world: World,
+    stub: pb_grpc.GatewayServiceStub,
+    ledger: Ledger,
+    docs: str,
+    query_served: bool,
+    key: str,
+    number: float,
+    depth: int,
+    top_k: int,
+    offset: int,
+    threshold: float | None,
+    diversity: float | None,
+    candidates: int,
 ) -> None:
     before = len(ledger.violations)
     request = pb.SearchRequest(
-        collections=[docs], query="lava", top_k=top_k, offset=offset,
-        filter=pb.Filter(must=[_condition(key, number, depth),
-                               pb.Condition(key=key, match=pb.MatchValue(keyword=key))]),
+        collections=[docs],
+        query="lava",
+        top_k=top_k,
+        offset=offset,
+        filter=pb.Filter(
+            must=[
+                _condition(key, number, depth),
+                pb.Condition(key=key, match=pb.MatchValue(keyword=key)),
+            ]
+        ),
     )
     if threshold is not None:
         request.score_threshold = threshold
     expect = [OK, INVALID]
-    ledger.call(f"Search key={key[:30]!r} n={number} depth={depth}", lambda: stub.Search(
-        request, metadata=bearer(world.acme), timeout=30), expect=expect)
+    ledger.call(
+        f"Search key={key[:30]!r} n={number} depth={depth}",
+        _forwarded(
+            query_served, lambda: stub.Search(request, metadata=bearer(world.acme), timeout=30)
+        ),
+        expect=expect,
+    )
     query = pb.QueryRequest(
-        collections=[docs], query="lava", top_k=top_k, offset=offset, filter=request.filter,
+        collections=[docs],
+        query="lava",
+        top_k=top_k,
+        offset=offset,
+        filter=request.filter,
         answer=pb.AnswerOptions(max_answer_tokens=top_k, max_context_chunks=offset),
     )
     if diversity is not None:
         query.diversity.CopyFrom(pb.Diversity(diversity=diversity, candidates=candidates))
     if threshold is not None:
         query.score_threshold = threshold
-    ledger.call(f"Query key={key[:30]!r} div={diversity}", lambda: drain(stub.Query(
-        query, metadata=bearer(world.acme), timeout=30)), expect=expect)
+    ledger.call(
+        f"Query key={key[:30]!r} div={diversity}",
+        _forwarded(
+            query_served, lambda: drain(stub.Query(query, metadata=bearer(world.acme), timeout=30))
+        ),
+        expect=expect,
+    )
     _expect_refused(ledger, before)
 
 
 def test_hostile_query_shapes(
-    world: World, stub: pb_grpc.GatewayServiceStub, ledger: Ledger, docs: str
+    world: World,
+    stub: pb_grpc.GatewayServiceStub,
+    ledger: Ledger,
+    docs: str,
+    query_served: bool,
 ) -> None:
     key = bearer(world.acme)
     many = pb.Filter(must=[pb.Condition(key="topic", match=pb.MatchValue(keyword="x"))] * 65)
@@ -458,34 +742,79 @@ def test_hostile_query_shapes(
         "empty query": pb.SearchRequest(collections=[docs]),
         "huge query": pb.SearchRequest(collections=[docs], query="q" * 8193),
         "65 conditions": pb.SearchRequest(collections=[docs], query="q", filter=many),
-        "empty condition": pb.SearchRequest(collections=[docs], query="q",
-                                            filter=pb.Filter(must=[pb.Condition(key="topic")])),
-        "empty range": pb.SearchRequest(collections=[docs], query="q", filter=pb.Filter(
-            must=[pb.Condition(key="year", range=pb.Range())])),
-        "match_any both": pb.SearchRequest(collections=[docs], query="q", filter=pb.Filter(
-            must=[pb.Condition(key="topic", match_any=pb.MatchAny(keywords=["a"],
-                                                                  integers=[1]))])),
-        "match_any empty": pb.SearchRequest(collections=[docs], query="q", filter=pb.Filter(
-            must=[pb.Condition(key="topic", match_any=pb.MatchAny())])),
-        "match_any 257": pb.SearchRequest(collections=[docs], query="q", filter=pb.Filter(
-            must=[pb.Condition(key="topic", match_any=pb.MatchAny(integers=list(range(257))))])),
-        "keyword 1025": pb.SearchRequest(collections=[docs], query="q", filter=pb.Filter(
-            must=[pb.Condition(key="topic", match=pb.MatchValue(keyword="k" * 1025))])),
-        "empty match": pb.SearchRequest(collections=[docs], query="q", filter=pb.Filter(
-            must=[pb.Condition(key="topic", match=pb.MatchValue())])),
-        "type mismatch": pb.SearchRequest(collections=[docs], query="q", filter=pb.Filter(
-            must=[pb.Condition(key="year", match=pb.MatchValue(keyword="x"))])),
-        "unindexed key": pb.SearchRequest(collections=[docs], query="q", filter=pb.Filter(
-            must=[pb.Condition(key="nothere", match=pb.MatchValue(integer=-(2**63)))])),
+        "empty condition": pb.SearchRequest(
+            collections=[docs], query="q", filter=pb.Filter(must=[pb.Condition(key="topic")])
+        ),
+        "empty range": pb.SearchRequest(
+            collections=[docs],
+            query="q",
+            filter=pb.Filter(must=[pb.Condition(key="year", range=pb.Range())]),
+        ),
+        "match_any both": pb.SearchRequest(
+            collections=[docs],
+            query="q",
+            filter=pb.Filter(
+                must=[
+                    pb.Condition(key="topic", match_any=pb.MatchAny(keywords=["a"], integers=[1]))
+                ]
+            ),
+        ),
+        "match_any empty": pb.SearchRequest(
+            collections=[docs],
+            query="q",
+            filter=pb.Filter(must=[pb.Condition(key="topic", match_any=pb.MatchAny())]),
+        ),
+        "match_any 257": pb.SearchRequest(
+            collections=[docs],
+            query="q",
+            filter=pb.Filter(
+                must=[pb.Condition(key="topic", match_any=pb.MatchAny(integers=list(range(257))))]
+            ),
+        ),
+        "keyword 1025": pb.SearchRequest(
+            collections=[docs],
+            query="q",
+            filter=pb.Filter(
+                must=[pb.Condition(key="topic", match=pb.MatchValue(keyword="k" * 1025))]
+            ),
+        ),
+        "empty match": pb.SearchRequest(
+            collections=[docs],
+            query="q",
+            filter=pb.Filter(must=[pb.Condition(key="topic", match=pb.MatchValue())]),
+        ),
+        "type mismatch": pb.SearchRequest(
+            collections=[docs],
+            query="q",
+            filter=pb.Filter(must=[pb.Condition(key="year", match=pb.MatchValue(keyword="x"))]),
+        ),
+        "unindexed key": pb.SearchRequest(
+            collections=[docs],
+            query="q",
+            filter=pb.Filter(
+                must=[pb.Condition(key="nothere", match=pb.MatchValue(integer=-(2**63)))]
+            ),
+        ),
     }
     for case, request in cases.items():
-        ledger.call(f"Search {case}", lambda r=request: stub.Search(r, metadata=key, timeout=30),
-                    expect=[OK, INVALID, NOT_FOUND])
-        query = pb.QueryRequest(collections=request.collections, query=request.query,
-                                filter=request.filter, answer=pb.AnswerOptions(generator=99))
-        ledger.call(f"Query {case}", lambda q=query: drain(stub.Query(q, metadata=key,
-                                                                         timeout=30)),
-                    expect=[OK, INVALID, NOT_FOUND])
+        ledger.call(
+            f"Search {case}",
+            _forwarded(query_served, lambda r=request: stub.Search(r, metadata=key, timeout=30)),
+            expect=[OK, INVALID, NOT_FOUND],
+        )
+        query = pb.QueryRequest(
+            collections=request.collections,
+            query=request.query,
+            filter=request.filter,
+            answer=pb.AnswerOptions(generator=99),
+        )
+        ledger.call(
+            f"Query {case}",
+            _forwarded(
+                query_served, lambda q=query: drain(stub.Query(q, metadata=key, timeout=30))
+            ),
+            expect=[OK, INVALID, NOT_FOUND],
+        )
     for case, request in {
         "no texts": pb.EmbedRequest(),
         "257 texts": pb.EmbedRequest(texts=["t"] * 257),
@@ -495,8 +824,11 @@ def test_hostile_query_shapes(
         "truncation 99": pb.EmbedRequest(texts=["t"], truncation=99),
         "unknown model": pb.EmbedRequest(texts=["t"], model="no-such-model"),
     }.items():
-        ledger.call(f"Embed {case}", lambda r=request: stub.Embed(r, metadata=key, timeout=30),
-                    expect=[OK, INVALID, NOT_FOUND])
+        ledger.call(
+            f"Embed {case}",
+            lambda r=request: stub.Embed(r, metadata=key, timeout=30),
+            expect=[OK, INVALID, NOT_FOUND],
+        )
 
 
 def test_hostile_paging_and_keys(
@@ -505,16 +837,29 @@ def test_hostile_paging_and_keys(
     key, admin = bearer(world.acme), bearer(world.admin)
     for token in ["", "x", "\x00", "🚀" * 10, "A" * 257, "eyJvIjotMX0", "-1", "99999999999"]:
         for size in (0, 1, 1000, 1001, 2**32 - 1):
-            ledger.call(f"ListCollections {token[:20]!r} {size}", lambda t=token, s=size:
-                        stub.ListCollections(pb.ListCollectionsRequest(page_size=s, page_token=t),
-                                             metadata=key, timeout=10), expect=[OK, INVALID])
-            ledger.call(f"ListDocuments {token[:20]!r} {size}", lambda t=token, s=size:
-                        stub.ListDocuments(pb.ListDocumentsRequest(
-                            collection=docs, page_size=s, page_token=t), metadata=key,
-                            timeout=10), expect=[OK, INVALID])
-            ledger.call(f"ListApiKeys {token[:20]!r} {size}", lambda t=token, s=size:
-                        stub.ListApiKeys(pb.ListApiKeysRequest(page_size=s, page_token=t),
-                                         metadata=admin, timeout=10), expect=[OK, INVALID])
+            ledger.call(
+                f"ListCollections {token[:20]!r} {size}",
+                lambda t=token, s=size: stub.ListCollections(
+                    pb.ListCollectionsRequest(page_size=s, page_token=t), metadata=key, timeout=10
+                ),
+                expect=[OK, INVALID],
+            )
+            ledger.call(
+                f"ListDocuments {token[:20]!r} {size}",
+                lambda t=token, s=size: stub.ListDocuments(
+                    pb.ListDocumentsRequest(collection=docs, page_size=s, page_token=t),
+                    metadata=key,
+                    timeout=10,
+                ),
+                expect=[OK, INVALID],
+            )
+            ledger.call(
+                f"ListApiKeys {token[:20]!r} {size}",
+                lambda t=token, s=size: stub.ListApiKeys(
+                    pb.ListApiKeysRequest(page_size=s, page_token=t), metadata=admin, timeout=10
+                ),
+                expect=[OK, INVALID],
+            )
     from google.protobuf import duration_pb2
 
     for case, request in {
@@ -522,26 +867,46 @@ def test_hostile_paging_and_keys(
         "permission 99": pb.CreateApiKeyRequest(tenant="t", permissions=[99]),
         "unspecified": pb.CreateApiKeyRequest(tenant="t", permissions=[0]),
         "negative ttl": pb.CreateApiKeyRequest(
-            tenant="t", permissions=[1], ttl=duration_pb2.Duration(seconds=-5)),
+            tenant="t", permissions=[1], ttl=duration_pb2.Duration(seconds=-5)
+        ),
         "huge ttl": pb.CreateApiKeyRequest(
-            tenant="t", permissions=[1], ttl=duration_pb2.Duration(seconds=315_576_000_000)),
+            tenant="t", permissions=[1], ttl=duration_pb2.Duration(seconds=315_576_000_000)
+        ),
         "bad nanos": pb.CreateApiKeyRequest(
-            tenant="t", permissions=[1], ttl=duration_pb2.Duration(seconds=1, nanos=-5)),
+            tenant="t", permissions=[1], ttl=duration_pb2.Duration(seconds=1, nanos=-5)
+        ),
         "long description": pb.CreateApiKeyRequest(
-            tenant="t", permissions=[1], description="d" * 10_000),
+            tenant="t", permissions=[1], description="d" * 10_000
+        ),
     }.items():
-        ledger.call(f"CreateApiKey {case}", lambda r=request: stub.CreateApiKey(
-            r, metadata=admin, timeout=10), expect=[OK, INVALID])
+        ledger.call(
+            f"CreateApiKey {case}",
+            lambda r=request: stub.CreateApiKey(r, metadata=admin, timeout=10),
+            expect=[OK, INVALID],
+        )
     for timeout in (10_000.0, 200_000.0):
-        ledger.call(f"Embed deadline {timeout}", lambda t=timeout: stub.Embed(
-            pb.EmbedRequest(texts=["t"]), metadata=key, timeout=t), expect=[INVALID])
+        ledger.call(
+            f"Embed deadline {timeout}",
+            lambda t=timeout: stub.Embed(pb.EmbedRequest(texts=["t"]), metadata=key, timeout=t),
+            expect=[INVALID],
+        )
 
 
 # ------------------------------------------------------------------ bytes on the wire
 
-METHODS = ["CreateCollection", "GetCollection", "ListCollections", "DeleteCollection",
-           "DeleteDocument", "ListDocuments", "Search", "Embed", "CreateApiKey",
-           "ListApiKeys", "RevokeApiKey"]
+METHODS = [
+    "CreateCollection",
+    "GetCollection",
+    "ListCollections",
+    "DeleteCollection",
+    "DeleteDocument",
+    "ListDocuments",
+    "Search",
+    "Embed",
+    "CreateApiKey",
+    "ListApiKeys",
+    "RevokeApiKey",
+]
 GARBAGE = [
     b"\x0a\x02\xff\xfe",  # field 1, a string of invalid UTF-8
     b"\x0a\x05ab",  # truncated length
@@ -553,15 +918,19 @@ GARBAGE = [
 
 
 @FUZZ
-@given(payload=st.one_of(st.sampled_from(GARBAGE), st.binary(max_size=400)),
-       method=st.sampled_from(METHODS))
+@given(
+    payload=st.one_of(st.sampled_from(GARBAGE), st.binary(max_size=400)),
+    method=st.sampled_from(METHODS),
+)
 def test_garbage_bytes(
     world: World, channel: grpc.Channel, ledger: Ledger, payload: bytes, method: str
 ) -> None:
     before = len(ledger.violations)
     call = channel.unary_unary(SERVICE + method)
-    ledger.call(f"raw {method} {payload[:20]!r}", lambda: call(
-        payload, metadata=bearer(world.admin), timeout=10))
+    ledger.call(
+        f"raw {method} {payload[:20]!r}",
+        lambda: call(payload, metadata=bearer(world.admin), timeout=10),
+    )
     _expect_refused(ledger, before)
 
 
@@ -573,8 +942,11 @@ def test_nesting_past_the_limit(world: World, channel: grpc.Channel, ledger: Led
         body = b"\x0a" + _varint(len(condition)) + condition  # Filter.must (field 1)
     request = b"\x0a\x08fuzzdocs\x12\x01q\x22" + _varint(len(body)) + body
     call = channel.unary_unary(SERVICE + "Search")
-    ledger.call("raw Search nested 120", lambda: call(
-        request, metadata=bearer(world.acme), timeout=10), expect=[INVALID])
+    ledger.call(
+        "raw Search nested 120",
+        lambda: call(request, metadata=bearer(world.acme), timeout=10),
+        expect=[INVALID],
+    )
 
 
 def _varint(value: int) -> bytes:

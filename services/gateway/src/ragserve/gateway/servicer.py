@@ -182,6 +182,14 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             if first is None or first.WhichOneof("request") != "config":
                 raise InvalidArgument("config", "the first message of a stream is its config")
             validation.ingest_config(first.config)
+            # The collection is checked before any document goes out. An orchestrator stream
+            # that ends (NOT_FOUND) while documents are still being written reaches grpcio's
+            # aio client as INTERNAL "Internal error from Core" instead of its status
+            # (grpc/grpc#36066): the careless client would be told UNAVAILABLE.
+            with _upstream(ORCHESTRATOR):
+                await self.orchestrator.GetCollection(
+                    orch.GetCollectionRequest(tenant=principal.tenant, name=first.config.collection)
+                )
             # Written and read concurrently: acks flow back while documents still go out.
             open_stream: Any = self.orchestrator.Ingest
             call = open_stream()
@@ -203,8 +211,10 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 await writer
             finally:
                 writer.cancel()
-                if writer.done() and not writer.cancelled():
-                    writer.exception()  # retrieved: the reader's error is the one reported
+                # Awaited, not just cancelled: an error the writer met after the reader's
+                # (which is the one reported) is retrieved here, never logged by asyncio as
+                # "Task exception was never retrieved".
+                await asyncio.gather(writer, return_exceptions=True)
                 call.cancel()
 
     async def _forward_documents(
@@ -229,11 +239,15 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 tracker.sent(previous)
                 await call.write(convert.ingest_document_in(request.document))
                 index += 1
-        except grpc.aio.AioRpcError:
-            return  # the orchestrator ended the stream: the reader reports why
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            # The orchestrator ended the stream (grpcio says so with InvalidStateError when
+            # the call finished before this write): the reader reports why.
+            return
         finally:
             # Also after an error: the orchestrator acks what it got, then ends its stream.
-            with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError):
+            with contextlib.suppress(
+                grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError
+            ):
                 await call.done_writing()
 
     async def DeleteDocument(self, request: Any, context: Context) -> Any:
