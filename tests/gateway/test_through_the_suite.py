@@ -165,6 +165,42 @@ def test_a_document_breaking_a_limit_ends_the_stream_naming_it(world: World, doc
     )
 
 
+def _still_sending(config: pb.IngestConfig) -> Iterator[pb.IngestRequest]:
+    yield pb.IngestRequest(config=config)
+    for i in range(1, 300):
+        yield pb.IngestRequest(document=pb.Document(sequence=i, id=f"d{i}", text="t" * 4000))
+
+
+@pytest.mark.parametrize(
+    ("config", "code", "message"),
+    [
+        (
+            pb.IngestConfig(collection="missing"),
+            grpc.StatusCode.NOT_FOUND,
+            "collection 'missing' does not exist",
+        ),
+        (
+            pb.IngestConfig(collection="docs", chunking=pb.ChunkingOptions(max_tokens=1000)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "config.chunking.max_tokens: must be 16 to 256 (the model's token limit), got 1000",
+        ),
+    ],
+    ids=["missing-collection", "chunking-over-the-model"],
+)
+def test_a_refused_config_is_its_status_while_the_client_still_sends(
+    world: World, docs: str, config: pb.IngestConfig, code: grpc.StatusCode, message: str
+) -> None:
+    # Found by the fuzz (tests/fuzz): the orchestrator ended the stream while the gateway
+    # still forwarded documents; grpcio's aio client then reported INTERNAL (the client got
+    # UNAVAILABLE) and the gateway logged "Task exception was never retrieved".
+    lines = len(world.gateway.lines)
+    for _ in range(10):
+        with pytest.raises(grpc.RpcError) as raised:
+            list(world.stub.Ingest(_still_sending(config), metadata=bearer(world.acme), timeout=60))
+        assert (raised.value.code(), raised.value.details()) == (code, message)  # type: ignore[attr-defined]
+    assert not [line for line in world.gateway.lines[lines:] if '"level": "ERROR"' in line]
+
+
 def test_collections_and_documents(world: World, docs: str) -> None:
     got = world.stub.GetCollection(
         pb.GetCollectionRequest(name=docs), metadata=bearer(world.acme), timeout=30

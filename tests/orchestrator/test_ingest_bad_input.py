@@ -312,3 +312,24 @@ async def test_a_bad_document_gets_a_failed_ack_naming_why_and_the_stream_goes_o
             assert ack.error.message.startswith("content: "), ack.error.message
     assert len(acks[2].document_id) == 256  # the echoed id is capped
     assert acks[last].status == pb.INGEST_STATUS_STORED
+
+
+async def test_initial_metadata_says_the_config_was_accepted(stub: Stub) -> None:
+    # A client that waits for it before writing documents never has a write in flight when
+    # a refused config ends the stream (grpcio's aio client would then report INTERNAL, not
+    # the status: grpc/grpc#36066). The gateway relies on it.
+    await create_collection(stub, "accepted")
+    call = stub.Ingest()
+    await call.write(config_message("accepted"))
+    assert tuple(await call.initial_metadata()) == ()
+    assert not call.done()
+    await call.write(item_message(1, text_document("a", "Accepted and stored.")))
+    await call.done_writing()
+    acks = [ack async for ack in call]
+    assert [(a.sequence, a.status) for a in acks] == [(1, pb.INGEST_STATUS_STORED)]
+
+    refused = stub.Ingest()
+    await refused.write(config_message("missing"))
+    await refused.initial_metadata()
+    assert await refused.code() == grpc.StatusCode.NOT_FOUND
+    assert await refused.details() == "collection 'missing' does not exist"

@@ -182,14 +182,6 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             if first is None or first.WhichOneof("request") != "config":
                 raise InvalidArgument("config", "the first message of a stream is its config")
             validation.ingest_config(first.config)
-            # The collection is checked before any document goes out. An orchestrator stream
-            # that ends (NOT_FOUND) while documents are still being written reaches grpcio's
-            # aio client as INTERNAL "Internal error from Core" instead of its status
-            # (grpc/grpc#36066): the careless client would be told UNAVAILABLE.
-            with _upstream(ORCHESTRATOR):
-                await self.orchestrator.GetCollection(
-                    orch.GetCollectionRequest(tenant=principal.tenant, name=first.config.collection)
-                )
             # Written and read concurrently: acks flow back while documents still go out.
             open_stream: Any = self.orchestrator.Ingest
             call = open_stream()
@@ -225,8 +217,15 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         call: Any,
         tracker: AckTracker,
     ) -> None:
-        await call.write(convert.ingest_config_in(principal.tenant, config))
         try:
+            await call.write(convert.ingest_config_in(principal.tenant, config))
+            # The orchestrator's initial metadata means "config accepted" (the collection
+            # exists, the chunking fits its model). Documents go out only after it: a write
+            # in flight when a refused config ends the stream would make grpcio's aio client
+            # report INTERNAL instead of the orchestrator's status (grpc/grpc#36066).
+            await call.initial_metadata()
+            if call.done():
+                return  # refused: the reader reports why
             previous = 0
             index = 1
             async for request in requests:

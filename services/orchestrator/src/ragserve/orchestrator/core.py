@@ -6,7 +6,7 @@ these methods; errors are ``ragserve.errors`` exceptions.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from ragserve.errors import NotFound
 from ragserve.orchestrator import validation
@@ -58,8 +58,13 @@ class OrchestratorCore:
     async def delete_collection(self, tenant: str, name: str) -> None:
         await self.collections.delete(tenant, name)
 
-    def ingest(self, config: IngestConfig, items: AsyncIterator[IngestItem]) -> AsyncIterator[Ack]:
-        return self.ingest_pipeline.run(config, items)
+    def ingest(
+        self,
+        config: IngestConfig,
+        items: AsyncIterator[IngestItem],
+        accepted: Callable[[], Awaitable[None]] | None = None,
+    ) -> AsyncIterator[Ack]:
+        return self.ingest_pipeline.run(config, items, accepted)
 
     async def delete_document(self, tenant: str, collection: str, document_id: str) -> int:
         record = await self.collections.resolve(tenant, collection, "collection")

@@ -20,7 +20,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from ragserve import errors
@@ -117,12 +117,16 @@ class IngestPipeline:
         self._wall_clock = wall_clock
 
     async def run(
-        self, config: IngestConfig, items: AsyncIterator[IngestItem]
+        self,
+        config: IngestConfig,
+        items: AsyncIterator[IngestItem],
+        accepted: Callable[[], Awaitable[None]] | None = None,
     ) -> AsyncIterator[Ack]:
         """Acks for ``items``, one per document, in completion order.
 
         Raises (ending the stream) for a bad config, a missing collection, or a broken
-        protocol in ``items`` — after the acks of the documents already taken in."""
+        protocol in ``items`` — after the acks of the documents already taken in.
+        ``accepted`` is awaited once the config is found good, before any item is read."""
         validation.tenant(config.tenant, "config.tenant")
         if not config.collection:
             raise errors.InvalidArgument("config.collection", "must name a collection")
@@ -131,6 +135,8 @@ class IngestPipeline:
         )
         tokenizer = await self._tokenizers.get(record.model)
         max_tokens, overlap = validation.chunking(config.chunking, tokenizer.model.max_tokens)
+        if accepted is not None:
+            await accepted()
         session = _Session(
             config,
             record,

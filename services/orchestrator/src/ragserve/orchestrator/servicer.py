@@ -246,7 +246,15 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
             return
         if first.WhichOneof("request") != "config":
             raise InvalidArgument("config", "the first message of a stream must carry the config")
-        async for ack in self._core.ingest(config_in(first.config), items_in(requests)):
+
+        async def accepted() -> None:
+            # Initial metadata says "config accepted" before any ack: a client that waits
+            # for it before writing documents never has a write in flight when a bad config
+            # ends the stream (grpcio's aio client then reports INTERNAL instead of the
+            # status, grpc/grpc#36066). The gateway waits for it.
+            await context.send_initial_metadata(())
+
+        async for ack in self._core.ingest(config_in(first.config), items_in(requests), accepted):
             yield ack_out(ack)
 
     async def DeleteDocument(
