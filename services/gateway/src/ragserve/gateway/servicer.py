@@ -75,6 +75,11 @@ def _upstream(service: str) -> Iterator[None]:
         raise translate(error, service) from None
 
 
+# How long the Ingest writer waits for the orchestrator to accept a stream's config
+# before it forwards documents anyway (seconds).
+CONFIG_ACCEPT_WAIT_S = 10.0
+
+
 class AckTracker:
     """``acked_through`` of an ingest stream: the highest sequence at and below which
     every document sent got an ack that settles it (not a retryable failure)."""
@@ -223,7 +228,10 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             # exists, the chunking fits its model). Documents go out only after it: a write
             # in flight when a refused config ends the stream would make grpcio's aio client
             # report INTERNAL instead of the orchestrator's status (grpc/grpc#36066).
-            await call.initial_metadata()
+            # Bounded: an orchestrator older than that signal sends its initial metadata
+            # only with the first ack, which needs a document (rolling upgrades).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(call.initial_metadata(), CONFIG_ACCEPT_WAIT_S)
             if call.done():
                 return  # refused: the reader reports why
             previous = 0
