@@ -11,7 +11,7 @@ UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup tools env models demo up test bench lint protos check-protos schemas slo-rules promtool chromium deploy-check clean
+.PHONY: setup tools env models demo up test bench lint protos check-protos schemas slo-rules promtool chromium deploy-check fuzz clean
 
 setup: env models
 
@@ -53,6 +53,12 @@ test: setup promtool chromium check-protos lint
 # rendered and validated strictly, promtool, dashboards' metric names against live services.
 deploy-check: setup promtool
 	$(RUN) pytest -q -p no:cacheprovider tests/deploy
+
+# The hostile-client fuzz of the gateway, orchestrator and monitor, longer than the one in
+# `make test` (25 examples per strategy): EXAMPLES per strategy, SEED for another sample.
+fuzz: setup
+	RAGSERVE_FUZZ_EXAMPLES=$(or $(EXAMPLES),500) RAGSERVE_FUZZ_SEED=$(or $(SEED),0) \
+		$(RUN) pytest -q -p no:cacheprovider -s tests/fuzz
 
 bench: setup
 	$(RUN) python -m benchmarks.run_all

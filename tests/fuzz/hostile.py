@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from hypothesis import HealthCheck, seed, settings
 
 from ragserve.api.gateway.v1 import gateway_pb2 as gpb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as gpb_grpc
@@ -33,6 +34,20 @@ from ragserve.testkit.suite import Suite, start_suite
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("RAGSERVE_FUZZ_EXAMPLES", "25"))
 SEED = int(os.environ.get("RAGSERVE_FUZZ_SEED", "0"))
+_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    derandomize=SEED == 0,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def FUZZ(test: Any) -> Any:
+    """Hypothesis settings of the run: reproducible (derandomised) unless a seed is given."""
+    return _SETTINGS(seed(SEED)(test) if SEED else test)
+
+
 # Far above the rule's 64 echoed characters plus a sentence: a message longer than this
 # echoes what the caller sent without a cap.
 MAX_DETAILS = 600

@@ -12,8 +12,8 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import struct_pb2
-from hostile import EXAMPLES, Ledger, World, drain, log_problems
-from hypothesis import HealthCheck, given, settings
+from hostile import FUZZ, Ledger, World, drain, log_problems
+from hypothesis import given
 from hypothesis import strategies as st
 
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
@@ -28,13 +28,6 @@ EXISTS = grpc.StatusCode.ALREADY_EXISTS
 MODEL = "all-minilm-l6-v2"
 TENANT = "fuzz"
 SERVICE = "/ragserve.api.orchestrator.v1.OrchestratorService/"
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
 HOSTILE_TEXT = st.one_of(
     st.text(max_size=80),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=60, max_size=20_000),
