@@ -120,8 +120,9 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         if trace_id:
             await context.send_initial_metadata(((TRACE_ID_KEY, trace_id),))
         principal = await self.core.admit(rpc, _authorization(context), texts=texts)
-        with deadlines.deadline_scope(deadline_for(rpc, context.time_remaining())):
-            yield principal
+        # For the rest of this RPC's task: every call below inherits it.
+        deadlines.publish(deadline_for(rpc, context.time_remaining()))
+        yield principal
 
     # ------------------------------------------------------------ collections
 
