@@ -19,8 +19,12 @@ from orchestrator_suite import (
     text_document,
 )
 
+from ragserve.api.common.v1 import common_pb2
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
 from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc
+from ragserve.api.retrieval.v1 import retrieval_pb2 as rpb
+from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
+from ragserve.orchestrator import payload
 
 pytestmark = pytest.mark.slow
 
@@ -264,6 +268,39 @@ async def test_a_document_being_replaced_is_listed_and_counted_once_complete(
     assert [d.id for d in (await _listing(stub, "replacing")).documents] == ["other"]
     summary = await stub.GetCollection(pb.GetCollectionRequest(tenant=TENANT, name="replacing"))
     assert summary.collection.documents_count == 1
+
+
+async def test_an_unchanged_ingest_lists_a_document_whose_manifest_is_missing(
+    suite: Suite, stub: orchestrator_pb2_grpc.OrchestratorServiceStub
+) -> None:
+    # As after a crash between a version's chunks and its manifest, or for documents
+    # stored before manifests existed: chunks in retrieval, nothing listed.
+    await create_collection(stub, "repair")
+    stored = await ingest(
+        stub, "repair", [text_document("kept", "Kept text."), text_document("lost", "Lost text.")]
+    )
+    async with suite.retrieval_channel() as channel:
+        retrieval = retrieval_pb2_grpc.RetrievalServiceStub(channel)
+        await retrieval.DeletePoints(
+            rpb.DeletePointsRequest(
+                tenant=TENANT,
+                collection=payload.DOCUMENTS_COLLECTION,
+                ids=rpb.PointIdList(
+                    ids=[common_pb2.PointId(uuid=payload.manifest_id("repair", "lost"))]
+                ),
+            ),
+            timeout=30,
+        )
+    assert [d.id for d in (await _listing(stub, "repair")).documents] == ["kept"]
+    again = await ingest(stub, "repair", [text_document("lost", "Lost text.")])
+    assert again[1].status == pb.INGEST_STATUS_UNCHANGED
+    listed = {d.id: d for d in (await _listing(stub, "repair")).documents}
+    assert set(listed) == {"kept", "lost"}
+    assert (listed["lost"].content_hash, listed["lost"].chunks) == (
+        stored[2].content_hash,
+        stored[2].chunks,
+    )
+    assert listed["lost"].media_type == "text/plain"
 
 
 async def test_collection_lifecycle_is_tenant_scoped(

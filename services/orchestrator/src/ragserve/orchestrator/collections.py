@@ -103,6 +103,9 @@ class Collections:
             existing = await self._vectors.describe_collection(tenant, name)
             if existing.dimension != found.dimension:
                 raise AlreadyExists(f"collection {name!r} already exists") from None
+        # Manifests under this name can only be left over (an ingest that raced a delete of
+        # an earlier collection so named): the new collection starts with no documents.
+        await self._manifests.delete_collection(tenant, name)
         await self._write_record(tenant, record)
         return CollectionView(record, 0, 0)
 
