@@ -15,6 +15,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.inference.bench_inference", ["--seconds", "6"], ["--seconds", "15"]),
     ("benchmarks.embedding_router.bench_router", ["--seconds", "4"], ["--seconds", "10"]),
     ("benchmarks.retrieval.bench_retrieval", ["--quick"], []),
+    ("benchmarks.gateway.bench_gateway", ["--chunks", "2000", "--seconds", "5"], []),
 ]
 
 

@@ -52,8 +52,9 @@ def deadline_for(rpc: str, time_remaining: float | None) -> float:
     policy = POLICIES[rpc]
     if time_remaining is None:
         return policy.default_deadline_s
-    # gRPC rounds a deadline on the wire up to its unit: allow for that.
-    if time_remaining > policy.max_deadline_s + 1.0:
+    # gRPC encodes a deadline on the wire with a few significant digits, rounding it up
+    # (86400 s arrives as 86500 s): allow for that.
+    if time_remaining > policy.max_deadline_s * 1.01 + 1.0:
         raise InvalidArgument(
             DEADLINE_FIELD,
             f"{int(time_remaining)} s is longer than the maximum of "

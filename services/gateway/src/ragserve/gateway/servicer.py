@@ -200,6 +200,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 await writer
             finally:
                 writer.cancel()
+                call.cancel()
 
     async def _forward_documents(
         self,
@@ -263,15 +264,18 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         started = time.perf_counter()
         async with self._call("Query", context, texts=1) as principal:
             validation.query(request)
-            with _upstream(ORCHESTRATOR):
-                async for event in self.orchestrator.Query(
-                    convert.query_in(principal.tenant, request)
-                ):
-                    public = convert.query_event_out(
-                        event, (time.perf_counter() - started) * 1000.0
-                    )
-                    if public is not None:
-                        yield public
+            call = self.orchestrator.Query(convert.query_in(principal.tenant, request))
+            try:
+                with _upstream(ORCHESTRATOR):
+                    async for event in call:
+                        public = convert.query_event_out(
+                            event, (time.perf_counter() - started) * 1000.0
+                        )
+                        if public is not None:
+                            yield public
+            finally:
+                # A client that went away cancels the work below it.
+                call.cancel()
 
     async def Search(self, request: Any, context: Context) -> Any:
         async with self._call("Search", context, texts=1) as principal:
