@@ -16,6 +16,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.embedding_router.bench_router", ["--seconds", "4"], ["--seconds", "10"]),
     ("benchmarks.retrieval.bench_retrieval", ["--quick"], []),
     ("benchmarks.gateway.bench_gateway", ["--chunks", "2000", "--seconds", "5"], []),
+    ("benchmarks.orchestrator.bench_ingest", ["--documents", "300"], ["--documents", "10000"]),
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import grpc
 import pytest
 from orchestrator_suite import (
     MODEL,
@@ -140,3 +141,38 @@ async def test_changed_content_replaces_the_old_chunks(
     assert deleted.chunks_deleted == 1
     async with suite.retrieval_channel() as channel:
         assert await count_points(channel, "changes", document_id="doc") == 0
+
+
+async def test_collection_lifecycle_is_tenant_scoped(
+    suite: Suite, stub: orchestrator_pb2_grpc.OrchestratorServiceStub
+) -> None:
+    created = await create_collection(
+        stub, "life", [("year", pb.METADATA_TYPE_INTEGER), ("draft", pb.METADATA_TYPE_BOOL)]
+    )
+    assert [(f.key, f.type) for f in created.indexed_metadata] == [
+        ("year", pb.METADATA_TYPE_INTEGER),
+        ("draft", pb.METADATA_TYPE_BOOL),
+    ]
+    acks = await ingest(
+        stub, "life", [text_document("d", "Some text.", metadata={"year": 2020, "draft": False})]
+    )
+    assert acks[1].status == pb.INGEST_STATUS_STORED
+    listed = (await stub.ListCollections(pb.ListCollectionsRequest(tenant=TENANT))).collections
+    life = next(c for c in listed if c.name == "life")
+    assert (life.model, life.dimension, life.chunks_count, life.documents_count) == (
+        MODEL,
+        384,
+        1,
+        1,
+    )
+    assert not any(c.name.startswith("_") for c in listed)  # the registry stays hidden
+    assert (
+        await stub.ListCollections(pb.ListCollectionsRequest(tenant="nobody"))
+    ).collections == []
+
+    await stub.DeleteCollection(pb.DeleteCollectionRequest(tenant=TENANT, name="life"))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub.GetCollection(pb.GetCollectionRequest(tenant=TENANT, name="life"))
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    again = await create_collection(stub, "life")
+    assert (again.chunks_count, list(again.indexed_metadata)) == (0, [])

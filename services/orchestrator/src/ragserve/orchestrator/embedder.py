@@ -139,8 +139,8 @@ class BatchingEmbedder:
         try:
             while True:
                 result = await generation.stream.receive()
-                batch = generation.in_flight.popleft()
-                generation.room.release()
+                # Left in flight until it checks out, so that a failure here fails it too.
+                batch = generation.in_flight[0]
                 if result.batch_id != batch.batch_id or len(result.vectors) != batch.size:
                     raise Unavailable(
                         f"embedding router answered batch {result.batch_id!r} with "
@@ -152,6 +152,8 @@ class BatchingEmbedder:
                         f"the embedding model changed version ({self._model_version!r} → "
                         f"{result.model_version!r}) during the stream; send the document again"
                     )
+                generation.in_flight.popleft()
+                generation.room.release()
                 offset = 0
                 for part in batch.parts:
                     request = part.request

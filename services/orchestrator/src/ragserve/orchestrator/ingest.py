@@ -27,9 +27,7 @@ from ragserve import errors
 from ragserve.orchestrator import payload, validation
 from ragserve.orchestrator.collections import Collections
 from ragserve.orchestrator.document_store import DocumentStore
-from ragserve.orchestrator.documents.chunking import chunk_document
-from ragserve.orchestrator.documents.model import DocumentError
-from ragserve.orchestrator.documents.parsing import parse_document
+from ragserve.orchestrator.documents import DocumentError, chunk_document, parse_document
 from ragserve.orchestrator.embedder import BatchingEmbedder
 from ragserve.orchestrator.metrics import IngestMetrics
 from ragserve.orchestrator.model import (

@@ -143,6 +143,8 @@ class _SectionChunker:
                     break
                 end_unit += 1
             end = units[end_unit - 1].end
+            # An overlap may start at a token that begins with whitespace (byte-level).
+            start = trim(self.text, start, end)[0]
             chunks.append((start, end))
             carried_start = None
             if self.overlap and end_unit < len(units):
@@ -174,10 +176,17 @@ class _SectionChunker:
         """Replaces ``units[position]``, an oversized line, by its head of at most
         ``room`` tokens (cut at a word where one is near) followed by the rest."""
         unit = units[position]
-        first = self.index.first_at_or_after(unit.start)
-        cut = self._best_cut(first, first + max(1, room))
-        head = trim(self.text, unit.start, self.index.starts[cut])
-        rest = trim(self.text, self.index.starts[cut], unit.end)
+        index = self.index
+        first = index.first_at_or_after(unit.start)
+        stop = index.last_before(unit.end)
+        cut = self._best_cut(first, min(first + max(1, room), stop - 1))
+        # Tokens may share offsets (byte-level pieces of one character): cut where
+        # the text really moves on, so the head is never empty and packing progresses.
+        while cut < stop and index.starts[cut] <= unit.start:
+            cut += 1
+        cut_at = index.starts[cut] if cut < stop else unit.end
+        head = trim(self.text, unit.start, cut_at)
+        rest = trim(self.text, cut_at, unit.end)
         units[position] = _Unit(*head, unit.starts_paragraph, unit.paragraph_end, False)
         if rest[1] > rest[0]:
             oversized = self.index.count(*rest) > self.budget
