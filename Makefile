@@ -32,7 +32,7 @@ demo: setup
 
 # The whole suite (Redis + every built service) on default ports until Ctrl-C.
 up: setup
-	$(RUN) python scripts/suite.py
+	$(RUN) ragserve up
 
 # Lint and the committed-stubs check first (fast failures), then every test.
 test: setup check-protos lint
