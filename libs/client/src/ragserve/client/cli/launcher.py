@@ -318,11 +318,33 @@ class LocalSuite:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+            _reap_group(process.pid)
             if part.state == "stopping":
                 self._set(part, "stopped")
         for log in self._logs:
             log.close()
         self._logs.clear()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap_group(pgid: int, timeout_s: float = 10.0) -> None:
+    """Waits for the processes a service started (its session: e.g. retrieval's worker) to
+    end after it did; kills those still there after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # no handle on grandchildren to wait on; bounded by the deadline
+    if _group_alive(pgid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def tail(path: Path, lines: int = 20) -> str:

@@ -21,6 +21,7 @@ from ragserve.client.cli.output import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_UNAVAILABLE,
     EXIT_USAGE,
     Output,
 )
@@ -371,7 +372,11 @@ def status(
             latency = f"{row.latency_ms:.1f} ms" if row.latency_ms is not None else ""
             table.add_row(row.name, row.address, f"[{style}]{row.status}[/]", latency, row.detail)
         output.out.print(table)
-    raise typer.Exit(EXIT_OK if all(row.healthy for row in rows) else EXIT_ERROR)
+    if all(row.healthy for row in rows):
+        raise typer.Exit(EXIT_OK)
+    # Nothing answers at all: the suite is not running (as for any other command).
+    down = all(row.status == "unreachable" for row in rows)
+    raise typer.Exit(EXIT_UNAVAILABLE if down else EXIT_ERROR)
 
 
 @app.command()

@@ -7,6 +7,7 @@ parseable and a human's pipe gets only the result.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
@@ -45,6 +46,11 @@ class Output:
         self.json = json_lines
         self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+        # Piped output is read by people later or by scripts: no 80-column wrapping of
+        # tables (COLUMNS still wins when set).
+        for console in (self.out, self.err):
+            if not console.is_terminal and "COLUMNS" not in os.environ:
+                console.width = 160
 
     @property
     def interactive(self) -> bool:
@@ -74,7 +80,11 @@ class Output:
             sys.stderr.write(json.dumps(record) + "\n")
         else:
             self.err.print(f"[bold red]error:[/] {error.code.name}: {error.message}", markup=True)
+            # Without a trace id the gateway never answered: the hint about starting the
+            # suite applies then, not when a service behind a running gateway is down.
             hint = HINTS.get(error.code.name)
+            if error.code.name == "UNAVAILABLE" and error.trace_id:
+                hint = "a service behind the gateway is down or not ready: `ragserve status`"
             if hint:
                 self.err.print(f"  {hint}", style="dim")
             if error.retry_delay_s is not None:
