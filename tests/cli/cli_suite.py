@@ -116,6 +116,15 @@ class Up:
         }
 
 
+@dataclass
+class RunningSuite:
+    up: Up
+    env: dict[str, str]
+    state_dir: Path
+    # The `ready` record of `ragserve up --json`.
+    ready: dict[str, Any]
+
+
 def run(
     env: dict[str, str], *args: str, timeout_s: float = 120
 ) -> subprocess.CompletedProcess[str]:

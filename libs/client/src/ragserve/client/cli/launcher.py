@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -49,7 +50,20 @@ SERVICES = (
     ServiceSpec("gateway", 50051, 9151),
     ServiceSpec("monitor", 50056, 9156),
 )
+# The peers each service dials: it starts once they are SERVING.
+DEPENDS_ON = {
+    "embedding_router": ("inference",),
+    "orchestrator": ("embedding_router", "retrieval"),
+    "gateway": ("orchestrator", "embedding_router"),
+    "monitor": ("inference", "retrieval", "embedding_router", "orchestrator", "gateway"),
+}
 REDIS_PORT = 6379
+# Reconnect quickly to a service that is still loading (gRPC's default back-off grows to 120 s).
+_PROBE_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 # Seconds a service gets to stop after SIGTERM before it is killed.
 STOP_TIMEOUT_S = 20.0
 
@@ -124,6 +138,7 @@ class LocalSuite:
     redis_url: str = ""
     admin_key_created: bool = False
     _logs: list[IO[bytes]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def admin_key_file(self) -> Path:
@@ -220,14 +235,19 @@ class LocalSuite:
         self._set(part, "starting")
 
     def _set(self, part: Part, state: str) -> None:
-        part.state = state
-        self.on_change(part)
+        # Parts start from several threads; observers see one change at a time.
+        with self._lock:
+            part.state = state
+            self.on_change(part)
 
     def start(self, stop: threading.Event) -> None:
         """Every part started and SERVING, or SuiteError (the caller then calls ``stop``).
 
-        Services are all started at once (their imports overlap) and awaited in
-        dependency order; a service waits for its peers through its own health."""
+        A service starts once the peers it dials are SERVING (``DEPENDS_ON``), so no
+        client channel begins in gRPC's reconnect back-off (up to minutes) towards a
+        peer still loading; services without a pending peer start together. Call it
+        from a thread that outlives the suite (the main one): children get SIGTERM when
+        the thread that spawned them ends (a safety net should the launcher be killed)."""
         env = self.plan()
         self._check_ports_free()
         self.admin_key_created = not self.admin_key_file.exists()
@@ -238,12 +258,55 @@ class LocalSuite:
             argv += ["--appendonly", "no", "--protected-mode", "no"]
             self._spawn(redis, argv, env)
             self._await_redis(redis, stop)
-        services = [p for p in self.parts if p.name != "redis"]
-        for part in services:
-            self._spawn(part, [sys.executable, "-m", f"ragserve.{part.name}"], env)
+        services = {p.name: p for p in self.parts if p.name != "redis"}
+        serving = {name: threading.Event() for name in services}
+        abort = threading.Event()
+        errors: list[SuiteError] = []
         timeouts = {spec.name: spec.start_timeout_s for spec in SERVICES}
-        for part in services:
-            self._await_health(part, timeouts[part.name], stop)
+
+        # Children are spawned by this (the main) thread only: the parent-death signal
+        # fires when the spawning *thread* ends, so a helper thread must not spawn.
+        spawn_requests: queue.Queue[tuple[Part, threading.Event]] = queue.Queue()
+
+        def bring_up(part: Part) -> None:
+            for peer in DEPENDS_ON.get(part.name, ()):
+                if peer in serving:
+                    while not serving[peer].wait(0.2):  # wakes at once when the peer is up
+                        if abort.is_set() or stop.is_set():
+                            return
+            if abort.is_set() or stop.is_set():
+                return
+            spawned = threading.Event()
+            spawn_requests.put((part, spawned))
+            while not spawned.wait(0.2):
+                if abort.is_set() or stop.is_set():
+                    return
+            try:
+                self._await_health(
+                    part, timeouts[part.name], lambda: stop.is_set() or abort.is_set()
+                )
+            except SuiteError as error:
+                errors.append(error)
+                abort.set()
+                return
+            serving[part.name].set()
+
+        threads = [
+            threading.Thread(target=bring_up, args=(part,), name=f"start-{name}", daemon=True)
+            for name, part in services.items()
+        ]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            try:
+                part, spawned = spawn_requests.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if not (abort.is_set() or stop.is_set()):
+                self._spawn(part, [sys.executable, "-m", f"ragserve.{part.name}"], env)
+            spawned.set()
+        if errors:
+            raise errors[0]
 
     def _fail(self, part: Part, why: str) -> SuiteError:
         code = part.exit_code()
@@ -268,11 +331,11 @@ class LocalSuite:
         if not stop.is_set():
             raise self._fail(part, "did not answer PING within 15 s")
 
-    def _await_health(self, part: Part, timeout_s: float, stop: threading.Event) -> None:
+    def _await_health(self, part: Part, timeout_s: float, cancelled: Callable[[], bool]) -> None:
         deadline = part.started_at + timeout_s
-        with grpc.insecure_channel(part.address) as channel:
+        with grpc.insecure_channel(part.address, options=_PROBE_OPTIONS) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
-            while not stop.is_set():
+            while not cancelled():
                 if part.exit_code() is not None:
                     raise self._fail(part, "exited at start-up")
                 remaining = deadline - time.monotonic()
