@@ -15,8 +15,8 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.inference.bench_inference", ["--seconds", "6"], ["--seconds", "15"]),
     ("benchmarks.embedding_router.bench_router", ["--seconds", "4"], ["--seconds", "10"]),
     ("benchmarks.retrieval.bench_retrieval", ["--quick"], []),
-    ("benchmarks.gateway.bench_gateway", ["--chunks", "2000", "--seconds", "5"], []),
     ("benchmarks.orchestrator.bench_ingest", ["--documents", "300"], ["--documents", "10000"]),
+    ("benchmarks.gateway.bench_gateway", ["--chunks", "2000", "--seconds", "5"], []),
 ]
 
 

@@ -203,7 +203,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.chunks, args.queries, args.clients, args.seconds = 50, 20, 4, 1.0
-    with tempfile.TemporaryDirectory() as tmp:
+    # The killed retrieval worker may still be writing while the directory goes.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         state = Path(tmp)
         suite = start_suite(state / "retrieval")
         gateway: ServiceProcess | None = None

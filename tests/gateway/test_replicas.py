@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import redis
 
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
@@ -139,6 +140,20 @@ def test_a_revocation_reaches_every_replica_within_2_s(replicas: Replicas) -> No
                     break
             assert time.monotonic() - revoked_at < 2.0, f"replica {index} still accepts the key"
     assert time.monotonic() - revoked_at < 2.0
+
+
+def test_the_redis_store_holds_hashes_only(replicas: Replicas) -> None:
+    admin = admin_key(replicas.state)
+    created = create_key(replicas.stub(0), admin, "clear", [R])
+    client = redis.Redis.from_url(replicas.redis.url)
+    try:
+        values = [client.get(k) for k in client.keys("ragserve:gateway:key:*")]
+    finally:
+        client.close()
+    dumped = b"".join(v for v in values if v is not None)
+    assert f'"id": "{created.key.id}"'.encode() in dumped
+    for key in (admin, created.secret):
+        assert key.encode() not in dumped and key.split("_", 2)[2].encode() not in dumped
 
 
 def test_keys_survive_a_restart_of_the_suite(replicas: Replicas) -> None:

@@ -234,6 +234,14 @@ def test_another_tenant_s_collection_is_not_found(world: World, docs: str, rpc: 
     )
 
 
+def _closed(spans: list[ReceivedSpan], trace_id: str) -> bool:
+    """Every span of the trace has its parent among the spans received (exports arrive
+    in any order: a parent often ends, and is exported, after its children)."""
+    mine = [s for s in spans if s.trace_id == trace_id]
+    ids = {s.span_id for s in mine}
+    return bool(mine) and all(not s.parent_span_id or s.parent_span_id in ids for s in mine)
+
+
 def _query(world: World, request: pb.QueryRequest) -> tuple[list[Any], list[tuple[str, str]]]:
     call = world.stub.Query(request, metadata=bearer(world.acme), timeout=60)
     try:
@@ -267,7 +275,11 @@ def test_a_query_streams_started_hits_answer_and_done(world: World, docs: str) -
             s.trace_id == trace_id and s.service == "ragserve-gateway" and not s.parent_span_id
             for s in spans
         )
-        return rooted and {"ragserve-orchestrator", "ragserve-retrieval"} <= services
+        return (
+            rooted
+            and {"ragserve-orchestrator", "ragserve-retrieval"} <= services
+            and _closed(spans, trace_id)
+        )
 
     spans = [s for s in world.receiver.wait_for(complete) if s.trace_id == trace_id]
     by_id = {s.span_id: s for s in spans}
@@ -317,6 +329,34 @@ def test_delete_document_then_collection(world: World) -> None:
             pb.GetCollectionRequest(name="scratch"), metadata=bearer(world.acme), timeout=30
         )
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+
+
+def test_an_ingest_over_the_bytes_limit_is_slowed_not_failed(
+    world: World, docs: str, tmp_path: Path
+) -> None:
+    """A second gateway with a small ingest bytes/s limit: every document is stored, at the
+    pace of the limit (1000 bytes/s, a burst of 1 s: 4 documents of 1000 bytes take 3 s)."""
+    env = gateway_env(tmp_path, world.suite.redis.url, ingest_bytes_per_s="1000")
+    env["RAGSERVE_ORCHESTRATOR_ADDR"] = world.suite.orchestrator.address
+    slow = ServiceProcess("gateway", env).start()
+    try:
+        channel = grpc.insecure_channel(slow.address)
+        stub = pb_grpc.GatewayServiceStub(channel)
+        key = create_key(stub, admin_key(tmp_path), "acme", [W]).secret
+        documents = [
+            pb.Document(sequence=i + 1, id=f"paced-{i}", text=(f"Paced document {i}. " * 60)[:1000])
+            for i in range(4)
+        ]
+        requests = [pb.IngestRequest(config=pb.IngestConfig(collection=docs))]
+        requests += [pb.IngestRequest(document=d) for d in documents]
+        started = time.monotonic()
+        acks = list(stub.Ingest(iter(requests), metadata=bearer(key), timeout=120))
+        elapsed = time.monotonic() - started
+        assert [a.status for a in acks] == [pb.INGEST_STATUS_STORED] * 4
+        assert elapsed >= 2.9, f"4 x 1000 bytes at 1000 bytes/s took only {elapsed:.2f}s"
+        assert acks[-1].acked_through == 4
+    finally:
+        slow.stop()
 
 
 def test_concurrent_queries_are_one_trace_each(world: World, docs: str) -> None:
@@ -375,6 +415,7 @@ def test_concurrent_queries_are_one_trace_each(world: World, docs: str) -> None:
             and {"ragserve-orchestrator", "ragserve-retrieval", "ragserve-embedding_router"}
             <= {s.service for s in spans if s.trace_id == t}
             and reaches_inference(spans, t)
+            and _closed(spans, t)
             for t in trace_ids
         )
 

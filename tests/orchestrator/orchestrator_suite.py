@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import struct_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from ragserve.api.common.v1 import common_pb2
@@ -52,6 +53,37 @@ class Suite:
             "grpc_server_started",
             {"grpc_method": "EmbedStream"},
         )
+
+    def router_embed_streams_ended(self, code: str) -> float:
+        """EmbedStream calls the router finished with status ``code``."""
+        return _metric(
+            self.router.metrics_port,
+            "grpc_server_handled",
+            {"grpc_method": "EmbedStream", "grpc_code": code},
+        )
+
+    def orchestrator_ingested(self, status: str) -> float:
+        """Documents the orchestrator acked with ``status`` (its own metrics)."""
+        return _metric(
+            self.orchestrator.metrics_port,
+            "ragserve_orchestrator_ingest_documents",
+            {"status": status},
+        )
+
+
+async def wait_health(address: str, serving: bool, timeout_s: float = 60.0) -> None:
+    """Watches ``address``'s overall health until it is (not) SERVING."""
+    wanted = (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        async for response in stub.Watch(health_pb2.HealthCheckRequest(), timeout=timeout_s):
+            if response.status == wanted:
+                return
+    raise AssertionError(f"{address} health never became {wanted}")
 
 
 def _metric(port: int, name: str, labels: dict[str, str]) -> float:

@@ -15,6 +15,7 @@ from orchestrator_suite import (
     count_points,
     create_collection,
     ingest,
+    requests_of,
     text_document,
 )
 
@@ -83,13 +84,16 @@ async def test_ingest_acks_each_document_once_durable_then_unchanged_without_emb
     assert collection.chunks_count == sum(a.chunks for a in acks.values())
     assert collection.documents_count == 3
 
+    assert suite.orchestrator_ingested("stored") >= 3
     streams_before = suite.router_embed_streams()
+    unchanged_before = suite.orchestrator_ingested("unchanged")
     again = await ingest(stub, "basics", _documents(), first_sequence=10)
     assert {a.status for a in again.values()} == {pb.INGEST_STATUS_UNCHANGED}
     assert [again[10 + i].content_hash for i in range(3)] == [
         acks[1 + i].content_hash for i in range(3)
     ]
     assert suite.router_embed_streams() == streams_before  # nothing was embedded
+    assert suite.orchestrator_ingested("unchanged") == unchanged_before + 3
 
     listed = await stub.ListDocuments(
         pb.ListDocumentsRequest(tenant=TENANT, collection="basics", page_size=2)
@@ -176,3 +180,24 @@ async def test_collection_lifecycle_is_tenant_scoped(
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
     again = await create_collection(stub, "life")
     assert (again.chunks_count, list(again.indexed_metadata)) == (0, [])
+
+
+async def test_a_client_that_cancels_its_ingest_cancels_the_embedding_stream_below(
+    suite: Suite, stub: orchestrator_pb2_grpc.OrchestratorServiceStub
+) -> None:
+    await create_collection(stub, "cancel")
+    documents = [
+        (i, text_document(f"c-{i}", f"Cancelled stream document {i}, sentence {j}. " * 30))
+        for i in range(1, 200)
+        for j in (i,)
+    ]
+    cancelled_before = suite.router_embed_streams_ended("CANCELLED")
+    call = stub.Ingest(requests_of("cancel", documents), timeout=120)
+    async for _ack in call:
+        break  # the router's stream is open: at least one document was embedded
+    call.cancel()
+    deadline = asyncio.get_running_loop().time() + 30
+    while suite.router_embed_streams_ended("CANCELLED") == cancelled_before:
+        assert asyncio.get_running_loop().time() < deadline, "the router's stream was not cancelled"
+        await asyncio.sleep(0.05)  # a bounded poll of the router's metrics
+    suite.orchestrator.check_alive()

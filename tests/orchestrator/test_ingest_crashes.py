@@ -16,6 +16,7 @@ from orchestrator_suite import (
     requests_of,
     retrieval_process,
     text_document,
+    wait_health,
 )
 
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
@@ -125,6 +126,8 @@ async def test_sigkill_of_retrieval_mid_stream_acks_only_durable_documents(suite
         acks, status = await _ingest_until_killed(
             stub, "outage", _documents("outage"), suite.retrieval.kill
         )
+    # The orchestrator cannot work without retrieval: it says so in its health.
+    await wait_health(suite.orchestrator.address, serving=False)
     # The stream itself survives: documents after the kill fail one by one.
     assert status is None
     assert sorted(acks) == list(range(1, DOCUMENTS + 1))
@@ -143,7 +146,7 @@ async def test_sigkill_of_retrieval_mid_stream_acks_only_durable_documents(suite
     restarted.start(timeout_s=60)
     suite.started.append(restarted)
     suite.retrieval = restarted
-    suite.orchestrator.wait_ready(60)
+    await wait_health(suite.orchestrator.address, serving=True)
     async with suite.retrieval_channel() as retrieval:
         for ack in stored:
             assert await count_points(retrieval, "outage", document_id=ack.document_id) == (

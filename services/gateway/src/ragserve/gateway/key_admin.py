@@ -119,7 +119,16 @@ class KeyAdmin:
                 "the bootstrap key is not a ragserve API key (rsk_<16 hex>_<43 base64url>)"
             )
         existing = await self._store.get(key_id)
-        if existing is not None and existing.tenant == tenant:
+        if existing is not None:
+            # Registered before (maybe revoked since, or bound to another tenant then):
+            # the store's record stands; a restart must not undo a revocation.
+            if existing.tenant != tenant:
+                log.warning(
+                    "the bootstrap key is registered for tenant %r, not %r; keeping it",
+                    existing.tenant,
+                    tenant,
+                    extra={"event": "bootstrap_key_tenant"},
+                )
             return existing
         record, _ = new_record(
             self._hasher,

@@ -45,7 +45,7 @@ class FileKeyStore:
         self.path = path
         self._lock_path = path.with_name(path.name + ".lock")
         self._records: dict[str, KeyRecord] = {}
-        self._version: tuple[int, int] | None = None
+        self._version: tuple[int, int, int] | None = None
 
     async def get(self, key_id: str) -> KeyRecord | None:
         return (await asyncio.to_thread(self._read)).get(key_id)
@@ -66,7 +66,8 @@ class FileKeyStore:
         except FileNotFoundError:
             self._records, self._version = {}, None
             return self._records
-        version = (stat.st_mtime_ns, stat.st_size)
+        # Every write renames a new file into place: a new inode, even within one mtime tick.
+        version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         if version != self._version:
             data = json.loads(self.path.read_text())
             self._records = {r["id"]: KeyRecord.from_json(r) for r in data.get("keys", [])}

@@ -57,7 +57,7 @@ def deadline_for(rpc: str, time_remaining: float | None) -> float:
     if time_remaining > policy.max_deadline_s * 1.01 + 1.0:
         raise InvalidArgument(
             DEADLINE_FIELD,
-            f"{int(time_remaining)} s is longer than the maximum of "
+            f"{round(time_remaining)} s is longer than the maximum of "
             f"{policy.max_deadline_s:.0f} s for {rpc}",
         )
     return time_remaining

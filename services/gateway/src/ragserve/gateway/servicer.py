@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -200,6 +201,8 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 await writer
             finally:
                 writer.cancel()
+                if writer.done() and not writer.cancelled():
+                    writer.exception()  # retrieved: the reader's error is the one reported
                 call.cancel()
 
     async def _forward_documents(
@@ -224,9 +227,12 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 tracker.sent(previous)
                 await call.write(convert.ingest_document_in(request.document))
                 index += 1
+        except grpc.aio.AioRpcError:
+            return  # the orchestrator ended the stream: the reader reports why
         finally:
             # Also after an error: the orchestrator acks what it got, then ends its stream.
-            await call.done_writing()
+            with contextlib.suppress(grpc.aio.AioRpcError, grpc.aio.UsageError):
+                await call.done_writing()
 
     async def DeleteDocument(self, request: Any, context: Context) -> Any:
         async with self._call("DeleteDocument", context) as principal:

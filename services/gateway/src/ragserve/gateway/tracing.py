@@ -4,7 +4,8 @@ Callers outside the suite do not choose trace ids: an incoming ``traceparent``
 is ignored (a client could otherwise pin its calls to one trace, or force
 sampling), while the trace the gateway starts is propagated to every service
 below as usual. Trace ids exist even when no exporter is configured, so
-``x-trace-id`` and every service's logs always carry one.
+``x-trace-id`` and every service's logs always carry one; spans are then not sampled
+(nothing would read them), so they cost an id and no recording, here and below.
 """
 
 from __future__ import annotations

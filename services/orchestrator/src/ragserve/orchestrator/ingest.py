@@ -82,7 +82,7 @@ def failure_of(error: BaseException) -> Failure:
             retryable=True,
             retry_delay_s=error.retry_after_s,
         )
-    if isinstance(error, errors.Unavailable):
+    if isinstance(error, errors.Unavailable | errors.Cancelled):
         return Failure(FailureCode.UNAVAILABLE, message, retryable=True, retry_delay_s=1.0)
     if isinstance(error, errors.DeadlineExceeded | TimeoutError):
         return Failure(
@@ -131,7 +131,22 @@ class IngestPipeline:
         )
         tokenizer = await self._tokenizers.get(record.model)
         max_tokens, overlap = validation.chunking(config.chunking, tokenizer.model.max_tokens)
-        session = _Session(self, config, record, tokenizer, max_tokens, overlap, self._limits)
+        session = _Session(
+            config,
+            record,
+            tokenizer,
+            (max_tokens, overlap),
+            self._limits,
+            store=DocumentStore(self._vectors, config.tenant, record.name, record.dimension),
+            embedder=BatchingEmbedder(
+                lambda: self._embedding.open_stream(config.tenant, record.model, config.priority),
+                model_version=tokenizer.model.version,
+                batch_texts=self._limits.embed_batch_texts,
+                window=self._limits.embed_window,
+            ),
+            metrics=self._metrics,
+            wall_clock=self._wall_clock,
+        )
         async for ack in session.run(items):
             yield ack
 
@@ -141,28 +156,26 @@ class _Session:
 
     def __init__(
         self,
-        pipeline: IngestPipeline,
         config: IngestConfig,
         record: CollectionRecord,
         tokenizer: LoadedTokenizer,
-        max_tokens: int,
-        overlap: int,
+        chunking: tuple[int, int],
         limits: IngestLimits,
+        *,
+        store: DocumentStore,
+        embedder: BatchingEmbedder,
+        metrics: IngestMetrics,
+        wall_clock: Callable[[], float],
     ) -> None:
-        self._pipeline = pipeline
         self._config = config
         self._record = record
         self._tokenizer = tokenizer
-        self._max_tokens = max_tokens
-        self._overlap = overlap
+        self._max_tokens, self._overlap = chunking
         self._limits = limits
-        self._store = DocumentStore(pipeline._vectors, config.tenant, record.name, record.dimension)
-        self._embedder = BatchingEmbedder(
-            lambda: pipeline._embedding.open_stream(config.tenant, record.model, config.priority),
-            model_version=tokenizer.model.version,
-            batch_texts=limits.embed_batch_texts,
-            window=limits.embed_window,
-        )
+        self._store = store
+        self._embedder = embedder
+        self._metrics = metrics
+        self._wall_clock = wall_clock
         self._slots = asyncio.Semaphore(limits.concurrency)
         self._acks: asyncio.Queue[Ack | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -226,7 +239,7 @@ class _Session:
                 AckStatus.FAILED,
                 failure=failure,
             )
-        self._pipeline._metrics.observe(ack, time.perf_counter() - started)
+        self._metrics.observe(ack, time.perf_counter() - started)
         self._acks.put_nowait(ack)
 
     async def _ingest(self, sequence: int, document: DocumentInput | None) -> Ack:
@@ -263,7 +276,7 @@ class _Session:
         if not chunks:
             raise DocumentError("the document holds no text")
         vectors = await self._embedder.embed([chunk.text for chunk in chunks])
-        ingested_at = self._pipeline._wall_clock()
+        ingested_at = self._wall_clock()
         points = [
             PointWrite(
                 payload.chunk_id(document.id, version, chunk.index),
