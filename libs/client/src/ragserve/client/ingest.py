@@ -32,6 +32,8 @@ class IngestTracker:
         self._retry_delay_s = 0.0
         # Outcomes decided here rather than acked by the server, not yet taken by the caller.
         self._local: list[IngestAck] = []
+        # Why the last stream ended early (said when a document runs out of attempts).
+        self.last_stream_error = ""
         # Highest sequence at and below which every document is settled (the resume point).
         self.acked_through = 0
         for sequence, source in self._sources.items():
@@ -79,11 +81,10 @@ class IngestTracker:
             if sequence <= self.acked_through or sequence in self._final:
                 continue
             if self._attempts[sequence] >= self.max_attempts:
-                self.fail_locally(
-                    sequence,
-                    "unavailable",
-                    f"no final acknowledgement after {self.max_attempts} attempts",
-                )
+                reason = f"no final acknowledgement after {self.max_attempts} attempts"
+                if self.last_stream_error:
+                    reason += f" (last stream: {self.last_stream_error})"
+                self.fail_locally(sequence, "unavailable", reason)
                 continue
             batch.append(Pending(sequence, source))
         for pending in batch:

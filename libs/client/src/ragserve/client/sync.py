@@ -279,6 +279,7 @@ class Client:
                 for ack in tracker.take_local():
                     report(ack)
                 error = error_from_rpc(rpc_error)
+                tracker.last_stream_error = str(error)
                 failures += 1
                 found = self.retry.delay(error, failures, deadline.remaining())
                 if found is None:

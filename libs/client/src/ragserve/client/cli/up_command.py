@@ -21,17 +21,19 @@ STYLES = {"serving": "green", "starting": "yellow", "stopping": "yellow", "stopp
 
 
 def status_table(suite: LocalSuite) -> Table:
-    table = Table("service", "pid", "address", "metrics", "state", "ready", "log")
+    table = Table(
+        "service", "pid", "gRPC", "metrics", "state", "ready",
+        caption=f"logs in {suite.log_dir}", caption_justify="left",
+    )  # fmt: skip
     for part in suite.parts:
         style = STYLES.get(part.state, "red" if part.state != "pending" else "dim")
         table.add_row(
             part.name,
             str(part.pid or ""),
             part.address,
-            f"http://127.0.0.1:{part.metrics_port}/metrics" if part.metrics_port else "",
+            f":{part.metrics_port}/metrics" if part.metrics_port else "",
             f"[{style}]{part.state}[/]",
             f"{part.ready_after_s:.1f} s" if part.ready_after_s is not None else "",
-            str(part.log_path),
         )
     return table
 
