@@ -39,7 +39,8 @@ QUERY_DOCUMENTS = (
 
 
 def say(text: str) -> None:
-    print(f"\n\033[1m== {text}\033[0m", flush=True)
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+    print(f"\n{bold}== {text}{plain}", flush=True)
 
 
 def ragserve(env: dict[str, str], *args: str) -> int:

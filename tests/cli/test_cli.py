@@ -150,6 +150,21 @@ def test_ingest_shows_progress_and_a_summary(tenant_env: dict[str, str], tmp_pat
     assert collection["documents"] == documents - 1
 
 
+def test_collections_create_list_delete(tenant_env: dict[str, str]) -> None:
+    created = run(tenant_env, "collections", "create", "scratch", "--json")
+    assert created.returncode == 0, created.stderr
+    assert json_lines(created)[0]["model"] == "all-minilm-l6-v2"
+    again = run(tenant_env, "collections", "create", "scratch")
+    assert again.returncode == 1
+    assert "ALREADY_EXISTS" in again.stderr
+    assert run(tenant_env, "collections", "delete", "scratch").returncode == 0
+    names = [c["name"] for c in json_lines(run(tenant_env, "collections", "list", "--json"))]
+    assert "scratch" not in names
+    gone_again = run(tenant_env, "collections", "delete", "scratch")
+    assert gone_again.returncode == 1
+    assert "NOT_FOUND" in gone_again.stderr
+
+
 def test_query_json_finds_the_known_documents(tenant_env: dict[str, str]) -> None:
     queries = json.loads((CORPUS / "queries.json").read_text())
     probe = run(tenant_env, "query", queries[0]["query"], "-c", "corpus", "--json")
