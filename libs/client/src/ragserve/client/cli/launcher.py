@@ -199,6 +199,12 @@ class LocalSuite:
             "RAGSERVE_GATEWAY_BOOTSTRAP_KEY_CREATE": "true",
             "RAGSERVE_RETRIEVAL_DATA_DIR": str(self.state_dir / "retrieval"),
         }
+        # The monitor (once built) watches exactly the parts started here, ports included.
+        defaults["RAGSERVE_MONITOR_TARGETS"] = ",".join(
+            f"{part.name}={part.address}/{part.metrics_port}"
+            for part in self.parts
+            if part.metrics_port is not None
+        )
         for key, value in defaults.items():
             env.setdefault(key, value)
         return env
