@@ -156,7 +156,12 @@ class ScriptedGateway(pb_grpc.GatewayServiceServicer):
             received.append(document.sequence)
             outcome = self.script.ingest(len(received), document)
             if isinstance(outcome, tuple):
-                _abort(context, outcome)
+                # End the stream with the status by returning (not abort(), which raises
+                # inside the response generator while the client may still be writing).
+                code, message, trailers = outcome
+                context.set_trailing_metadata(trailers)
+                context.set_code(code)
+                context.set_details(message)
                 return
             yield outcome
 

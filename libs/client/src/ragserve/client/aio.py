@@ -8,6 +8,7 @@ deadline (``timeout`` seconds; None = the gateway's default for the RPC).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -270,15 +271,20 @@ class AsyncClient:
                 continue
             summary.streams += 1
             try:
-                responses = self._stub.Ingest(
-                    _requests(config, batch, tracker),
-                    metadata=self.connection.metadata(),
-                    timeout=deadline.remaining(),
+                # No request iterator: _write writes while this task reads.
+                call = self._stub.Ingest(  # type: ignore[call-arg]
+                    metadata=self.connection.metadata(), timeout=deadline.remaining()
                 )
-                async for response in responses:
-                    outcome = tracker.record(**convert.ack_fields(response))
-                    if outcome is not None:
-                        report(outcome)
+                writer = asyncio.create_task(_write(call, config, batch, tracker))
+                try:
+                    async for response in call:
+                        outcome = tracker.record(**convert.ack_fields(response))
+                        if outcome is not None:
+                            report(outcome)
+                finally:
+                    writer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await writer
                 for local in tracker.take_local():
                     report(local)
                 wait = tracker.retry_delay_s()
@@ -337,20 +343,28 @@ class AsyncClient:
         return convert.api_key(response.key)
 
 
-async def _requests(
-    config: pb.IngestRequest, batch: list[Pending], tracker: IngestTracker
-) -> AsyncIterator[pb.IngestRequest]:
-    """The stream's messages; a file that cannot be read fails alone, the stream goes on."""
-    yield config
-    for pending in batch:
-        try:
-            message = await asyncio.to_thread(
-                convert.ingest_document, pending.sequence, pending.source
-            )
-        except OSError as error:
-            tracker.fail_locally(pending.sequence, "unreadable", f"cannot read the file: {error}")
-            continue
-        yield message
+async def _write(
+    call: Any, config: pb.IngestRequest, batch: list[Pending], tracker: IngestTracker
+) -> None:
+    """Writes the stream's messages while acks are read; a file that cannot be read fails
+    alone. Written with explicit writes, not a request iterator: when the server ends the
+    call early, a write fails here quietly and the reader gets the call's real status
+    (an iterator's failed write can surface as an INTERNAL status instead)."""
+    try:
+        await call.write(config)
+        for pending in batch:
+            try:
+                message = await asyncio.to_thread(
+                    convert.ingest_document, pending.sequence, pending.source
+                )
+            except OSError as error:
+                reason = f"cannot read the file: {error}"
+                tracker.fail_locally(pending.sequence, "unreadable", reason)
+                continue
+            await call.write(message)
+        await call.done_writing()
+    except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        return  # the call has ended; its status comes from reading it
 
 
 __all__ = ["AsyncClient", "RagserveError"]
