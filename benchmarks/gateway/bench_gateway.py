@@ -10,6 +10,9 @@ the two paths call by call so both see the same machine:
   the difference (what the gateway adds: key check, rate limit in Redis, validation,
   conversion, one more gRPC hop), and each hop's share from the final event's stage
   timings (embed, search, merge) against the end-to-end time;
+- GetCollection through the gateway and direct: a unary call with little work below (the
+  orchestrator reads the collection's counts from retrieval), a second view of what the
+  edge and its extra hop cost;
 - queries/s at saturation with ``--clients`` concurrent clients on each path.
 
 The clients run in a child process (the parent reads every service's log lines, which
@@ -112,13 +115,32 @@ async def measure(
                 pass
             return {}
 
+        # A unary call with little work below the gateway: the edge's cost plus a hop.
+        async def get_through_gateway() -> dict[int, float]:
+            await public.GetCollection(
+                pb.GetCollectionRequest(name=COLLECTION), metadata=metadata, timeout=30
+            )
+            return {}
+
+        async def get_direct() -> dict[int, float]:
+            await internal.GetCollection(
+                orch.GetCollectionRequest(tenant=TENANT, name=COLLECTION), timeout=30
+            )
+            return {}
+
+        paths = (
+            ("gateway", through_gateway),
+            ("direct", direct),
+            ("get_gateway", get_through_gateway),
+            ("get_direct", get_direct),
+        )
         for _ in range(20):  # warm-up: channels, caches, the query embedding
-            await through_gateway()
-            await direct()
-        samples: dict[str, list[float]] = {"gateway": [], "direct": []}
+            for _, call in paths:
+                await call()
+        samples: dict[str, list[float]] = {name: [] for name, _ in paths}
         stage_sums: dict[int, list[float]] = {}
         for _ in range(count):
-            for name, call in (("gateway", through_gateway), ("direct", direct)):
+            for name, call in paths:
                 started = time.perf_counter()
                 stages = await call()
                 samples[name].append(time.perf_counter() - started)
@@ -142,6 +164,8 @@ async def measure(
         return {
             "gateway": _percentiles(samples["gateway"]),
             "direct": _percentiles(samples["direct"]),
+            "get_gateway": _percentiles(samples["get_gateway"]),
+            "get_direct": _percentiles(samples["get_direct"]),
             "stages": {stage: statistics.median(v) for stage, v in stage_sums.items()},
             "qps_gateway": await saturate(through_gateway),
             "qps_direct": await saturate(direct),
@@ -182,6 +206,9 @@ def table(result: dict[str, Any], chunks: int, clients: int, ingest_rate: float)
         f"| client → gateway → orchestrator | {g50:.2f} | {g99:.2f} | {result['qps_gateway']:.0f} |",
         f"| client → orchestrator | {d50:.2f} | {d99:.2f} | {result['qps_direct']:.0f} |",
         f"| gateway adds | {g50 - d50:+.2f} | {g99 - d99:+.2f} | |",
+        f"| GetCollection: gateway / direct | {result['get_gateway'][0]:.2f} / "
+        f"{result['get_direct'][0]:.2f} | {result['get_gateway'][1]:.2f} / "
+        f"{result['get_direct'][1]:.2f} | |",
         "",
         "| hop (median of the final event's stage timings) | ms | share of the gateway p50 |",
         "| --- | --- | --- |",

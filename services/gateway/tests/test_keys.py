@@ -79,3 +79,26 @@ def test_acked_through_is_the_highest_contiguously_settled_sequence() -> None:
     assert tracker.acked(1, settles=True) == 2
     assert tracker.acked(5, settles=False) == 2  # a retryable failure: resume from 5
     assert tracker.acked(9, settles=True) == 2
+
+
+def test_concurrent_stale_lookups_share_one_store_read(tmp_path: Path) -> None:
+    store = FileKeyStore(tmp_path / "keys.json")
+    hasher = KeyHasher()
+    record, key = new_record(hasher, "acme", frozenset({Permission.READ}), 0.0)
+    asyncio.run(store.put(record))
+    reads = [0]
+    original = store.get
+
+    async def counted(key_id: str) -> object:
+        reads[0] += 1
+        return await original(key_id)
+
+    store.get = counted  # type: ignore[method-assign]
+    auth = Authenticator(store, hasher, cache_ttl_s=1.0, stale_ttl_s=10)
+
+    async def scenario() -> None:
+        principals = await asyncio.gather(*(auth.authenticate(f"Bearer {key}") for _ in range(20)))
+        assert {p.tenant for p in principals} == {"acme"}
+
+    asyncio.run(scenario())
+    assert reads == [1]

@@ -14,6 +14,7 @@ an id is not revealed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -74,6 +75,7 @@ class Authenticator:
         self._monotonic = monotonic
         # key id → (record or None for unknown, monotonic time it was read)
         self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._pending: dict[str, asyncio.Future[KeyRecord | None]] = {}
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -104,7 +106,7 @@ class Authenticator:
         if cached is not None and now - cached[1] < self._ttl:
             return cached[0]
         try:
-            record = await self._store.get(key_id)
+            record = await self._fetch(key_id)
         except RedisDown:
             if cached is not None and now - cached[1] < self._stale_ttl:
                 STALE_KEYS_USED.inc()
@@ -114,6 +116,22 @@ class Authenticator:
             ) from None
         self.remember(key_id, record)
         return record
+
+    async def _fetch(self, key_id: str) -> KeyRecord | None:
+        """One store read per key at a time: calls that find the cache stale together
+        (every TTL, under load) share it."""
+        pending = self._pending.get(key_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._store.get(key_id))
+            self._pending[key_id] = pending
+            pending.add_done_callback(lambda done: self._settled(key_id, done))
+        # Shielded: a caller that goes away does not cancel the others' read.
+        return await asyncio.shield(pending)
+
+    def _settled(self, key_id: str, done: asyncio.Future[KeyRecord | None]) -> None:
+        self._pending.pop(key_id, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too, in case every waiter went away
 
     def remember(self, key_id: str, record: KeyRecord | None) -> None:
         """Caches what the store said (also after this replica wrote it)."""

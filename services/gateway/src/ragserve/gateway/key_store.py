@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+import redis.asyncio as aioredis
+
 from ragserve.gateway.keys import KeyRecord
 from ragserve.gateway.redis_link import RedisLink
 
@@ -125,16 +127,14 @@ class RedisKeyStore:
     async def put(self, record: KeyRecord) -> None:
         value = json.dumps(record.to_json())
 
-        async def write(client: object) -> None:
-            redis = self._link.client
+        async def write(redis: aioredis.Redis) -> None:
             await redis.set(self.record_key(record.id), value)
             await redis.sadd(self._index, record.id)
 
         await self._link.call("key_put", write)
 
     async def list(self) -> list[KeyRecord]:
-        async def read(client: object) -> list[KeyRecord]:
-            redis = self._link.client
+        async def read(redis: aioredis.Redis) -> list[KeyRecord]:
             ids = sorted(
                 member.decode() if isinstance(member, bytes) else str(member)
                 for member in await redis.smembers(self._index)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from ragserve.gateway.metrics import LOCAL_ADMISSIONS, RATE_LIMITED
@@ -164,8 +165,7 @@ class RateLimiter:
             ]
         key = self.bucket_key(key_id)
 
-        async def run(redis: object) -> list[int]:
-            client = self._link.client  # type: ignore[union-attr]
+        async def run(client: aioredis.Redis) -> list[int]:
             if self._sha is None:
                 self._sha = await client.script_load(GCRA_SCRIPT)
             try:
