@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print, do not write the doc")
     args = parser.parse_args()
 
-    from ragserve.inference.model_setup import default_repository, ensure_models
+    from ragserve.model_setup import default_repository, ensure_models
 
     repository = default_repository()
     ensure_models(repository, report=lambda _line: None)

@@ -68,8 +68,11 @@ async def test_ingest_acks_each_document_once_durable_then_unchanged_without_emb
     summary = await create_collection(stub, "basics", [("topic", pb.METADATA_TYPE_KEYWORD)])
     assert (summary.name, summary.model, summary.dimension) == ("basics", MODEL, 384)
 
+    ended_ok = suite.router_embed_streams_ended("OK")
     acks = await ingest(stub, "basics", _documents())
     assert sorted(acks) == [1, 2, 3]
+    # The stream ended normally, so did its embedding stream at the router (not cancelled).
+    assert suite.router_embed_streams_ended("OK") == ended_ok + 1
     for ack in acks.values():
         assert ack.status == pb.INGEST_STATUS_STORED, ack
         assert ack.collection == "basics"

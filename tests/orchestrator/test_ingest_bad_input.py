@@ -245,8 +245,13 @@ async def test_a_bad_document_gets_a_failed_ack_naming_why_and_the_stream_goes_o
         (
             text_document("png", "x", "image/png"),
             pb.INGEST_ERROR_CODE_INVALID_ARGUMENT,
-            "document.media_type: 'image/png' is not supported; use one of text/plain, "
+            "document.media_type: unsupported media type 'image/png'; supported: text/plain, "
             "text/markdown, text/html, application/pdf",
+        ),
+        (
+            text_document("charset", "x", "text/plain; charset=base64"),
+            pb.INGEST_ERROR_CODE_INVALID_ARGUMENT,
+            "document.media_type: unknown charset 'base64'",
         ),
         (
             pb.Document(id="pdf", data=b"not a pdf at all", media_type="application/pdf"),

@@ -131,7 +131,7 @@ def test_a_failed_load_leaves_the_model_unavailable_with_the_reason(root: Path) 
     repository = ModelRepository(root, warm_up=False)
     with pytest.raises(ModelConfigError) as caught:
         repository.load("broken")
-    message = "model 'broken': config field 'inputs' must be a non-empty list, got []"
+    message = "model 'broken': config field 'inputs': must not be empty, got []"
     assert str(caught.value) == message
     assert repository.status("broken") == RepositoryEntry("broken", "", UNAVAILABLE, message)
 

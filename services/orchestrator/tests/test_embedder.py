@@ -20,18 +20,23 @@ class ScriptedStream:
     def __init__(self) -> None:
         self.sent: list[tuple[str, list[str]]] = []
         self.sent_changed = asyncio.Event()
-        self._answers: asyncio.Queue[EmbeddedBatch | Exception] = asyncio.Queue()
+        self._answers: asyncio.Queue[EmbeddedBatch | Exception | None] = asyncio.Queue()
         self.closed = False
+        self.finished = False
 
     async def send(self, batch_id: str, texts: Sequence[str]) -> None:
         self.sent.append((batch_id, list(texts)))
         self.sent_changed.set()
 
-    async def receive(self) -> EmbeddedBatch:
+    async def receive(self) -> EmbeddedBatch | None:
         answer = await self._answers.get()
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+    async def finish(self) -> None:
+        self.finished = True
+        self._answers.put_nowait(None)  # the peer's clean end
 
     async def close(self) -> None:
         self.closed = True
@@ -80,8 +85,8 @@ async def test_concurrent_documents_share_batches_and_get_their_own_vectors() ->
     assert await second == [[4.0], [5.0], [6.0]]
     assert await third == [[7.0], [8.0], [9.0]]
     assert len(streams) == 1
-    await embedder.close()
-    assert stream.closed
+    await embedder.close(graceful=True)
+    assert stream.finished  # half-closed, not cancelled with work in flight
 
 
 async def test_a_failed_stream_fails_every_waiting_document_and_the_next_opens_a_new_one() -> None:

@@ -36,13 +36,16 @@ CONCURRENCY = 3
 
 class InstantStream:
     def __init__(self) -> None:
-        self._answers: asyncio.Queue[EmbeddedBatch] = asyncio.Queue()
+        self._answers: asyncio.Queue[EmbeddedBatch | None] = asyncio.Queue()
 
     async def send(self, batch_id: str, texts: Sequence[str]) -> None:
         self._answers.put_nowait(EmbeddedBatch(batch_id, "1", [[1.0, 0.0, 0.0]] * len(texts)))
 
-    async def receive(self) -> EmbeddedBatch:
+    async def receive(self) -> EmbeddedBatch | None:
         return await self._answers.get()
+
+    async def finish(self) -> None:
+        self._answers.put_nowait(None)
 
     async def close(self) -> None:
         pass

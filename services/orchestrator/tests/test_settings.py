@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
 from ragserve.orchestrator.settings import GRPC_PORT, METRICS_PORT, OrchestratorSettings
+from ragserve.runtime.settings import SettingsError, load_settings
 
 
 def test_defaults_and_ports() -> None:
@@ -18,13 +18,13 @@ def test_defaults_and_ports() -> None:
     )
 
 
-def test_a_variable_out_of_bounds_stops_start_up_naming_the_setting(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("RAGSERVE_ORCHESTRATOR_UPSERT_BATCH_POINTS", "2000")
-    with pytest.raises(ValidationError, match="upsert_batch_points"):
-        OrchestratorSettings()
-    monkeypatch.setenv("RAGSERVE_ORCHESTRATOR_UPSERT_BATCH_POINTS", "512")
-    monkeypatch.setenv("RAGSERVE_ORCHESTRATOR_INGEST_CONCURRENCY", "16")
-    settings = OrchestratorSettings()
+def test_a_variable_out_of_bounds_stops_start_up_naming_the_variable() -> None:
+    environ = {"RAGSERVE_ORCHESTRATOR_UPSERT_BATCH_POINTS": "2000"}
+    with pytest.raises(SettingsError, match=r"^RAGSERVE_ORCHESTRATOR_UPSERT_BATCH_POINTS: "):
+        load_settings(OrchestratorSettings, "orchestrator", environ)
+    environ = {
+        "RAGSERVE_ORCHESTRATOR_UPSERT_BATCH_POINTS": "512",
+        "RAGSERVE_ORCHESTRATOR_INGEST_CONCURRENCY": "16",
+    }
+    settings = load_settings(OrchestratorSettings, "orchestrator", environ)
     assert (settings.upsert_batch_points, settings.ingest_concurrency) == (512, 16)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -22,16 +22,17 @@ import grpc
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from ragserve.embedding_router.breaker import BreakerState
+from ragserve.embedding_router.providers.base import Priority
 from ragserve.embedding_router.router import EmbeddingRouter
 from ragserve.embedding_router.types import EmbedCall, EmbeddedText, EmbedResult, Vector
 from ragserve.errors import InvalidArgument, NotFound
 from ragserve.runtime import deadlines
 
-_PRIORITY: dict[int, int] = {
-    common_pb2.PRIORITY_UNSPECIFIED: 1,
-    common_pb2.PRIORITY_HIGH: 0,
-    common_pb2.PRIORITY_NORMAL: 1,
-    common_pb2.PRIORITY_LOW: 2,
+_PRIORITY: dict[int, Priority] = {
+    common_pb2.PRIORITY_UNSPECIFIED: Priority.NORMAL,
+    common_pb2.PRIORITY_HIGH: Priority.HIGH,
+    common_pb2.PRIORITY_NORMAL: Priority.NORMAL,
+    common_pb2.PRIORITY_LOW: Priority.LOW,
 }
 _BREAKER = {
     BreakerState.CLOSED: embedding_pb2.BREAKER_STATE_CLOSED,
@@ -75,16 +76,9 @@ def embedding_message(item: EmbeddedText) -> embedding_pb2.Embedding:
     return message
 
 
-def _call(
-    tenant: str,
-    model: str,
-    texts: Sequence[str],
-    priority: int,
-    truncation: int,
-    *,
-    bypass_cache: bool = False,
-) -> EmbedCall:
-    for index, text in enumerate(texts):
+def _call(request: embedding_pb2.EmbedRequest | embedding_pb2.EmbedStreamRequest) -> EmbedCall:
+    """The core's call for an ``Embed`` request or one message of an ``EmbedStream``."""
+    for index, text in enumerate(request.texts):
         if len(text) <= _SURELY_SHORT_CHARS:
             continue
         size = len(text.encode("utf-8"))
@@ -92,16 +86,18 @@ def _call(
             raise InvalidArgument(
                 f"texts[{index}]", f"is {size} bytes of UTF-8, the limit is {_MAX_TEXT_BYTES}"
             )
-    if priority not in _PRIORITY:
-        raise InvalidArgument("priority", f"unknown value {priority}")
+    priority = _PRIORITY.get(request.priority)
+    if priority is None:
+        raise InvalidArgument("priority", f"unknown value {request.priority}")
     return EmbedCall(
-        tenant=tenant,
-        model=model,
-        texts=list(texts),
+        tenant=request.tenant,
+        model=request.model,
+        texts=list(request.texts),
         deadline=deadlines.current(),
-        bypass_cache=bypass_cache,
-        priority=_PRIORITY[priority],
-        truncate=truncation != common_pb2.TRUNCATION_REFUSE,
+        # A stream has no cache bypass.
+        bypass_cache=isinstance(request, embedding_pb2.EmbedRequest) and request.bypass_cache,
+        priority=priority,
+        truncate=request.truncation != common_pb2.TRUNCATION_REFUSE,
     )
 
 
@@ -117,15 +113,7 @@ class EmbeddingRouterServicer(embedding_pb2_grpc.EmbeddingRouterServiceServicer)
     async def Embed(
         self, request: embedding_pb2.EmbedRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> embedding_pb2.EmbedResponse:
-        call = _call(
-            request.tenant,
-            request.model,
-            request.texts,
-            request.priority,
-            request.truncation,
-            bypass_cache=request.bypass_cache,
-        )
-        result = await self._router.embed(call)
+        result = await self._router.embed(_call(request))
         return embedding_pb2.EmbedResponse(
             model=result.model.id,
             model_version=result.model.version,
@@ -151,14 +139,7 @@ class EmbeddingRouterServicer(embedding_pb2_grpc.EmbeddingRouterServiceServicer)
 
         async def read() -> None:
             async for request in request_iterator:
-                call = _call(
-                    request.tenant,
-                    request.model,
-                    request.texts,
-                    request.priority,
-                    request.truncation,
-                )
-                task = asyncio.create_task(self._router.embed(call))
+                task = asyncio.create_task(self._router.embed(_call(request)))
                 unanswered.add(task)
                 await window.put((request.batch_id, task))
             await window.put(None)
@@ -255,3 +236,8 @@ class EmbeddingRouterServicer(embedding_pb2_grpc.EmbeddingRouterServiceServicer)
             cache_available=self._router.cache.redis_healthy,
             cache_detail=self._router.cache.unavailable_reason(),
         )
+
+
+def register(server: grpc.aio.Server, servicer: EmbeddingRouterServicer) -> list[str]:
+    embedding_pb2_grpc.add_EmbeddingRouterServiceServicer_to_server(servicer, server)
+    return [embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingRouterService"].full_name]

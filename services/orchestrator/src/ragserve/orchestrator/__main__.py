@@ -8,11 +8,9 @@ from ragserve.runtime.server import serve
 def _build() -> object:
     from ragserve.orchestrator.service import OrchestratorService
     from ragserve.orchestrator.settings import OrchestratorSettings
+    from ragserve.runtime.settings import load_settings
 
-    # pydantic-settings reads RAGSERVE_ORCHESTRATOR_*; a bad value stops start-up with
-    # pydantic's message naming the setting (the runtime's load_settings takes over once
-    # it handles BaseSettings).
-    return OrchestratorService(OrchestratorSettings())
+    return OrchestratorService(load_settings(OrchestratorSettings, "orchestrator"))
 
 
 def main() -> None:

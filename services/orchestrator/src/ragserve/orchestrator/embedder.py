@@ -49,6 +49,10 @@ class _Batch:
     size: int
 
 
+# How long a half-closed stream may take to end before it is cancelled.
+_FINISH_TIMEOUT_S = 5.0
+
+
 class _Generation:
     """One open stream with its sender and receiver; dies with the stream."""
 
@@ -58,6 +62,8 @@ class _Generation:
         self.in_flight: deque[_Batch] = deque()
         self.tasks: list[asyncio.Task[None]] = []
         self.failed: Exception | None = None
+        # Half-closed by us: the peer's clean end is expected.
+        self.closing = False
 
 
 class BatchingEmbedder:
@@ -139,6 +145,10 @@ class BatchingEmbedder:
         try:
             while True:
                 result = await generation.stream.receive()
+                if result is None:
+                    if generation.closing:
+                        return
+                    raise Unavailable("embedding router ended the embedding stream early")
                 # Left in flight until it checks out, so that a failure here fails it too.
                 batch = generation.in_flight[0]
                 if result.batch_id != batch.batch_id or len(result.vectors) != batch.size:
@@ -189,13 +199,27 @@ class BatchingEmbedder:
             if task is not asyncio.current_task():
                 task.cancel()
 
-    async def close(self) -> None:
+    async def close(self, *, graceful: bool = False) -> None:
+        """Ends the stream: ``graceful`` half-closes it and lets the router finish (the
+        ingest stream ended normally, nothing is in flight); otherwise it is cancelled, and
+        the router drops whatever it was still embedding for it."""
         generation, self._generation = self._generation, None
         if generation is None:
             return
-        for task in generation.tasks:
-            task.cancel()
-        for task in generation.tasks:
+        sender, receiver = generation.tasks
+        sender.cancel()  # idle: nothing pending
+        if graceful and generation.failed is None and not generation.in_flight:
+            # The receiver reads on: cancelling a task blocked in a gRPC read would cancel
+            # the call, and the peer would count a normal end as a cancellation.
+            generation.closing = True
+            await generation.stream.finish()
+            try:
+                async with asyncio.timeout(_FINISH_TIMEOUT_S):
+                    await asyncio.gather(receiver, return_exceptions=True)
+            except TimeoutError:
+                pass
+        receiver.cancel()
+        for task in (sender, receiver):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await generation.stream.close()

@@ -182,6 +182,7 @@ class _Session:
 
     async def run(self, items: AsyncIterator[IngestItem]) -> AsyncIterator[Ack]:
         reader = asyncio.create_task(self._read(items))
+        completed = False
         try:
             while True:
                 ack = await self._acks.get()
@@ -190,12 +191,14 @@ class _Session:
                 yield ack
                 self._slots.release()
             reader.result()  # a broken protocol ends the stream after the acks due
+            completed = True
         finally:
             reader.cancel()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(reader, *self._tasks, return_exceptions=True)
-            await self._embedder.close()
+            # A client that went away cancels the router's stream (and its work) with it.
+            await self._embedder.close(graceful=completed)
 
     async def _read(self, items: AsyncIterator[IngestItem]) -> None:
         last = 0
@@ -243,11 +246,11 @@ class _Session:
         self._acks.put_nowait(ack)
 
     async def _ingest(self, sequence: int, document: DocumentInput | None) -> Ack:
-        media_type, metadata = validation.document(document, self._record.indexed)
+        (media_type, charset), metadata = validation.document(document, self._record.indexed)
         assert document is not None
         version = content_hash(
             document.content,
-            media_type,
+            f"{media_type}; charset={charset}",
             self._max_tokens,
             self._overlap,
             self._tokenizer.model.version,
@@ -264,7 +267,9 @@ class _Session:
                 state.chunk_count,
                 version,
             )
-        extracted = await asyncio.to_thread(parse_document, document.content, media_type)
+        extracted = await asyncio.to_thread(
+            parse_document, document.content, f"{media_type}; charset={charset}"
+        )
         chunks = await asyncio.to_thread(
             chunk_document,
             extracted,

@@ -41,13 +41,20 @@ class EmbeddedBatch:
 
 class EmbedStream(Protocol):
     """One open bulk-embedding stream: batches go out in order, results come back in the
-    same order. ``receive`` raises a domain error when the stream fails."""
+    same order. ``receive`` raises a domain error when the stream fails, and returns None
+    once the peer has ended it cleanly (after ``finish``)."""
 
     async def send(self, batch_id: str, texts: Sequence[str]) -> None: ...
 
-    async def receive(self) -> EmbeddedBatch: ...
+    async def receive(self) -> EmbeddedBatch | None: ...
 
-    async def close(self) -> None: ...
+    async def finish(self) -> None:
+        """Half-closes the stream (nothing in flight): the peer then ends it."""
+        ...
+
+    async def close(self) -> None:
+        """Cancels the stream and whatever is in flight on it."""
+        ...
 
 
 class EmbeddingPeer(Protocol):

@@ -46,12 +46,14 @@ class RouterEmbedStream:
             # The call already ended; its status comes with the next receive().
             await self._raise_status()
 
-    async def receive(self) -> EmbeddedBatch:
+    async def receive(self) -> EmbeddedBatch | None:
         try:
             response = await self._call.read()
         except grpc.aio.AioRpcError as error:
             raise translate(error, PEER) from None
         if response is grpc.aio.EOF:  # type: ignore[attr-defined]
+            if await self._call.code() == grpc.StatusCode.OK:
+                return None
             await self._raise_status()
         return EmbeddedBatch(
             batch_id=response.batch_id,
@@ -63,6 +65,12 @@ class RouterEmbedStream:
         code = await self._call.code()
         details = await self._call.details()
         raise Unavailable(f"{PEER}: embedding stream ended early ({code.name}: {details})")
+
+    async def finish(self) -> None:
+        try:
+            await self._call.done_writing()
+        except (grpc.aio.AioRpcError, grpc.aio.UsageError):
+            self._call.cancel()
 
     async def close(self) -> None:
         self._call.cancel()

@@ -62,6 +62,9 @@ class OrchestratorService:
                 "retrieval": self.retrieval_address,
             },
         )
+        # Channels open here, not in __init__: a grpc.aio channel binds to the event loop that
+        # creates it, and serve() builds the service before its loop runs ("attached to a
+        # different loop" on the first call otherwise).
         self.router.open()
         self.retrieval.open()
         self._peer_health = PeerHealth(

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ragserve.errors import InvalidArgument
+from ragserve.orchestrator.documents import DocumentError, parse_media_type
 from ragserve.orchestrator.model import (
     ChunkingOptions,
     DocumentInput,
@@ -40,7 +41,6 @@ DEFAULT_PAGE_SIZE = 100
 # Retrieval's deepest search offset: ListDocuments pages through its search.
 MAX_LIST_OFFSET = 10_000
 
-MEDIA_TYPES = ("text/plain", "text/markdown", "text/html", "application/pdf")
 DEFAULT_MEDIA_TYPE = "text/plain"
 
 
@@ -107,18 +107,15 @@ def document_id(value: str, field: str = "document_id") -> str:
     return value
 
 
-def media_type(value: str, field: str = "document.media_type") -> str:
-    """The bare, lower-case media type (parameters dropped); the default when empty."""
+def media_type(value: str, field: str = "document.media_type") -> tuple[str, str]:
+    """(bare media type, charset) of a supported type; text/plain when empty. Aliases
+    (text/x-markdown, ...) map to their type; an unknown charset is refused."""
     if len(value) > MAX_MEDIA_TYPE:
         raise InvalidArgument(field, f"is {len(value)} characters, the limit is {MAX_MEDIA_TYPE}")
-    bare = value.split(";", 1)[0].strip().lower()
-    if not bare:
-        return DEFAULT_MEDIA_TYPE
-    if bare not in MEDIA_TYPES:
-        raise InvalidArgument(
-            field, f"{shown(value)} is not supported; use one of {', '.join(MEDIA_TYPES)}"
-        )
-    return bare
+    try:
+        return parse_media_type(value.strip() or DEFAULT_MEDIA_TYPE)
+    except DocumentError as error:
+        raise InvalidArgument(field, error.reason) from None
 
 
 def chunking(options: ChunkingOptions, model_max_tokens: int) -> tuple[int, int]:
@@ -199,8 +196,8 @@ def metadata(
 
 def document(
     doc: DocumentInput | None, indexed: Sequence[IndexedField]
-) -> tuple[str, dict[str, Any]]:
-    """(media type, metadata as stored) of a valid document."""
+) -> tuple[tuple[str, str], dict[str, Any]]:
+    """((media type, charset), metadata as stored) of a valid document."""
     if doc is None:
         raise InvalidArgument("document", "is required")
     document_id(doc.id, "document.id")
