@@ -9,7 +9,7 @@ import pytest
 from scripted_gateway import Gateway, rich_status
 
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
-from ragserve.client import AsyncClient, Client, IngestStatus, RetryPolicy, Unavailable
+from ragserve.client import AsyncClient, Client, IngestStatus, NotFound, RetryPolicy, Unavailable
 from ragserve.client.documents import MAX_DOCUMENT_BYTES, DocumentSource, collect
 from ragserve.client.ingest import IngestTracker
 
@@ -177,3 +177,27 @@ def test_collect_media_types_ids_and_skips(tmp_path: Path) -> None:
         collect([root / "e.png"])
     with pytest.raises(FileNotFoundError):
         collect([root / "missing"])
+
+
+def test_internal_resumes_but_not_found_does_not(gateway: Gateway, tmp_path: Path) -> None:
+    write_corpus(tmp_path / "corpus", 3)
+    streams = gateway.script.ingest_streams
+
+    def behave(index: int, document: pb.Document) -> pb.IngestResponse | tuple:  # type: ignore[type-arg]
+        if len(streams) == 1 and index == 2:
+            return rich_status(grpc.StatusCode.INTERNAL, "a bug, logged with the trace id")
+        return ack(document, document.sequence)
+
+    gateway.script.ingest = behave
+    with Client(gateway.address, "k", retry=FAST) as client:
+        summary = client.ingest([tmp_path / "corpus"], "docs", timeout=30)
+    assert streams == [[1, 2], [2, 3]]
+    assert summary.stored == 3
+
+    streams.clear()
+    gateway.script.ingest = lambda _i, _d: rich_status(
+        grpc.StatusCode.NOT_FOUND, "collection 'docs' not found"
+    )
+    with Client(gateway.address, "k", retry=FAST) as client, pytest.raises(NotFound):
+        client.ingest([tmp_path / "corpus"], "docs", timeout=30)
+    assert len(streams) == 1

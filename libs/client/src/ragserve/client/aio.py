@@ -22,7 +22,7 @@ from ragserve.client.connection import Connection, Deadline
 from ragserve.client.documents import DocumentSource, collect
 from ragserve.client.errors import RagserveError, error_from_aio
 from ragserve.client.ingest import IngestTracker, Pending
-from ragserve.client.retry import RetryPolicy
+from ragserve.client.retry import RESUMABLE_CODES, RetryPolicy
 from ragserve.client.sync import AckCallback, _reporter
 
 T = TypeVar("T")
@@ -294,7 +294,7 @@ class AsyncClient:
                 error = error_from_aio(rpc_error)
                 tracker.last_stream_error = str(error)
                 failures += 1
-                found = self.retry.delay(error, failures, deadline.remaining())
+                found = self.retry.delay(error, failures, deadline.remaining(), RESUMABLE_CODES)
                 if found is None:
                     raise error from None
                 wait = found

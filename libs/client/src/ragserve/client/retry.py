@@ -11,7 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from ragserve.client.errors import RagserveError
+import grpc
+
+from ragserve.client.errors import RETRYABLE_CODES, RagserveError
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,20 @@ class RetryPolicy:
     min_attempt_s: float = 0.05
     jitter: random.Random = field(default_factory=random.Random, compare=False)
 
-    def delay(self, error: RagserveError, attempt: int, remaining_s: float | None) -> float | None:
+    def delay(
+        self,
+        error: RagserveError,
+        attempt: int,
+        remaining_s: float | None,
+        codes: frozenset[grpc.StatusCode] = RETRYABLE_CODES,
+    ) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or None: raise ``error`` now.
 
         ``attempt`` counts the attempts made so far (1 after the first failure);
-        ``remaining_s`` is the time left to the deadline (None: no deadline).
+        ``remaining_s`` is the time left to the deadline (None: no deadline); ``codes``
+        are the statuses worth another attempt.
         """
-        if not error.retryable or attempt >= self.max_attempts:
+        if error.code not in codes or attempt >= self.max_attempts:
             return None
         if error.retry_delay_s is not None:
             wait = error.retry_delay_s
@@ -45,3 +54,8 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
+
+# A lost ingest stream is also resumed after INTERNAL: the API calls an internal failure
+# retryable, resuming re-sends nothing already durable (same content = UNCHANGED), and
+# grpc's asyncio client can report a stream the server ended during a write as INTERNAL.
+RESUMABLE_CODES = RETRYABLE_CODES | {grpc.StatusCode.INTERNAL}

@@ -21,7 +21,7 @@ from ragserve.client.connection import Connection, Deadline
 from ragserve.client.documents import DocumentSource, collect
 from ragserve.client.errors import RagserveError, error_from_rpc
 from ragserve.client.ingest import IngestTracker, Pending
-from ragserve.client.retry import RetryPolicy
+from ragserve.client.retry import RESUMABLE_CODES, RetryPolicy
 
 T = TypeVar("T")
 AckCallback = Callable[[types.IngestAck], None]
@@ -281,7 +281,7 @@ class Client:
                 error = error_from_rpc(rpc_error)
                 tracker.last_stream_error = str(error)
                 failures += 1
-                found = self.retry.delay(error, failures, deadline.remaining())
+                found = self.retry.delay(error, failures, deadline.remaining(), RESUMABLE_CODES)
                 if found is None:
                     raise error from None
                 wait = found
