@@ -15,7 +15,7 @@ from rich.progress import (
 )
 
 from ragserve.client.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Output
-from ragserve.client.documents import collect
+from ragserve.client.documents import DocumentSource, collect
 from ragserve.client.errors import NotFound
 from ragserve.client.sync import Client
 from ragserve.client.types import IngestAck, IngestStatus, IngestSummary
@@ -85,7 +85,7 @@ def run_ingest(
 def _with_progress_bar(
     client: Client,
     output: Output,
-    documents: list,  # type: ignore[type-arg]
+    documents: list[DocumentSource],
     collection: str,
     max_tokens: int,
     total_bytes: int,

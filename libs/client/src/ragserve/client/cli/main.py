@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -22,8 +23,8 @@ from ragserve.client.cli.output import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNAVAILABLE,
-    EXIT_USAGE,
     Output,
+    plain,
 )
 from ragserve.client.connection import API_KEY_ENV, Connection
 from ragserve.client.errors import RagserveError
@@ -166,7 +167,7 @@ def keys_create(
         lambda c: c.create_key(tenant, names, description=description, ttl_s=ttl),
     )
     if output.json:
-        output.emit({**_key_record(created.key), "secret": created.secret})
+        output.emit({**_record(created.key), "secret": created.secret})
         return
     output.out.print(created.secret)
     output.err.print(
@@ -177,10 +178,9 @@ def keys_create(
     )
 
 
-def _key_record(key: object) -> dict[str, object]:
-    from ragserve.client.cli.output import plain
-
-    record = plain(key)
+def _record(result: object) -> dict[str, object]:
+    """A result dataclass as one JSON object."""
+    record = plain(result)
     assert isinstance(record, dict)
     return record
 
@@ -198,7 +198,7 @@ def keys_list(
     keys = _call(settings, output, lambda c: c.list_keys(tenant, include_revoked=revoked))
     if output.json:
         for key in keys:
-            output.emit(_key_record(key))
+            output.emit(_record(key))
         return
     from rich.table import Table
 
@@ -216,8 +216,8 @@ def keys_list(
     output.out.print(table)
 
 
-def _when(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""  # type: ignore[attr-defined]
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
 
 
 @keys_app.command("revoke")
@@ -231,7 +231,7 @@ def keys_revoke(
     output = settings.output(json_lines)
     key = _call(settings, output, lambda c: c.revoke_key(key_id))
     if output.json:
-        output.emit(_key_record(key))
+        output.emit(_record(key))
     else:
         output.out.print(f"revoked key {key.id} of tenant {key.tenant}")
 
@@ -251,7 +251,7 @@ def collections_create(
     output = settings.output(json_lines)
     collection = _call(settings, output, lambda c: c.create_collection(name, model))
     if output.json:
-        output.emit(_key_record(collection))
+        output.emit(_record(collection))
     else:
         output.out.print(
             f"created collection {collection.name} ({collection.model}, {collection.dimension} dimensions)"
@@ -266,7 +266,7 @@ def collections_list(context: typer.Context, json_lines: JsonOption = False) -> 
     collections = _call(settings, output, lambda c: c.list_collections())
     if output.json:
         for collection in collections:
-            output.emit(_key_record(collection))
+            output.emit(_record(collection))
         return
     from rich.table import Table
 
@@ -362,7 +362,7 @@ def status(
     rows = HealthProbes().snapshot(timeout)
     if output.json:
         for row in rows:
-            output.emit({**_key_record(row), "healthy": row.healthy})
+            output.emit({**_record(row), "healthy": row.healthy})
     else:
         from rich.table import Table
 
@@ -399,4 +399,4 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
 
 
-__all__ = ["EXIT_ERROR", "EXIT_USAGE", "app", "main"]
+__all__ = ["app", "main"]
