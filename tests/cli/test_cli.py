@@ -144,6 +144,20 @@ def test_ingest_shows_progress_and_a_summary(tenant_env: dict[str, str], tmp_pat
     assert summary["failures"][0]["document"] == "broken.pdf"
     statuses = {r["document"]: r["status"] for r in records if r["event"] == "document"}
     assert len(statuses) == documents
+    # Resuming: what the collection holds unchanged is not sent again; an edited file is.
+    assert summary["not_resent"] == documents - 1
+    assert summary["streams"] == 1  # only broken.pdf went out
+    edited = corpus / "sourdough_starter.txt"
+    edited.write_text(edited.read_text() + "\nKeep the jar out of direct sunlight.\n")
+    third = json_lines(run(tenant_env, "ingest", str(corpus), "-c", "corpus", "--json"))
+    outcome = {r["document"]: (r["status"], r["sent"]) for r in third if r["event"] == "document"}
+    assert outcome["sourdough_starter.txt"] == ("stored", True)
+    assert outcome["lumenkettle_manual.txt"] == ("unchanged", False)
+    resent = json_lines(
+        run(tenant_env, "ingest", str(corpus), "-c", "corpus", "--json", "--resend")
+    )
+    assert resent[-1]["not_resent"] == 0
+    assert (resent[-1]["unchanged"], resent[-1]["failed"]) == (documents - 1, 1)
 
     listed = json_lines(run(tenant_env, "collections", "list", "--json"))
     (collection,) = [c for c in listed if c["name"] == "corpus"]

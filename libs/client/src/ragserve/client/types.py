@@ -191,6 +191,8 @@ class IngestAck:
     error_code: str = ""
     error: str = ""
     retryable: bool = False
+    # False when the document was not sent: the collection already had it, unchanged.
+    sent: bool = True
 
 
 @dataclass

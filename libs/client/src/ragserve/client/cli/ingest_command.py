@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.progress import (
@@ -29,6 +30,7 @@ def run_ingest(
     *,
     create: bool,
     max_tokens: int,
+    resend: bool = False,
 ) -> int:
     try:
         selection = collect(paths)
@@ -48,17 +50,26 @@ def run_ingest(
                 output.err.print(f"created collection {collection}")
     total_bytes = sum(d.size for d in documents)
     started = time.perf_counter()
+    # Resuming an interrupted run: what the collection already holds, unchanged since, is
+    # not read or sent again (--resend sends everything; the server still skips the same
+    # content, but only after receiving it).
+    already = [] if resend else already_stored(client, collection, documents)
+    held = {ack.document_id for ack in already}
+    to_send = [d for d in documents if d.id not in held]
+
+    def ingest(report: Callable[[IngestAck], None]) -> IngestSummary:
+        for ack in already:
+            report(ack)
+        summary = client.ingest_documents(to_send, collection, max_tokens=max_tokens, on_ack=report)
+        summary.acks[:0] = already
+        return summary
+
     if output.json:
         for skipped in selection.skipped:
             output.emit({"event": "skipped", "path": str(skipped), "reason": "unsupported type"})
-        summary = client.ingest_documents(
-            documents,
-            collection,
-            max_tokens=max_tokens,
-            on_ack=lambda ack: output.emit({"event": "document", **_ack_record(ack)}),
-        )
+        summary = ingest(lambda ack: output.emit({"event": "document", **_ack_record(ack)}))
     elif output.interactive:
-        summary = _with_progress_bar(client, output, documents, collection, max_tokens, total_bytes)
+        summary = _with_progress_bar(output, ingest, len(documents), total_bytes)
     else:
         # Not a terminal: one line per document on stderr, the summary on stdout.
         done = [0, 0]
@@ -74,20 +85,19 @@ def run_ingest(
                     if ack.status is not IngestStatus.FAILED
                     else f": {ack.error}"
                 )
+                + ("" if ack.sent else ", not re-sent")
             )
 
-        summary = client.ingest_documents(documents, collection, max_tokens=max_tokens, on_ack=line)
+        summary = ingest(line)
     elapsed = time.perf_counter() - started
     _print_summary(output, summary, selection.skipped, total_bytes, elapsed)
     return EXIT_ERROR if summary.failed else EXIT_OK
 
 
 def _with_progress_bar(
-    client: Client,
     output: Output,
-    documents: list[DocumentSource],
-    collection: str,
-    max_tokens: int,
+    ingest: Callable[[Callable[[IngestAck], None]], IngestSummary],
+    documents: int,
     total_bytes: int,
 ) -> IngestSummary:
     columns = (
@@ -98,7 +108,7 @@ def _with_progress_bar(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=output.err, transient=False) as progress:
-        task = progress.add_task("ingest", total=total_bytes, done=0, documents=len(documents))
+        task = progress.add_task("ingest", total=total_bytes, done=0, documents=documents)
         done = [0]
 
         def advance(ack: IngestAck) -> None:
@@ -107,7 +117,34 @@ def _with_progress_bar(
             if ack.status is IngestStatus.FAILED:
                 progress.console.print(f"[red]failed[/] {ack.document_id}: {ack.error}")
 
-        return client.ingest_documents(documents, collection, max_tokens=max_tokens, on_ack=advance)
+        return ingest(advance)
+
+
+def already_stored(
+    client: Client, collection: str, documents: list[DocumentSource]
+) -> list[IngestAck]:
+    """Documents the collection holds under the same id and media type, stored after the
+    file last changed (its modification time), as UNCHANGED outcomes that were not sent."""
+    try:
+        stored = {info.id: info for info in client.list_documents(collection)}
+    except NotFound:
+        return []
+    acks = []
+    for document in documents:
+        info = stored.get(document.id)
+        if info is None or info.ingested_at is None or info.media_type != document.media_type:
+            continue
+        try:
+            modified = document.path.stat().st_mtime
+        except OSError:
+            continue  # the send will report it
+        if modified <= info.ingested_at.timestamp():
+            acks.append(
+                IngestAck(
+                    0, document.id, IngestStatus.UNCHANGED, info.chunks, document.size, sent=False
+                )
+            )
+    return acks
 
 
 def _ack_record(ack: IngestAck) -> dict[str, object]:
@@ -116,6 +153,7 @@ def _ack_record(ack: IngestAck) -> dict[str, object]:
         "status": ack.status.value,
         "chunks": ack.chunks,
         "bytes": ack.size,
+        "sent": ack.sent,
     }
     if ack.status is IngestStatus.FAILED:
         record.update(error_code=ack.error_code, error=ack.error, retryable=ack.retryable)
@@ -131,6 +169,7 @@ def _print_summary(
 ) -> None:
     failed = summary.failed
     chunks = sum(ack.chunks for ack in summary.acks)
+    not_resent = sum(1 for ack in summary.acks if not ack.sent)
     if output.json:
         output.emit(
             {
@@ -144,6 +183,7 @@ def _print_summary(
                 "bytes": total_bytes,
                 "seconds": round(elapsed_s, 3),
                 "streams": summary.streams,
+                "not_resent": not_resent,
                 "skipped": len(skipped),
                 "failures": [
                     {"document": a.document_id, "error_code": a.error_code, "error": a.error}
@@ -162,5 +202,10 @@ def _print_summary(
         output.out.print(f"  failed {ack.document_id}: {ack.error_code}: {ack.error}")
     if skipped:
         output.out.print(f"  skipped {len(skipped)} files of other types (e.g. {skipped[0]})")
+    if not_resent:
+        output.out.print(
+            f"  {not_resent} unchanged since the collection stored them: not sent again "
+            "(--resend sends them)"
+        )
     if summary.streams > 1:
         output.out.print(f"  resumed {summary.streams - 1} time(s) after a lost stream")

@@ -311,18 +311,28 @@ def ingest(
         bool, typer.Option("--create", help="Create the collection when it does not exist.")
     ] = False,
     max_tokens: Annotated[int, typer.Option(help="Largest chunk in tokens (0 = default).")] = 0,
+    resend: Annotated[
+        bool,
+        typer.Option(
+            "--resend",
+            help="Send every document, also those the collection holds unchanged already.",
+        ),
+    ] = False,
     json_lines: JsonOption = False,
 ) -> None:
     """Ingest text, Markdown, HTML and PDF files (by extension), folders recursively.
 
-    Running it again re-sends only what changed in effect: unchanged documents are
-    no-ops, and a lost connection resumes after the last acknowledged document."""
+    Resumable: run it again and the documents the collection already holds, unchanged
+    since, are not sent again; a lost connection resumes after the last acknowledged
+    document."""
     from ragserve.client.cli.ingest_command import run_ingest
 
     settings = settings_of(context)
     output = settings.output(json_lines)
     with _client(settings, output) as client:
-        code = run_ingest(client, output, paths, collection, create=create, max_tokens=max_tokens)
+        code = run_ingest(
+            client, output, paths, collection, create=create, max_tokens=max_tokens, resend=resend
+        )
     raise typer.Exit(code)
 
 
