@@ -119,3 +119,12 @@ async def test_async_client_retries_the_same_way(gateway: Gateway) -> None:
     assert collection.name == "docs"
     assert result.answer == "Cats eat fish."
     assert gateway.script.calls == ["CreateCollection", "CreateCollection", "Query"]
+
+
+def test_a_query_read_partly_is_cancelled(gateway: Gateway) -> None:
+    with Client(gateway.address, "k") as client:
+        events = client.query("q", "docs")
+        first = next(events)
+        events.close()  # the caller stops reading (a `break` out of its loop)
+        assert isinstance(first, QueryStarted)
+        assert client.ask("q", "docs").answer == "Cats eat fish."

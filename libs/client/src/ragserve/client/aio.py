@@ -158,11 +158,15 @@ class AsyncClient:
                 call = self._stub.Query(
                     request, metadata=self.connection.metadata(), timeout=deadline.remaining()
                 )
-                async for message in call:
-                    event = convert.query_event(message)
-                    if event is not None:
-                        received = True
-                        yield event
+                try:
+                    async for message in call:
+                        event = convert.query_event(message)
+                        if event is not None:
+                            received = True
+                            yield event
+                finally:
+                    # A caller that stops reading early (break) cancels the query below.
+                    call.cancel()
                 return
             except grpc.aio.AioRpcError as rpc_error:
                 error = error_from_aio(rpc_error)

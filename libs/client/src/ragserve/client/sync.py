@@ -152,11 +152,15 @@ class Client:
                 call = self._stub.Query(
                     request, metadata=self.connection.metadata(), timeout=deadline.remaining()
                 )
-                for message in call:
-                    event = convert.query_event(message)
-                    if event is not None:
-                        received = True
-                        yield event
+                try:
+                    for message in call:
+                        event = convert.query_event(message)
+                        if event is not None:
+                            received = True
+                            yield event
+                finally:
+                    # A caller that stops reading early (break) cancels the query below.
+                    call.cancel()  # type: ignore[no-untyped-call]  # grpc-stubs leave it untyped
                 return
             except grpc.RpcError as rpc_error:
                 error = error_from_rpc(rpc_error)
