@@ -32,7 +32,7 @@ demo: setup
 
 # The whole suite (Redis + every built service) on default ports until Ctrl-C.
 up: setup
-	$(RUN) python scripts/suite.py
+	$(RUN) ragserve up
 
 # Prometheus's promtool (Debian's prometheus package) for the rule tests, only when missing.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
