@@ -9,6 +9,7 @@ Kubernetes), and a retry policy for UNAVAILABLE with exponential backoff.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -69,18 +70,32 @@ def _with_deadline(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDe
     )
 
 
+def _cancel_with_task(call: Any) -> Any:
+    """Cancel the RPC ``call`` if the interceptor task it was made in ends cancelled.
+
+    OpenTelemetry's aio client interceptor awaits a unary call's ``code()`` inside gRPC's
+    interceptor task; cancelling the caller cancels that task but not the RPC, which
+    went on running in the callee. This interceptor runs innermost, where the real call
+    is at hand, so a caller that goes away cancels the call below it."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.add_done_callback(lambda done: call.cancel() if done.cancelled() else None)
+    return call
+
+
 class DeadlinePropagationInterceptor(
     _UnaryUnary,
     _UnaryStream,
     _StreamUnary,
     _StreamStream,
 ):
-    """Caps each outbound call's timeout at the inbound call's remaining deadline."""
+    """Caps each outbound call's timeout at the inbound call's remaining deadline (and
+    cancels a unary-response call whose caller was cancelled, see ``_cancel_with_task``)."""
 
     async def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
-        return await continuation(_with_deadline(client_call_details), request)
+        return _cancel_with_task(await continuation(_with_deadline(client_call_details), request))
 
     async def intercept_unary_stream(
         self, continuation: Any, client_call_details: Any, request: Any
@@ -90,7 +105,9 @@ class DeadlinePropagationInterceptor(
     async def intercept_stream_unary(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
-        return await continuation(_with_deadline(client_call_details), request_iterator)
+        return _cancel_with_task(
+            await continuation(_with_deadline(client_call_details), request_iterator)
+        )
 
     async def intercept_stream_stream(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
