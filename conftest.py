@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def model_repository() -> Path:
-    from ragserve.inference.model_setup import default_repository, ensure_models
+    from ragserve.model_setup import default_repository, ensure_models
 
     repository = default_repository()
     ensure_models(repository, report=lambda _line: None)

@@ -15,6 +15,13 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.inference.bench_inference", ["--seconds", "6"], ["--seconds", "15"]),
     ("benchmarks.embedding_router.bench_router", ["--seconds", "4"], ["--seconds", "10"]),
     ("benchmarks.retrieval.bench_retrieval", ["--quick"], []),
+    ("benchmarks.orchestrator.bench_ingest", ["--documents", "300"], ["--documents", "10000"]),
+    (
+        "benchmarks.runtime.bench_runtime",
+        ["--calls", "2000", "--rounds", "3"],
+        ["--calls", "5000", "--rounds", "5"],
+    ),
+    ("benchmarks.gateway.bench_gateway", ["--chunks", "2000", "--seconds", "5"], []),
 ]
 
 

@@ -2,7 +2,7 @@
 few texts through it with the real `tritonclient`, printing shapes and timings.
 
 The service runs as its own process (`python -m ragserve.inference`) on its
-default port 8001 (override with RAGSERVE_INFERENCE_PORT; 0 picks a free one)
+default port (8001; override with RAGSERVE_INFERENCE_PORT; 0 picks a free one)
 and is stopped with SIGTERM at the end, as an operator would.
 """
 
@@ -15,6 +15,7 @@ import time
 import numpy as np
 import tritonclient.grpc as triton
 
+from ragserve.inference.settings import GRPC_PORT
 from ragserve.testkit.processes import ServiceProcess
 
 TEXTS = [
@@ -26,7 +27,7 @@ TEXTS = [
 
 
 def main() -> None:
-    port = int(os.environ.get("RAGSERVE_INFERENCE_PORT", "8001"))
+    port = int(os.environ.get("RAGSERVE_INFERENCE_PORT", str(GRPC_PORT)))
     print(
         f"starting the inference service (python -m ragserve.inference) on port {port or 'auto'} ..."
     )

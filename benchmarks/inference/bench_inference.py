@@ -27,9 +27,9 @@ from ragserve.api.inference.v1 import inference_pb2 as pb
 from ragserve.api.inference.v1 import inference_pb2_grpc
 from ragserve.inference.codec import encode_bytes_tensor
 from ragserve.inference.config import load_model_config
-from ragserve.inference.model_setup import default_repository, ensure_models
 from ragserve.inference.served_model import ModelFiles
 from ragserve.inference.text_embedding import TextEmbeddingModel
+from ragserve.model_setup import default_repository, ensure_models
 from ragserve.testkit.processes import ServiceProcess
 
 MODEL = "all-minilm-l6-v2"

@@ -9,6 +9,7 @@ show that something did *not* happen.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -743,6 +744,39 @@ async def test_the_batch_links_to_every_submitters_span(clock: ManualClock) -> N
     await batcher.close()
 
 
+REQUEST_SCOPED: contextvars.ContextVar[str] = contextvars.ContextVar("request_scoped", default="")
+
+
+async def test_a_batch_runs_in_a_fresh_context_not_its_first_submitters(
+    clock: ManualClock,
+) -> None:
+    """A batch serves many callers: the span and deadline of whichever submit woke the
+    batcher must not become the batch's (its callers reach it through Batch.links)."""
+    seen: list[tuple[str, bool]] = []
+
+    async def execute(batch: Batch[Item]) -> Sequence[str]:
+        span_context = trace.get_current_span().get_span_context()
+        seen.append((REQUEST_SCOPED.get(), span_context.is_valid))
+        return [item.name for item in batch.items]
+
+    batcher: DynamicBatcher[Item, str] = DynamicBatcher(
+        execute, BatcherConfig(name="test", max_batch_size=8), cost=cost_of, clock=clock
+    )
+    batcher.start()
+    traced = SpanContext(
+        trace_id=0x1234, span_id=0x56, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)
+    )
+
+    async def caller() -> str:
+        REQUEST_SCOPED.set("the first caller's")
+        with trace.use_span(NonRecordingSpan(traced)):
+            return await batcher.submit(Item("a"))
+
+    assert await asyncio.wait_for(asyncio.create_task(caller()), 5) == "a"
+    assert seen == [("", False)]
+    await batcher.close()
+
+
 async def test_observer_and_stats_report_each_batch(clock: ManualClock) -> None:
     executor = Executor(clock, execution_s=0.25)
     observer = Recorder()
@@ -824,4 +858,27 @@ async def test_an_expired_item_is_not_executed_even_if_its_timer_is_late() -> No
     executor.release()
     assert await kept == "kept!"
     assert [drop.reason for drop in observer.drops] == [DropReason.DEADLINE_EXCEEDED]
+    await batcher.close()
+
+
+async def test_require_room_refuses_a_whole_request_with_the_batchers_estimate(
+    clock: ManualClock,
+) -> None:
+    executor = Executor(clock, execution_s=0.25)
+    observer = Recorder()
+    batcher = make(executor, observer, max_batch_size=2, max_queue_size=4)
+    await occupy(batcher, executor)
+    queued = [batcher.submit_nowait(Item(str(i))) for i in range(2)]
+    batcher.require_room(2)  # fits: 2 of 4 rows queued
+    with pytest.raises(ResourceExhausted) as refused:
+        batcher.require_room(3)
+    assert refused.value.message == (
+        "batcher 'test' queue is full: 2 of 4 rows queued, the request needs 3; retry after 0.050 s"
+    )
+    assert observer.drops == [ItemDropped("test", DropReason.QUEUE_FULL, rows=3, queue_wait_s=0.0)]
+    for _ in range(2):
+        executor.release()
+        if len(executor.batches) < 2:
+            await executor.next_batch()
+    assert await asyncio.gather(*queued) == ["0!", "1!"]
     await batcher.close()

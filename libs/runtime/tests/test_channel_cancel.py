@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ragserve.runtime import channels
 from ragserve.runtime.channels import create_channel
 
 
@@ -27,7 +29,12 @@ class SlowHealth(health_pb2_grpc.HealthServicer):
         return health_pb2.HealthCheckResponse()
 
 
-async def test_cancelling_the_caller_cancels_the_rpc_in_the_callee() -> None:
+@pytest.mark.parametrize("exporting", [True, False])
+async def test_cancelling_the_caller_cancels_the_rpc_in_the_callee(
+    monkeypatch: pytest.MonkeyPatch, exporting: bool
+) -> None:
+    # Exporting spans puts OpenTelemetry's client interceptors on the channel.
+    monkeypatch.setattr(channels, "exporting", lambda: exporting)
     servicer = SlowHealth()
     server = grpc.aio.server()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)

@@ -4,6 +4,11 @@ RED metrics, health, reflection and deadline propagation."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import os
+import signal
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -12,6 +17,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from opentelemetry import trace
 from prometheus_client import REGISTRY
 
 from ragserve import errors
@@ -19,11 +25,13 @@ from ragserve.api.monitor.v1 import monitor_pb2, monitor_pb2_grpc
 from ragserve.runtime import deadlines
 from ragserve.runtime.channels import create_channel
 from ragserve.runtime.errors import decode_details
-from ragserve.runtime.server import Health, RunningServer, create_server
+from ragserve.runtime.logs import configure_logging, stop_logging
+from ragserve.runtime.server import Health, RunningServer, create_server, run_until_stopped
 from ragserve.runtime.settings import ServerSettings
 
 SETTINGS = ServerSettings(port=0, metrics_port=0, host="127.0.0.1", grace_period_s=1)
 SERVICE = "ragserve.api.monitor.v1.MonitorService"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 class ScriptedMonitor(monitor_pb2_grpc.MonitorServiceServicer):
@@ -35,10 +43,13 @@ class ScriptedMonitor(monitor_pb2_grpc.MonitorServiceServicer):
         self.calls = 0
         self.seen_remaining: float | None = None
         self.downstream: str | None = None
+        self.seen_trace_id = ""
 
     async def GetStatus(self, request: Any, context: Any) -> Any:
         self.calls += 1
         self.seen_remaining = deadlines.remaining()
+        span_context = trace.get_current_span().get_span_context()
+        self.seen_trace_id = format(span_context.trace_id, "032x") if span_context.is_valid else ""
         if self.raise_first:
             raise self.raise_first.pop(0)
         if self.raise_next is not None:
@@ -242,7 +253,7 @@ async def test_reflection_lists_the_services(running: tuple[RunningServer, Monit
     assert "grpc.health.v1.Health" in names
 
 
-async def test_outbound_calls_carry_the_callers_remaining_deadline() -> None:
+async def test_outbound_calls_carry_the_callers_deadline_and_trace() -> None:
     upstream_app, downstream_app = MonitorApp(), MonitorApp()
     upstream = await create_server(upstream_app, SETTINGS)
     downstream = await create_server(downstream_app, SETTINGS)
@@ -252,14 +263,22 @@ async def test_outbound_calls_carry_the_callers_remaining_deadline() -> None:
     try:
         channel, client = stub(upstream)
         async with channel:
-            await client.GetStatus(monitor_pb2.GetStatusRequest(), timeout=5.0)
+            await client.GetStatus(
+                monitor_pb2.GetStatusRequest(),
+                timeout=5.0,
+                metadata=(("traceparent", f"00-{TRACE_ID}-00f067aa0ba902b7-01"),),
+            )
+        # No exporter here: no spans, but the caller's trace reaches the callee's callee.
+        assert upstream_app.servicer.seen_trace_id == TRACE_ID
+        assert downstream_app.servicer.seen_trace_id == TRACE_ID
         seen_up = upstream_app.servicer.seen_remaining
         seen_down = downstream_app.servicer.seen_remaining
         # grpc-timeout travels in coarse units rounded up: allow 50 ms over the 5 s asked for.
         assert seen_up is not None and 4.0 < seen_up <= 5.05
-        # Without propagation the downstream call would carry no deadline at all;
-        # the wire format (grpc-timeout) rounds, so allow a millisecond of slack.
-        assert seen_down is not None and 0 < seen_down <= seen_up + 0.001
+        # Without propagation the downstream call would carry no deadline at all. gRPC
+        # rounds up twice on the way (grpc-timeout to whole milliseconds, the callee's
+        # deadline to its millisecond timer), so allow a few milliseconds of slack.
+        assert seen_down is not None and 0 < seen_down <= seen_up + 0.005
     finally:
         await asyncio.gather(upstream.server.stop(0), downstream.server.stop(0))
 
@@ -303,3 +322,69 @@ async def test_clients_cancelling_streams_mid_way_leave_the_server_serving(
     # processed; stopping the server waits for every handler to finish.
     await server.server.stop(grace=5)
     assert cancelled() == before + 50
+
+
+async def test_without_an_exporter_the_callers_trace_is_adopted_and_logged(
+    running: tuple[RunningServer, MonitorApp], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """No span is made when nothing exports them, but an incoming traceparent still
+    becomes current: outbound calls carry it on and the access log names it."""
+    server, app = running
+    trace_id = TRACE_ID
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("test")
+    capfd.readouterr()
+    try:
+        channel, client = stub(server)
+        async with channel:
+            await client.GetStatus(
+                monitor_pb2.GetStatusRequest(),
+                metadata=(("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),),
+                timeout=5,
+            )
+    finally:
+        stop_logging()
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    assert app.servicer.seen_trace_id == trace_id
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line]
+    [access] = [line for line in lines if line.get("message") == "rpc"]
+    assert access["rpc.method"] == f"/{SERVICE}/GetStatus"
+    assert access["rpc.code"] == "OK"
+    assert access["trace_id"] == trace_id
+    assert access["net.peer"].startswith("ipv4:127.0.0.1:")
+    assert access["rpc.duration_ms"] > 0
+
+
+class SlowStarter(MonitorApp):
+    """Its start-up never finishes by itself, and its clean-up takes a while."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starting = asyncio.Event()
+        self.events: list[str] = []
+
+    async def start(self, health: Health) -> None:
+        self.starting.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            # A slow clean-up, as closing a remote client can be: the stop must wait for it.
+            await asyncio.to_thread(time.sleep, 0.3)
+            self.events.append("start-up cleaned up")
+            raise
+
+    async def stop(self) -> None:
+        self.events.append("stopped")
+
+
+async def test_a_stop_during_start_up_waits_for_the_start_up_to_end() -> None:
+    app = SlowStarter()
+    serving = asyncio.create_task(run_until_stopped(app, SETTINGS))
+    await asyncio.wait_for(app.starting.wait(), 10)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(serving, 10)
+    assert app.events == ["start-up cleaned up", "stopped"]
+    # The process's own signal handling is back as it was.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

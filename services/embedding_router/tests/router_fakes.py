@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,18 +22,35 @@ from ragserve.embedding_router.config import (
     RoutingConfig,
     TenantConfig,
 )
-from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError
+from ragserve.embedding_router.providers.base import EmbeddingReply, Priority, ProviderError
+from ragserve.embedding_router.tokens import TokenCounter
 
 DIM = 8
 # The project's model's tokenizer (set up with the inference model repository).
 TOKENIZER = Path(__file__).resolve().parents[3] / "models" / "all-minilm-l6-v2" / "tokenizer.json"
 
 
-def vector_of(text: str, salt: str = "") -> np.ndarray:
+def vector_of(text: str, salt: str = "", dimension: int = DIM) -> np.ndarray:
     """A deterministic unit vector per (text, salt): tests can tell which text produced it."""
     seed = int.from_bytes(hashlib.sha256((salt + text).encode()).digest()[:8], "little")
-    raw = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    raw = np.random.default_rng(seed).standard_normal(dimension).astype(np.float32)
     return raw / np.linalg.norm(raw)
+
+
+def hashed_embedder(dimension: int) -> Callable[[Sequence[str]], np.ndarray]:
+    """An embedder for a test provider server: ``vector_of`` each text."""
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        return np.stack([vector_of(t, dimension=dimension) for t in texts])
+
+    return embed
+
+
+def token_count(tokenizer: Path) -> Callable[[Sequence[str]], int]:
+    """Total tokens of texts with a tokenizer, whole texts and special tokens (as a provider
+    reports a call's usage)."""
+    counter = TokenCounter.from_file(tokenizer)
+    return lambda texts: sum(counter.count(texts))
 
 
 @dataclass
@@ -40,7 +58,7 @@ class FakeClient:
     """Answers with ``vector_of(text, salt)``; fails the next ``fail_next`` calls with ``error``.
 
     ``gate``, when set, holds every call until it is set; ``calls`` records the texts of each call
-    and ``cancelled`` those of calls cancelled while held. ``usage``, when set, is reported as the
+    and ``cancelled`` those of calls cancelled while held; ``priorities`` each call's priority. ``usage``, when set, is reported as the
     call's total tokens (as an OpenAI-speaking provider does).
     """
 
@@ -52,9 +70,13 @@ class FakeClient:
     started: asyncio.Event = field(default_factory=asyncio.Event)
     cancelled: list[list[str]] = field(default_factory=list)
     usage: int | None = None
+    priorities: list[Priority] = field(default_factory=list)
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
+    async def embed(
+        self, texts: Sequence[str], timeout_s: float, priority: Priority = Priority.NORMAL
+    ) -> EmbeddingReply:
         self.calls.append(list(texts))
+        self.priorities.append(priority)
         self.started.set()
         if self.gate is not None:
             try:
@@ -73,6 +95,24 @@ class FakeClient:
     @property
     def texts_seen(self) -> list[str]:
         return [t for call in self.calls for t in call]
+
+
+class SkippingClock:
+    """The router's clock and sleep for tests: monotonic time plus every sleep the router asked
+    for, which returns at once, so a test of a wait does not wait. Waits the router bounds by a
+    deadline rather than sleeping (a provider call that hangs) still take real time."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.skipped += seconds
+        await asyncio.sleep(0)
 
 
 def provider(

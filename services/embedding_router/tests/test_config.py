@@ -62,11 +62,11 @@ def test_defaults_and_kinds() -> None:
     [
         (
             lambda d: d["providers"][2].update(price_per_1k_tokens=-1),
-            "providers[2].price_per_1k_tokens: must be >= 0",
+            "providers[2].price_per_1k_tokens: input should be greater than or equal to 0, got -1",
         ),
         (
             lambda d: d["providers"][1].update(kind="grpc"),
-            "providers[1].kind: 'grpc' is not one of inference, openai",
+            "providers[1].kind: input should be 'inference' or 'openai', got \"grpc\"",
         ),
         (
             lambda d: d["providers"][0].update(model="other"),
@@ -76,11 +76,14 @@ def test_defaults_and_kinds() -> None:
             lambda d: d["providers"][2].update(id="local"),
             "providers[2].id: duplicate provider id 'local' (first at providers[0])",
         ),
-        (lambda d: d["providers"][0].update(colour="red"), "providers[0].colour: unknown setting"),
+        (
+            lambda d: d["providers"][0].update(colour="red"),
+            "providers[0].colour: is not a known field",
+        ),
         (lambda d: d["models"][0].pop("dimension"), "models[0].dimension: is required"),
         (
             lambda d: d["tenants"][0].update(pii_policy="maybe"),
-            "tenants[0].pii_policy: 'maybe' is not one of off, redact, refuse",
+            "tenants[0].pii_policy: input should be 'off', 'redact' or 'refuse', got \"maybe\"",
         ),
         (
             lambda d: d.update(breaker={"success_threshold": 4, "half_open_max_calls": 3}),
@@ -90,10 +93,28 @@ def test_defaults_and_kinds() -> None:
             lambda d: d["providers"][1].update(endpoints=["api.example.com"]),
             "providers[1].endpoints[0]: must be an http(s) URL",
         ),
-        (lambda d: d["models"][0].update(tokenizer=""), "models[0].tokenizer: must be a non-empty"),
+        (lambda d: d["models"][0].update(tokenizer=""), "models[0].tokenizer: must not be empty"),
         (
             lambda d: d.update(routing={"reliability_half_life_s": 0}),
-            "routing.reliability_half_life_s: must be > 0",
+            "routing.reliability_half_life_s: input should be greater than 0, got 0",
+        ),
+        (lambda d: d.update(models=[]), "models: must not be empty, got []"),
+        (
+            lambda d: d.update(routing={"weights": {"cost": 0, "latency": 0, "quality": 0}}),
+            "routing.weights: at least one weight must be > 0",
+        ),
+        (
+            lambda d: d.update(cache={"redis_url": "http://r:1"}),
+            "cache.redis_url: string should match pattern '^(redis|rediss|unix)://', "
+            'got "http://r:1"',
+        ),
+        (
+            lambda d: d["tenants"][0].update(pii_patterns={"Badge": "B-[0-9]+"}),
+            "tenants[0].pii_patterns.Badge: a kind name is lower-case letters, digits, _",
+        ),
+        (
+            lambda d: d["providers"][0].update(max_concurrency=True),
+            "providers[0].max_concurrency: input should be a valid integer, got true",
         ),
     ],
 )
@@ -125,7 +146,10 @@ def test_load_json_and_toml_and_file_name_in_errors(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError) as caught:
         load_config(toml)
-    assert str(caught.value) == f"{toml}: providers[0].max_batch: must be >= 1"
+    assert (
+        str(caught.value)
+        == f"{toml}: providers[0].max_batch: input should be greater than or equal to 1, got 0"
+    )
 
 
 def test_a_relative_tokenizer_is_found_next_to_the_file_and_a_bad_one_names_the_entry(

@@ -1,30 +1,23 @@
-"""The OpenAI-kind client against a real HTTP server computing real vectors."""
+"""The OpenAI-kind client against a real HTTP server speaking OpenAI's embeddings API."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
-from router_openai_server import (
-    Embedder,
-    OpenAIEmbeddingServer,
-    minilm_embedder,
-    minilm_token_count,
-)
+from router_fakes import TOKENIZER, hashed_embedder, token_count
 
 from ragserve.embedding_router.config import ProviderConfig, ProviderKind
 from ragserve.embedding_router.providers.base import ProviderError
 from ragserve.embedding_router.providers.openai import OpenAIEmbeddingClient, parse_retry_after
-
-MODELS = Path(__file__).resolve().parents[3] / "models"
+from ragserve.testkit.openai_server import Embedder, OpenAIEmbeddingServer
 
 
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
-    return minilm_embedder(MODELS)
+    return hashed_embedder(384)
 
 
 @pytest.fixture
@@ -55,7 +48,7 @@ async def test_vectors_match_the_model(server: OpenAIEmbeddingServer, embedder: 
 
 
 async def test_reported_usage_is_returned(embedder: Embedder) -> None:
-    server = OpenAIEmbeddingServer(embedder, minilm_token_count(MODELS)).start()
+    server = OpenAIEmbeddingServer(embedder, token_count(TOKENIZER)).start()
     client = _client(server.url)
     try:
         # [CLS] the cat sat on the mat [SEP] + [CLS] a different sentence [SEP]

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from router_fakes import DIM, TOKENIZER, FakeClient, provider, router_config, vector_of
+from router_fakes import (
+    DIM,
+    TOKENIZER,
+    FakeClient,
+    SkippingClock,
+    provider,
+    router_config,
+    vector_of,
+)
 
 from ragserve.embedding_router.breaker import BreakerState
 from ragserve.embedding_router.config import (
@@ -21,7 +28,7 @@ from ragserve.embedding_router.config import (
     RoutingWeights,
     TenantConfig,
 )
-from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError
+from ragserve.embedding_router.providers.base import EmbeddingReply, Priority, ProviderError
 from ragserve.embedding_router.router import EmbeddingRouter
 from ragserve.embedding_router.types import EmbedCall
 from ragserve.errors import (
@@ -36,9 +43,10 @@ from ragserve.errors import (
 
 @asynccontextmanager
 async def running(
-    config: RouterConfig, clients: Mapping[str, FakeClient]
+    config: RouterConfig, clients: Mapping[str, FakeClient], clock: SkippingClock | None = None
 ) -> AsyncIterator[EmbeddingRouter]:
-    router = EmbeddingRouter(config, clients=clients)
+    clock = clock or SkippingClock()
+    router = EmbeddingRouter(config, clients=clients, clock=clock, sleep=clock.sleep)
     await router.start()
     try:
         yield router
@@ -196,15 +204,16 @@ async def test_throttled_provider_is_skipped_for_another_of_the_same_model() -> 
 async def test_retry_after_is_waited_out_when_the_deadline_allows() -> None:
     throttle = ProviderError("fake: HTTP 429", throttled=True, retry_after_s=0.05)
     clients = {"a": FakeClient(fail_next=1, error=throttle)}
-    async with running(router_config([provider("a")]), clients) as router:
-        started = time.monotonic()
+    clock = SkippingClock()
+    async with running(router_config([provider("a")]), clients, clock) as router:
+        started = clock()
         result = await router.embed(call(["x"]))
-        assert time.monotonic() - started >= 0.05
+        assert clock() - started >= 0.05
         assert result.items[0].provider_id == "a"
         with pytest.raises(ResourceExhausted) as caught:
             clients["a"].fail_next = 1
             clients["a"].error = ProviderError("429", throttled=True, retry_after_s=10.0)
-            await router.embed(call(["y"], deadline=time.monotonic() + 1.0))
+            await router.embed(call(["y"], deadline=clock() + 1.0))
         assert caught.value.message.startswith(
             "model 'm1': every available provider is rate limiting (a); retry after "
         )
@@ -213,9 +222,10 @@ async def test_retry_after_is_waited_out_when_the_deadline_allows() -> None:
 
 async def test_deadline_bounds_a_hanging_provider() -> None:
     clients = {"a": FakeClient(gate=asyncio.Event())}
-    async with running(router_config([provider("a")]), clients) as router:
+    clock = SkippingClock()
+    async with running(router_config([provider("a")]), clients, clock) as router:
         with pytest.raises(DeadlineExceeded, match=r"^model 'm1': deadline passed after 1 "):
-            await router.embed(call(["x"], deadline=time.monotonic() + 0.1))
+            await router.embed(call(["x"], deadline=clock() + 0.1))
         clients["a"].gate.set()  # type: ignore[union-attr]
 
 
@@ -342,6 +352,26 @@ async def _until_in_flight(router: EmbeddingRouter, provider_id: str, count: int
     raise AssertionError(f"{provider_id} never had {count} texts in flight")
 
 
+async def test_a_call_carrying_a_high_priority_text_goes_at_high_priority() -> None:
+    gate = asyncio.Event()
+    clients = {"a": FakeClient(gate=gate)}
+    config = router_config([provider("a", max_batch=8, max_concurrency=1)])
+    async with running(config, clients) as router:
+        first = asyncio.create_task(router.embed(call(["alone"], priority=2)))
+        await clients["a"].started.wait()
+        # Queued while the first call runs, so they share the next call.
+        rest = [
+            asyncio.create_task(router.embed(call(["low"], priority=2))),
+            asyncio.create_task(router.embed(call(["high"], priority=0))),
+        ]
+        await _until_in_flight(router, "a", 3)
+        gate.set()
+        await asyncio.gather(first, *rest)
+        # The high-priority text's batcher queue is served first.
+        assert clients["a"].calls == [["alone"], ["high", "low"]]
+        assert clients["a"].priorities == [Priority.LOW, Priority.HIGH]
+
+
 async def test_a_provider_call_is_cancelled_when_all_its_callers_have_gone() -> None:
     gate = asyncio.Event()
     clients = {"a": FakeClient(gate=gate)}
@@ -401,7 +431,9 @@ async def test_concurrent_small_requests_are_coalesced_into_one_provider_call() 
 
 async def test_wrong_dimension_from_a_provider_is_never_returned() -> None:
     class WrongDim(FakeClient):
-        async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
+        async def embed(
+            self, texts: Sequence[str], timeout_s: float, priority: Priority = Priority.NORMAL
+        ) -> EmbeddingReply:
             self.calls.append(list(texts))
             return EmbeddingReply(np.ones((len(texts), DIM * 2), dtype=np.float32))
 

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import numpy as np
 import pytest
-from router_fakes import DIM, TOKENIZER, FakeClient, provider, router_config, vector_of
+from router_fakes import (
+    DIM,
+    TOKENIZER,
+    FakeClient,
+    SkippingClock,
+    provider,
+    router_config,
+    vector_of,
+)
 
 from ragserve.api.embedding.v1 import embedding_pb2
 from ragserve.embedding_router.config import ModelConfig
-from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError
+from ragserve.embedding_router.providers.base import EmbeddingReply, Priority, ProviderError
 from ragserve.embedding_router.router import EmbeddingRouter
 from ragserve.embedding_router.servicer import EmbeddingRouterServicer, vector_field
 from ragserve.embedding_router.types import EmbedCall, Vector
@@ -43,7 +50,8 @@ async def test_embed_fills_every_field_and_provider_status_the_new_ones() -> Non
         [provider("ext", model="m1", external=True, price=2.0), provider("local", model="m2")],
         models=models,
     )
-    router = EmbeddingRouter(config, clients=clients)
+    clock = SkippingClock()
+    router = EmbeddingRouter(config, clients=clients, clock=clock, sleep=clock.sleep)
     await router.start()
     try:
         servicer = EmbeddingRouterServicer(router)
@@ -73,7 +81,7 @@ async def test_embed_fills_every_field_and_provider_status_the_new_ones() -> Non
         # ext answers 429 (pause 30 s); m1 has no other provider and the deadline is sooner.
         with pytest.raises(ResourceExhausted, match="every available provider is rate limiting"):
             await router.embed(
-                EmbedCall(tenant="t", model="m1", texts=["x"], deadline=time.monotonic() + 0.5)
+                EmbedCall(tenant="t", model="m1", texts=["x"], deadline=clock() + 0.5)
             )
         status = await servicer.GetProviderStatus(embedding_pb2.GetProviderStatusRequest(), CONTEXT)
         by_id = {p.id: p for p in status.providers}
@@ -90,7 +98,9 @@ async def test_embed_fills_every_field_and_provider_status_the_new_ones() -> Non
 class _HoldsAllButFirst(FakeClient):
     """Answers the texts of batch b0 at once; holds every other call until cancelled."""
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
+    async def embed(
+        self, texts: Sequence[str], timeout_s: float, priority: Priority = Priority.NORMAL
+    ) -> EmbeddingReply:
         if all(t.startswith("b0 ") for t in texts):
             return EmbeddingReply(np.stack([vector_of(t) for t in texts]))
         self.calls.append(list(texts))

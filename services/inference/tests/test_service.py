@@ -19,6 +19,8 @@ import pytest
 from ragserve.api.inference.v1 import inference_pb2 as pb
 from ragserve.api.inference.v1 import inference_pb2_grpc
 from ragserve.inference.codec import encode_bytes_tensor
+from ragserve.inference.config import load_model_config
+from ragserve.inference.providers import resolve_providers
 from ragserve.testkit.otlp import OtlpReceiver
 from ragserve.testkit.processes import ServiceProcess
 
@@ -96,9 +98,21 @@ def test_tritonclient_works_unchanged(service: ServiceProcess, model_repository:
     }
 
 
-async def test_metadata_reports_the_execution_provider_in_use(stub: Any) -> None:
+def provider_for_this_host(model_repository: Path) -> str:
+    """The first execution provider the model asks for that this host can run
+    (TensorRT or CUDA on a GPU host, else the CPU)."""
+    config = load_model_config(model_repository / MODEL / "config.json")
+    usable, _ = resolve_providers(config.execution_providers)
+    return usable[0]
+
+
+async def test_metadata_reports_the_execution_provider_in_use(
+    stub: Any, model_repository: Path
+) -> None:
     metadata = await stub.ModelMetadata(pb.ModelMetadataRequest(name=MODEL))
-    assert metadata.parameters["execution_provider"].string_param == "CPUExecutionProvider"
+    assert metadata.parameters["execution_provider"].string_param == provider_for_this_host(
+        model_repository
+    )
     assert metadata.parameters["kind"].string_param == "text_embedding"
     assert metadata.parameters["max_tokens"].int64_param == 256
 
@@ -305,8 +319,12 @@ async def test_full_queue_refuses_at_once(small_service: ServiceProcess) -> None
     assert refused and served
     for error in refused:
         assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert error.details().startswith("model 'all-minilm-l6-v2' queue is full: ")
-        assert dict(error.trailing_metadata() or ())["retry-after-ms"] == "50"
+        details = error.details() or ""
+        assert details.startswith("batcher 'all-minilm-l6-v2' queue is full: ")
+        # The hint is the batcher's estimate (its measured batch time), in both forms.
+        retry_after_ms = int(dict(error.trailing_metadata() or ())["retry-after-ms"])
+        assert retry_after_ms >= 1
+        assert details.endswith(f"; retry after {retry_after_ms / 1000:.3f} s")
     for response in served:
         assert vectors(response).shape == (4, 384)
 
@@ -368,10 +386,11 @@ async def test_unload_and_load_at_run_time(stub: Any) -> None:
 
 
 async def test_metrics_endpoint_shows_batching_and_the_provider(
-    stub: Any, service: ServiceProcess
+    stub: Any, service: ServiceProcess, model_repository: Path
 ) -> None:
     import urllib.request
 
+    provider = provider_for_this_host(model_repository)
     await asyncio.gather(*(stub.ModelInfer(text_request([f"metric {i}"])) for i in range(16)))
 
     def scrape() -> str:
@@ -392,9 +411,7 @@ async def test_metrics_endpoint_shows_batching_and_the_provider(
     assert inferences >= 16 and executions >= 1 and inferences >= executions
     assert value(f"ragserve_inference_batch_size_count{label}") == executions
     assert (
-        value(
-            f'ragserve_inference_execution_provider{{model="{MODEL}",provider="CPUExecutionProvider"}}'
-        )
+        value(f'ragserve_inference_execution_provider{{model="{MODEL}",provider="{provider}"}}')
         == 1
     )
     assert (
@@ -410,10 +427,19 @@ async def test_metrics_endpoint_shows_batching_and_the_provider(
     )
 
 
-def test_access_logs_are_json_with_trace_ids(service: ServiceProcess) -> None:
-    records = [r for r in service.records() if r.get("message") == "rpc"]
-    assert records
-    record = records[-1]
+async def test_access_logs_are_json_with_trace_ids(service: ServiceProcess, stub: Any) -> None:
+    trace_id = "5a1c0ffee0ddba11" * 2
+    await stub.ModelInfer(
+        text_request(["a line of its own in the access log"]),
+        metadata=(("traceparent", f"00-{trace_id}-00000000000000a1-01"),),
+    )
+    record = await asyncio.to_thread(
+        service.wait_for_record,
+        lambda r: r.get("message") == "rpc" and r.get("trace_id") == trace_id,
+    )
     assert record["service"] == "inference"
-    assert record["rpc.method"].startswith("/inference.GRPCInferenceService/")
-    assert len(record["trace_id"]) == 32 and len(record["span_id"]) == 16
+    assert record["logger"] == "ragserve.access"
+    assert record["rpc.method"] == "/inference.GRPCInferenceService/ModelInfer"
+    assert record["rpc.code"] == "OK"
+    assert record["rpc.duration_ms"] > 0
+    assert len(record["span_id"]) == 16

@@ -3,8 +3,10 @@ qdrant-client backend (local mode, or a real server when QDRANT_URL is set)."""
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
@@ -308,11 +310,180 @@ async def test_bad_filters_name_the_field(core: RetrievalCore, tenant: str) -> N
             Filter(must_not=(Filter(must=(FieldCondition("doc", MatchAny(())),)),)),
             "query.filter.must_not[0].must[0].match.any",
         ),
+        (
+            Filter(must=(FieldCondition("rank", MatchValue(2**63)),)),
+            "query.filter.must[0].match.value",
+        ),
+        (
+            Filter(must=(FieldCondition("rank", MatchAny((1, -(2**63) - 1))),)),
+            "query.filter.must[0].match.any",
+        ),
     ]
     for filter, field in cases:
         with pytest.raises(InvalidArgument) as caught:
             await core.search(tenant, "docs", SearchQuery(batch[0].vector, filter=filter))
         assert caught.value.field == field
+
+
+# ---------------------------------------------------------------------------- hostile input
+
+# Paths a fuzz sent that Qdrant cannot read; each once reached the engine and came back as
+# UNAVAILABLE "embedded vector store error: invalid JSON path".
+UNREADABLE_PATHS = ["a[", "a..b", "$", ".", "a[-1]", "a\x00", "\N{GRINNING FACE}"]
+
+
+async def test_unreadable_payload_paths_are_invalid_argument_naming_the_field(
+    core: RetrievalCore, tenant: str
+) -> None:
+    batch = await loaded(core, tenant)
+    vector = batch[0].vector
+
+    def condition(path: str) -> Filter:
+        return Filter(must=(FieldCondition(path, MatchValue("x")),))
+
+    def calls(path: str) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
+        return [
+            (
+                "query.filter.must[0].key",
+                lambda: core.search(tenant, "docs", SearchQuery(vector, filter=condition(path))),
+            ),
+            (
+                "queries[1].filter.must[0].key",
+                lambda: core.search_batch(
+                    tenant,
+                    "docs",
+                    [SearchQuery(vector), SearchQuery(vector, filter=condition(path))],
+                ),
+            ),
+            ("filter.must[0].key", lambda: core.count(tenant, "docs", condition(path))),
+            ("filter.must[0].key", lambda: core.delete_by_filter(tenant, "docs", condition(path))),
+            (
+                "query.with_payload.include[1]",
+                lambda: core.search(
+                    tenant, "docs", SearchQuery(vector, with_payload=("doc", path))
+                ),
+            ),
+            (
+                "with_payload.include[0]",
+                lambda: core.retrieve(tenant, "docs", [1], with_payload=(path,)),
+            ),
+            (
+                "config.payload_indexes[1].field",
+                lambda: core.create_collection(
+                    tenant,
+                    "other",
+                    CollectionSpec(
+                        dimension=DIMENSION,
+                        payload_indexes={
+                            "doc": PayloadFieldType.KEYWORD,
+                            path: PayloadFieldType.KEYWORD,
+                        },
+                    ),
+                ),
+            ),
+        ]
+
+    for path in UNREADABLE_PATHS:
+        for field, call in calls(path):
+            with pytest.raises(InvalidArgument) as caught:
+                await call()
+            assert caught.value.field == field
+            assert caught.value.reason.startswith(f"{path!r} is not a payload path: ")
+    with pytest.raises(InvalidArgument) as caught:
+        await core.count(tenant, "docs", condition("a..b"))
+    assert caught.value.message == (
+        "filter.must[0].key: 'a..b' is not a payload path: expected a key at character 3, "
+        "found '.' (a key is letters, digits, '_' and '-', or any text in double quotes)"
+    )
+    assert await core.list_collections(tenant) == ["docs"]
+    assert await core.count(tenant, "docs") == len(batch)
+
+
+async def test_payload_paths_qdrant_reads_work(core: RetrievalCore, tenant: str) -> None:
+    spec = CollectionSpec(
+        dimension=DIMENSION,
+        payload_indexes={"meta.lang": PayloadFieldType.KEYWORD, '"a b"': PayloadFieldType.INTEGER},
+    )
+    await core.create_collection(tenant, "docs", spec)
+    vectors = unit_vectors(3)
+    await core.upsert(
+        tenant,
+        "docs",
+        [
+            Point(
+                index,
+                tuple(float(x) for x in vectors[index]),
+                {
+                    "título": f"t{index}",
+                    "a b": index,
+                    "meta": {"lang": "fr" if index else "en", "tags": ["x", f"y{index}"]},
+                },
+            )
+            for index in range(3)
+        ],
+    )
+
+    async def count(key: str, condition: MatchValue | Range) -> int:
+        if isinstance(condition, Range):
+            return await core.count(
+                tenant, "docs", Filter(must=(FieldCondition(key, range=condition),))
+            )
+        return await core.count(tenant, "docs", Filter(must=(FieldCondition(key, condition),)))
+
+    assert await count("título", MatchValue("t1")) == 1
+    assert await count('"a b"', Range(gte=1)) == 2
+    assert await count("meta.lang", MatchValue("fr")) == 2
+    assert await count("meta.tags[]", MatchValue("y2")) == 1
+    assert await count("meta.tags", MatchValue("x")) == 3
+    [record] = await core.retrieve(tenant, "docs", [2], with_payload=("meta.lang", "título"))
+    assert record.payload == {"meta": {"lang": "fr"}, "título": "t2"}
+
+
+async def test_non_finite_payload_numbers_name_the_point_and_key(
+    core: RetrievalCore, tenant: str
+) -> None:
+    await core.create_collection(tenant, "docs", SPEC)
+    vector = tuple(float(x) for x in unit_vectors(1)[0])
+    cases = [
+        ({"price": math.nan}, "points[1].payload.price", "'price' is NaN"),
+        (
+            {"meta": {"scores": [1.0, math.inf]}},
+            "points[1].payload.meta.scores[1]",
+            "'meta.scores[1]' is Infinity",
+        ),
+        ({"a b": -math.inf}, 'points[1].payload["a b"]', "'[\"a b\"]' is -Infinity"),
+    ]
+    for payload, field, what in cases:
+        with pytest.raises(InvalidArgument) as caught:
+            await core.upsert(tenant, "docs", [Point(6, vector), Point(7, vector, payload)])
+        assert (caught.value.field, caught.value.reason) == (
+            field,
+            f"point 7: payload key {what}; payload numbers must be finite",
+        )
+    assert await core.count(tenant, "docs") == 0
+
+
+async def test_duplicate_ids_in_a_batch_count_once_and_the_last_wins(
+    core: RetrievalCore, tenant: str
+) -> None:
+    await core.create_collection(tenant, "docs", SPEC)
+    first, other, last = (tuple(float(x) for x in v) for v in unit_vectors(3))
+    key = uuid.uuid5(uuid.NAMESPACE_URL, "doc-1#0")
+    written = await core.upsert(
+        tenant,
+        "docs",
+        [
+            Point(1, first, {"doc": "first"}),
+            Point(str(key), other, {"doc": "uuid"}),
+            Point(1, last, {"doc": "last"}),
+            Point(str(key).upper(), other, {"doc": "uuid again"}),
+        ],
+    )
+    assert written == 2
+    assert await core.count(tenant, "docs") == 2
+    records = await core.retrieve(tenant, "docs", [1, str(key)], with_vectors=True)
+    assert [record.payload for record in records] == [{"doc": "last"}, {"doc": "uuid again"}]
+    assert records[0].vector == pytest.approx(last, abs=1e-5)
 
 
 # ---------------------------------------------------------------------------- tenants

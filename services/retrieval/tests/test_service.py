@@ -208,6 +208,83 @@ async def test_bad_inputs_get_exact_statuses(stub: pb_grpc.RetrievalServiceStub)
     ) == (grpc.StatusCode.INVALID_ARGUMENT, "selector: set ids or filter")
 
 
+async def test_hostile_input_found_by_a_fuzz(stub: pb_grpc.RetrievalServiceStub) -> None:
+    """Each of these once came back INTERNAL or UNAVAILABLE (a retryable outage)."""
+    await create_and_fill(stub, "hostile")
+
+    async def nan_in_second_batch() -> AsyncIterator[pb.UpsertRequest]:
+        yield pb.UpsertRequest(tenant=TENANT, collection="hostile", points=[point(0)])
+        bad = point(1)
+        bad.payload.update({"price": float("nan")})
+        yield pb.UpsertRequest(points=[bad])
+
+    assert await status_of(stub.Upsert(nan_in_second_batch())) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "requests[1].points[0].payload.price: point 1: payload key 'price' is NaN; "
+        "payload numbers must be finite",
+    )
+    bad_key = common_pb2.Filter(
+        must=[common_pb2.Condition(key="a..b", match=common_pb2.MatchValue(integer=1))]
+    )
+    assert await status_of(
+        stub.Search(
+            pb.SearchRequest(
+                tenant=TENANT,
+                collection="hostile",
+                query=pb.SearchQuery(vector=[1.0, 0.0, 0.0, 0.0], filter=bad_key),
+            )
+        )
+    ) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "query.filter.must[0].key: 'a..b' is not a payload path: expected a key at "
+        "character 3, found '.' (a key is letters, digits, '_' and '-', or any text in "
+        "double quotes)",
+    )
+    assert await status_of(
+        stub.GetPoints(
+            pb.GetPointsRequest(
+                tenant=TENANT,
+                collection="hostile",
+                ids=[common_pb2.PointId(num=0)],
+                with_payload=pb.PayloadSelector(include=["doc", "a[-1]"]),
+            )
+        )
+    ) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "with_payload.include[1]: 'a[-1]' is not a payload path: "
+        "index [-1] is not '[]' or a non-negative integer",
+    )
+    assert await status_of(
+        stub.CreateCollection(
+            pb.CreateCollectionRequest(
+                tenant=TENANT,
+                name="badindex",
+                config=pb.CollectionConfig(
+                    dimension=4,
+                    payload_indexes=[
+                        pb.PayloadIndex(field="a[", type=pb.PAYLOAD_SCHEMA_TYPE_KEYWORD)
+                    ],
+                ),
+            )
+        )
+    ) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "config.payload_indexes[0].field: 'a[' is not a payload path: "
+        "the '[' at character 2 is never closed",
+    )
+    listed = await stub.ListCollections(pb.ListCollectionsRequest(tenant=TENANT))
+    assert "badindex" not in [collection.name for collection in listed.collections]
+
+    async def duplicates() -> AsyncIterator[pb.UpsertRequest]:
+        yield pb.UpsertRequest(
+            tenant=TENANT, collection="hostile", points=[point(0), point(2), point(0)]
+        )
+        yield pb.UpsertRequest(points=[point(2)])
+
+    response = await stub.Upsert(duplicates())
+    assert (response.points_upserted, response.batches) == (3, 2)
+
+
 async def test_delete_snapshot(stub: pb_grpc.RetrievalServiceStub) -> None:
     await create_and_fill(stub, "snaps")
     first = await stub.CreateSnapshot(pb.CreateSnapshotRequest(tenant=TENANT, collection="snaps"))

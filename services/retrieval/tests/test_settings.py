@@ -23,11 +23,20 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [
-        ("MIN_RECALL", "1.5", "RAGSERVE_RETRIEVAL_MIN_RECALL: must be in (0, 1]"),
+        (
+            "MIN_RECALL",
+            "1.5",
+            'RAGSERVE_RETRIEVAL_MIN_RECALL: input should be less than or equal to 1, got "1.5"',
+        ),
+        (
+            "HNSW_EF",
+            "2",
+            'RAGSERVE_RETRIEVAL_HNSW_EF: input should be greater than or equal to 4, got "2"',
+        ),
         (
             "BACKEND",
             "milvus",
-            "RAGSERVE_RETRIEVAL_BACKEND: must be 'edge' or 'server', got 'milvus'",
+            "RAGSERVE_RETRIEVAL_BACKEND: input should be 'edge' or 'server', got \"milvus\"",
         ),
         (
             "BACKEND",

@@ -10,11 +10,17 @@ A started batch picks its items when its task first runs, one loop iteration aft
 the decision: submits made in the same iteration (a ``gather`` of many) join it, and
 a slot that frees starts the next batch at once, with whatever waited meanwhile.
 Only one batch is being picked at a time, so two slots never race for the same items.
+
+A batch runs in a fresh ``contextvars`` context, not in the context of whichever
+submit happened to start it: a batch serves many callers, and one caller's context
+(its trace span, its deadline) must not become the batch's. ``Batch.links`` carries
+every caller's span; ``Batch.deadline`` the batch's own deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -229,16 +235,7 @@ class DynamicBatcher(Generic[ItemT, ResultT]):
                 f"deadline passed {now - deadline:.6f} s before the item reached "
                 f"batcher '{self._config.name}'"
             )
-        limit = self._config.max_queue_size
-        if limit is not None and self._queue.rows + cost.rows > limit:
-            self._notify_drop(DropReason.QUEUE_FULL, cost.rows, 0.0)
-            retry_after_s = self._retry_after_s()
-            raise ResourceExhausted(
-                f"batcher '{self._config.name}' queue is full: {self._queue.rows} of "
-                f"{limit} rows queued, the item needs {cost.rows}; "
-                f"retry after {retry_after_s:.3f} s",
-                retry_after_s=retry_after_s,
-            )
+        self._refuse_if_full(cost.rows, "the item")
         span_context = trace.get_current_span().get_span_context()
         future: asyncio.Future[ResultT] = loop.create_future()
         entry = Entry(
@@ -259,6 +256,24 @@ class DynamicBatcher(Generic[ItemT, ResultT]):
             entry.deadline_timer = self._clock.call_at(deadline, partial(self._on_deadline, entry))
         self._dispatch()
         return future
+
+    def require_room(self, rows: int) -> None:
+        """Raise ``ResourceExhausted`` (with the retry estimate, counted as a QUEUE_FULL
+        drop) unless ``rows`` more rows fit in the queue now: for an owner that submits
+        one request as several items and wants all of them queued or none."""
+        self._refuse_if_full(rows, "the request")
+
+    def _refuse_if_full(self, rows: int, needing: str) -> None:
+        limit = self._config.max_queue_size
+        if limit is not None and self._queue.rows + rows > limit:
+            self._notify_drop(DropReason.QUEUE_FULL, rows, 0.0)
+            retry_after_s = self._retry_after_s()
+            raise ResourceExhausted(
+                f"batcher '{self._config.name}' queue is full: {self._queue.rows} of "
+                f"{limit} rows queued, {needing} needs {rows}; "
+                f"retry after {retry_after_s:.3f} s",
+                retry_after_s=retry_after_s,
+            )
 
     def _require_accepting(self) -> asyncio.AbstractEventLoop:
         if self._lifecycle is _Lifecycle.RUNNING and self._loop is not None:
@@ -330,7 +345,7 @@ class DynamicBatcher(Generic[ItemT, ResultT]):
         assert self._loop is not None
         self._picking = True
         self._running_batches += 1
-        task = self._loop.create_task(self._run_batch())
+        task = self._loop.create_task(self._run_batch(), context=contextvars.Context())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -7,6 +7,18 @@ that escapes a handler is a bug and becomes INTERNAL.
 
 from __future__ import annotations
 
+# How much of a caller's value an error message repeats back (see ``quote``).
+QUOTE_LIMIT = 64
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``value`` as an error message shows it: ``repr`` of at most ``limit`` characters,
+    with the full length when cut, so an error never repeats an unbounded input."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
 
 class RagserveError(Exception):
     """Base of every domain error. ``message`` is shown to the caller as is."""
@@ -77,4 +89,5 @@ __all__ = [
     "ResourceExhausted",
     "Unauthenticated",
     "Unavailable",
+    "quote",
 ]

@@ -1,10 +1,16 @@
 """Client channels between services.
 
-Every channel gets: OpenTelemetry client interceptors (the trace continues in
-the callee), deadline propagation (an outbound call never outlives the inbound
-call it serves), keepalive, message-size limits, ``round_robin`` load
-balancing over every address a name resolves to (headless Services on
-Kubernetes), and a retry policy for UNAVAILABLE with exponential backoff.
+Every channel gets: trace propagation (the trace continues in the callee),
+deadline propagation (an outbound call never outlives the inbound call it
+serves), keepalive, message-size limits, ``round_robin`` load balancing over
+every address a name resolves to (headless Services on Kubernetes), and a
+retry policy for UNAVAILABLE with exponential backoff.
+
+When this process exports spans, OpenTelemetry's client interceptors make a
+CLIENT span per call. When it does not, no span is made: the one interceptor
+that caps the deadline also writes the current trace context (the caller's,
+adopted by the server side) into the call's metadata, the work of four
+OpenTelemetry interceptors per call reduced to a header.
 """
 
 from __future__ import annotations
@@ -15,9 +21,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from opentelemetry import propagate
+from opentelemetry import trace as otel_trace
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from ragserve.runtime import deadlines
+from ragserve.runtime.server_tracing import exporting
 
 if TYPE_CHECKING:
     _UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
@@ -57,17 +66,12 @@ def _bounded_timeout(timeout: float | None) -> float | None:
     return remaining if timeout is None else min(timeout, remaining)
 
 
-def _with_deadline(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-    timeout = _bounded_timeout(details.timeout)
-    if timeout == details.timeout:
-        return details
-    return grpc.aio.ClientCallDetails(
-        method=details.method,
-        timeout=timeout,
-        metadata=details.metadata,
-        credentials=details.credentials,
-        wait_for_ready=details.wait_for_ready,
-    )
+def _trace_headers() -> list[tuple[str, str]]:
+    if not otel_trace.get_current_span().get_span_context().is_valid:
+        return []
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return list(carrier.items())
 
 
 def _cancel_with_task(call: Any) -> Any:
@@ -83,36 +87,55 @@ def _cancel_with_task(call: Any) -> Any:
     return call
 
 
-class DeadlinePropagationInterceptor(
+class CallContextInterceptor(
     _UnaryUnary,
     _UnaryStream,
     _StreamUnary,
     _StreamStream,
 ):
-    """Caps each outbound call's timeout at the inbound call's remaining deadline (and
-    cancels a unary-response call whose caller was cancelled, see ``_cancel_with_task``)."""
+    """Caps each outbound call's timeout at the inbound call's remaining deadline and,
+    with ``propagate_trace``, carries the current trace context in its metadata."""
+
+    def __init__(self, *, propagate_trace: bool) -> None:
+        self._propagate_trace = propagate_trace
+
+    def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        timeout = _bounded_timeout(details.timeout)
+        headers = _trace_headers() if self._propagate_trace else []
+        if timeout == details.timeout and not headers:
+            return details
+        metadata = details.metadata
+        if headers:
+            metadata = grpc.aio.Metadata(*(metadata or ()), *headers)
+        return grpc.aio.ClientCallDetails(
+            method=details.method,
+            timeout=timeout,
+            metadata=metadata,
+            credentials=details.credentials,
+            wait_for_ready=details.wait_for_ready,
+        )
 
     async def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
-        return _cancel_with_task(await continuation(_with_deadline(client_call_details), request))
+        return _cancel_with_task(await continuation(self._details(client_call_details), request))
 
     async def intercept_unary_stream(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
-        return await continuation(_with_deadline(client_call_details), request)
+        return await continuation(self._details(client_call_details), request)
 
     async def intercept_stream_unary(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
         return _cancel_with_task(
-            await continuation(_with_deadline(client_call_details), request_iterator)
+            await continuation(self._details(client_call_details), request_iterator)
         )
 
     async def intercept_stream_stream(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
-        return await continuation(_with_deadline(client_call_details), request_iterator)
+        return await continuation(self._details(client_call_details), request_iterator)
 
 
 def channel_options(
@@ -143,10 +166,12 @@ def create_channel(
     """An insecure aio channel to another ragserve service (inside the mesh).
 
     ``retry=False`` for callers that fail over themselves (the failure must reach
-    them at once); ``extra_options`` are appended to the shared channel options.
+    them at once); ``extra_options`` are appended to the shared channel options;
+    ``trace=False``: the callee does not continue the caller's trace.
     """
-    interceptors: list[Any] = [DeadlinePropagationInterceptor()]
-    if trace:
+    spans = trace and exporting()
+    interceptors: list[Any] = [CallContextInterceptor(propagate_trace=trace and not spans)]
+    if spans:
         tracing = aio_client_interceptors()  # type: ignore[no-untyped-call]
         interceptors = [*tracing, *interceptors]
     return grpc.aio.insecure_channel(

@@ -1,28 +1,45 @@
-"""Server interceptors, one job each, composed in ``grpc.aio.server``.
+"""The server's per-call stack, in one wrapping layer.
 
-Each wraps the behaviour of every RPC (all four cardinalities) in a per-call
-scope (:meth:`CallScopeInterceptor.scope`): the scope sees the call start, the
-exception that ends it (if any) and may replace that exception. Order, outer
-to inner: tracing (OpenTelemetry's own), access log, metrics, deadline, errors
-— so the log and metrics see the status code the error table chose.
+Every RPC of a service (health and reflection excepted) goes through
+:class:`RuntimeInterceptor`, which wraps each method's behaviour once and caches
+it. The wrapper, per call and in this order: makes the caller's trace current
+(and starts a SERVER span when spans are exported), publishes the inbound
+deadline (:mod:`ragserve.runtime.deadlines`), counts the call (RED metrics),
+runs the behaviour, maps what it raised through the error table, then records
+the final status code in the metrics, the span and one JSON access-log line.
+
+One layer instead of one interceptor per job: each grpc.aio interceptor adds a
+coroutine hop per call, a handler rebuilt per call and a context-manager
+generator, which together doubled the cost of a no-op RPC
+(``benchmarks/runtime``).
+
+Response streams are driven here with ``context.write`` rather than handed to
+grpc as a generator: when a call ends early (its deadline passes, the client
+cancels) grpc cancels the call's task while it writes, and would leave the
+servicer's generator to be closed by the garbage collector in another task,
+where its clean-up ran outside the call's context. Here the generator is closed
+in the call's own task before the call is counted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import grpc
 from opentelemetry import trace
-from prometheus_client import Counter, Gauge, Histogram
 
 from ragserve import errors
-from ragserve.runtime import deadlines
+from ragserve.runtime import deadlines, request_decoding
 from ragserve.runtime.errors import status_for
+from ragserve.runtime.logs import log_access
+from ragserve.runtime.request_decoding import UndecodableRequest
+from ragserve.runtime.rpc_metrics import RPC_METRICS
+from ragserve.runtime.server_tracing import ServerTracing
 
 if TYPE_CHECKING:
     ServerInterceptorBase = grpc.aio.ServerInterceptor[Any, Any]
@@ -31,11 +48,13 @@ else:
     ServerInterceptorBase = grpc.aio.ServerInterceptor
     Handler = grpc.RpcMethodHandler
 
-log = logging.getLogger("ragserve.access")
 error_log = logging.getLogger("ragserve.errors")
 
 HEALTH_SERVICE = "grpc.health.v1.Health"
 REFLECTION_PREFIX = "grpc.reflection."
+
+_OK = grpc.StatusCode.OK
+_DEADLINE_CANCEL_MARGIN_S = 0.02
 
 
 def split_method(full_method: str) -> tuple[str, str]:
@@ -45,33 +64,111 @@ def split_method(full_method: str) -> tuple[str, str]:
 
 
 def is_infrastructure(full_method: str) -> bool:
-    """Health checks and reflection: not logged, not traced."""
+    """Health checks and reflection: not logged, counted or traced."""
     service, _ = split_method(full_method)
     return service == HEALTH_SERVICE or service.startswith(REFLECTION_PREFIX)
 
 
-def final_code(
-    context: grpc.aio.ServicerContext[Any, Any], error: BaseException | None
-) -> grpc.StatusCode:
-    """The status code a call ended with, as the client will see it."""
-    # GeneratorExit: a response stream closed because its client went away.
-    if isinstance(error, asyncio.CancelledError | GeneratorExit):
-        return grpc.StatusCode.CANCELLED
-    code = context.code()
-    if isinstance(code, grpc.StatusCode):
-        return code
-    if error is None:
-        return grpc.StatusCode.OK
-    return grpc.StatusCode.UNKNOWN
+def current_trace_id() -> str:
+    span_context = trace.get_current_span().get_span_context()
+    return format(span_context.trace_id, "032x") if span_context.is_valid else ""
 
 
-class CallScopeInterceptor(ServerInterceptorBase):
-    """Base: wraps each RPC's behaviour in :meth:`scope`."""
+class _Method:
+    """What every call of one method shares: its names and metric children."""
 
-    def scope(
-        self, full_method: str, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AbstractAsyncContextManager[None]:
-        raise NotImplementedError
+    __slots__ = ("full_name", "method", "metrics", "service")
+
+    def __init__(self, full_name: str) -> None:
+        self.full_name = full_name
+        self.service, self.method = split_method(full_name)
+        self.metrics = RPC_METRICS.method(self.service, self.method)
+
+
+class _Call:
+    """One call in flight: begun when it arrives, ended once with its final code."""
+
+    __slots__ = ("code", "deadline", "details", "error", "method", "peer", "span", "started")
+
+    def __init__(self, method: _Method, context: Any, tracing: ServerTracing) -> None:
+        self.method = method
+        self.started = time.perf_counter()
+        # Read while the call is alive: peer() reaches into gRPC core's call object,
+        # which a cancelled stream may already have released when the call ends
+        # (reading it then crashed the process with SIGSEGV).
+        self.peer: str = context.peer()
+        self.code: grpc.StatusCode | None = None
+        self.details = ""
+        self.error: BaseException | None = None
+        self.span = tracing.begin(
+            method.full_name, method.service, method.method, context.invocation_metadata()
+        )
+        # Set in this call's own task (grpc.aio runs each call in one) and never reset:
+        # the value ends with the task, and nothing can reset it from another context.
+        self.deadline = deadlines.publish(context.time_remaining())
+        method.metrics.begin()
+
+    async def fail(self, error: BaseException, context: Any) -> None:
+        """Settle the final code for ``error``; abort with it when the table maps it."""
+        self.error = error
+        if isinstance(error, errors.RagserveError):
+            mapped = status_for(error)
+            self.code, self.details = mapped.code, mapped.message
+            if mapped.trailing_metadata:
+                context.set_trailing_metadata(mapped.trailing_metadata)
+            await context.abort(mapped.code, mapped.message)
+        elif isinstance(error, asyncio.CancelledError | GeneratorExit):
+            # The client went away, or its deadline passed (grpc cancels the call's task).
+            # The client's own timer may cancel a little before this side's deadline
+            # (gRPC rounds the deadline up on the way): a margin tells the two apart.
+            late = (
+                self.deadline is not None
+                and time.monotonic() >= self.deadline - _DEADLINE_CANCEL_MARGIN_S
+            )
+            self.code = grpc.StatusCode.DEADLINE_EXCEEDED if late else grpc.StatusCode.CANCELLED
+        elif isinstance(error, grpc.aio.AbortError):
+            code = context.code()
+            self.code = code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+            self.details = context.details() or ""
+        elif isinstance(error, Exception):
+            self.code = grpc.StatusCode.INTERNAL
+            trace_id = current_trace_id()
+            self.details = f"internal error ({type(error).__name__}); trace id {trace_id or 'none'}"
+            error_log.exception(
+                "unhandled error in %s",
+                self.method.full_name,
+                extra={"rpc.method": self.method.full_name},
+            )
+            await context.abort(grpc.StatusCode.INTERNAL, self.details)
+
+    def end(self, context: Any) -> None:
+        code = self.code
+        if code is None:
+            set_code = context.code()
+            code = set_code if isinstance(set_code, grpc.StatusCode) else _OK
+        elapsed = time.perf_counter() - self.started
+        self.method.metrics.end(code, elapsed)
+        if self.span is not None:
+            ServerTracing.end(self.span, code, self.details, self.error)
+        log_access(
+            {
+                "rpc.method": self.method.full_name,
+                "rpc.code": code.name,
+                "rpc.duration_ms": round(elapsed * 1000, 3),
+                "net.peer": self.peer,
+            }
+        )
+
+
+Behaviour = Callable[..., Any]
+
+
+class RuntimeInterceptor(ServerInterceptorBase):
+    """Wraps every service method once (see the module doc); the wrapped handler is cached."""
+
+    def __init__(self, tracing: ServerTracing) -> None:
+        self._tracing = tracing
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
     async def intercept_service(
         self,
@@ -79,157 +176,85 @@ class CallScopeInterceptor(ServerInterceptorBase):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler:
         handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or is_infrastructure(method):
+        full_method: str = handler_call_details.method
+        cached = self._wrapped.get(full_method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        if handler is None or is_infrastructure(full_method):
             return handler
-        return _wrap_handler(handler, method, self.scope)
+        wrapped = self._wrap(handler, _Method(full_method))
+        self._wrapped[full_method] = (handler, wrapped)
+        return wrapped
 
+    def _wrap(self, handler: Handler, method: _Method) -> Handler:
+        h: Any = handler
+        request_deserializer = request_decoding.guard(
+            h.request_deserializer, streaming=h.request_streaming
+        )
+        common = {
+            "request_deserializer": request_deserializer,
+            "response_serializer": h.response_serializer,
+        }
+        if h.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary_response(h.unary_unary, method), **common
+            )
+        if h.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._unary_response(h.stream_unary, method), **common
+            )
+        if h.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream_response(h.unary_stream, method), **common
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            self._stream_response(h.stream_stream, method), **common
+        )
 
-def _wrap_handler(
-    handler: Handler,
-    method: str,
-    scope: Callable[[str, Any], AbstractAsyncContextManager[None]],
-) -> Handler:
-    def unary_response(behaviour: Callable[..., Any]) -> Callable[..., Any]:
-        async def wrapped(request: Any, context: Any) -> Any:
-            async with scope(method, context):
+    def _unary_response(self, behaviour: Behaviour, method: _Method) -> Behaviour:
+        tracing = self._tracing
+
+        async def unary_response(request: Any, context: Any) -> Any:
+            call = _Call(method, context, tracing)
+            try:
+                if request.__class__ is UndecodableRequest:
+                    raise request.error
                 return await behaviour(request, context)
+            except BaseException as error:
+                await call.fail(error, context)
+                raise
+            finally:
+                call.end(context)
 
-        return wrapped
+        return unary_response
 
-    def stream_response(behaviour: Callable[..., Any]) -> Callable[..., Any]:
-        async def wrapped(request: Any, context: Any) -> AsyncIterator[Any]:
-            async with scope(method, context):
-                async for response in behaviour(request, context):
-                    yield response
+    def _stream_response(self, behaviour: Behaviour, method: _Method) -> Behaviour:
+        tracing = self._tracing
+        generates = inspect.isasyncgenfunction(behaviour)
 
-        return wrapped
+        async def stream_response(request: Any, context: Any) -> None:
+            call = _Call(method, context, tracing)
+            try:
+                if request.__class__ is UndecodableRequest:
+                    raise request.error
+                if generates:
+                    await _write_all(behaviour(request, context), context)
+                else:
+                    await behaviour(request, context)  # the reader/writer API
+            except BaseException as error:
+                await call.fail(error, context)
+                raise
+            finally:
+                call.end(context)
 
-    h: Any = handler
-    common = {
-        "request_deserializer": h.request_deserializer,
-        "response_serializer": h.response_serializer,
-    }
-    if h.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(unary_response(h.unary_unary), **common)
-    if h.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(unary_response(h.stream_unary), **common)
-    if h.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(stream_response(h.unary_stream), **common)
-    return grpc.stream_stream_rpc_method_handler(stream_response(h.stream_stream), **common)
-
-
-def current_trace_id() -> str:
-    ctx = trace.get_current_span().get_span_context()
-    return format(ctx.trace_id, "032x") if ctx.is_valid else ""
-
-
-class ErrorInterceptor(CallScopeInterceptor):
-    """Maps domain errors through the error table; anything else is INTERNAL and logged."""
-
-    @asynccontextmanager
-    async def scope(self, full_method: str, context: Any) -> AsyncIterator[None]:
-        try:
-            yield
-        except errors.RagserveError as error:
-            mapped = status_for(error)
-            if mapped.trailing_metadata:
-                context.set_trailing_metadata(mapped.trailing_metadata)
-            await context.abort(mapped.code, mapped.message)
-        except (asyncio.CancelledError, grpc.aio.AbortError, GeneratorExit):
-            raise
-        except Exception as error:
-            trace_id = current_trace_id()
-            error_log.exception(
-                "unhandled error in %s", full_method, extra={"rpc.method": full_method}
-            )
-            await context.abort(
-                grpc.StatusCode.INTERNAL,
-                f"internal error ({type(error).__name__}); trace id {trace_id or 'none'}",
-            )
+        return stream_response
 
 
-class DeadlineInterceptor(CallScopeInterceptor):
-    """Makes the inbound deadline visible to cores and outbound calls (see deadlines)."""
-
-    @asynccontextmanager
-    async def scope(self, full_method: str, context: Any) -> AsyncIterator[None]:
-        token = deadlines.set_from_time_remaining(context.time_remaining())
-        try:
-            yield
-        finally:
-            deadlines.reset(token)
-
-
-RPC_STARTED = Counter(
-    "grpc_server_started_total",
-    "RPCs started on the server.",
-    ["grpc_service", "grpc_method"],
-)
-RPC_HANDLED = Counter(
-    "grpc_server_handled_total",
-    "RPCs completed on the server, by status code.",
-    ["grpc_service", "grpc_method", "grpc_code"],
-)
-RPC_DURATION = Histogram(
-    "grpc_server_handling_seconds",
-    "Time from the start of an RPC to its status, in seconds.",
-    ["grpc_service", "grpc_method"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
-RPC_IN_FLIGHT = Gauge(
-    "grpc_server_in_flight",
-    "RPCs being served now.",
-    ["grpc_service", "grpc_method"],
-)
-
-
-class MetricsInterceptor(CallScopeInterceptor):
-    """RED metrics per RPC: rate (started/handled), errors (by code), duration."""
-
-    @asynccontextmanager
-    async def scope(self, full_method: str, context: Any) -> AsyncIterator[None]:
-        service, method = split_method(full_method)
-        RPC_STARTED.labels(service, method).inc()
-        in_flight = RPC_IN_FLIGHT.labels(service, method)
-        in_flight.inc()
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
-            yield
-        except BaseException as raised:
-            error = raised
-            raise
-        finally:
-            in_flight.dec()
-            RPC_DURATION.labels(service, method).observe(time.perf_counter() - started)
-            RPC_HANDLED.labels(service, method, final_code(context, error).name).inc()
-
-
-class AccessLogInterceptor(CallScopeInterceptor):
-    """One JSON log line per RPC with its code, duration, peer and trace id."""
-
-    @asynccontextmanager
-    async def scope(self, full_method: str, context: Any) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        # Read while the call is alive: peer() reaches into gRPC core's call object,
-        # which a cancelled stream may already have released by the time its
-        # generator is closed (reading it then crashed the process with SIGSEGV).
-        peer = context.peer()
-        error: BaseException | None = None
-        try:
-            yield
-        except BaseException as raised:
-            error = raised
-            raise
-        finally:
-            code = final_code(context, error)
-            log.info(
-                "rpc",
-                extra={
-                    "rpc.method": full_method,
-                    "rpc.code": code.name,
-                    "rpc.duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "net.peer": peer,
-                },
-            )
+async def _write_all(responses: AsyncIterator[Any], context: Any) -> None:
+    try:
+        async for response in responses:
+            await context.write(response)
+    finally:
+        # A no-op when the generator finished or raised; when a write was cancelled,
+        # this runs the servicer's clean-up now, in this task.
+        await responses.aclose()  # type: ignore[attr-defined]

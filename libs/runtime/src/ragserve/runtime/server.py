@@ -16,22 +16,17 @@ import faulthandler
 import logging
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 
-from ragserve.runtime.interceptors import (
-    AccessLogInterceptor,
-    DeadlineInterceptor,
-    ErrorInterceptor,
-    MetricsInterceptor,
-)
-from ragserve.runtime.logs import configure_logging
+from ragserve.runtime.interceptors import RuntimeInterceptor
+from ragserve.runtime.logs import configure_logging, stop_logging
 from ragserve.runtime.metrics_http import MetricsEndpoint, start_metrics_endpoint
+from ragserve.runtime.server_tracing import ServerTracing, exporting
 from ragserve.runtime.settings import ServerSettings, load_server_settings
 from ragserve.runtime.telemetry import configure_tracing, shutdown_tracing
 
@@ -80,7 +75,6 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     health: Health
-    service_names: list[str] = field(default_factory=list)
 
 
 def server_options(settings: ServerSettings) -> list[tuple[str, Any]]:
@@ -96,17 +90,10 @@ def server_options(settings: ServerSettings) -> list[tuple[str, Any]]:
 
 
 def shared_interceptors() -> list[Any]:
-    """Outer to inner: tracing, access log, metrics, deadline, error table."""
-    tracing = aio_server_interceptor(  # type: ignore[no-untyped-call]
-        filter_=filters.negate(filters.health_check())
-    )
-    return [
-        tracing,
-        AccessLogInterceptor(),
-        MetricsInterceptor(),
-        DeadlineInterceptor(),
-        ErrorInterceptor(),
-    ]
+    """The runtime's one interceptor: tracing, deadline, metrics, error table and access
+    log in a single layer (see ragserve.runtime.interceptors). Spans are made when
+    this process exports them (``configure_tracing`` runs before servers are built)."""
+    return [RuntimeInterceptor(ServerTracing(export=exporting()))]
 
 
 async def create_server(
@@ -125,22 +112,38 @@ async def create_server(
         ],
         server,
     )
-    bound = server.add_insecure_port(f"{settings.host}:{settings.port if port is None else port}")
+    address = f"{settings.host}:{settings.port if port is None else port}"
+    # A service facing outside (the gateway) may offer TLS credentials for its port.
+    credentials_factory = getattr(service, "server_credentials", None)
+    credentials = credentials_factory() if callable(credentials_factory) else None
+    if credentials is not None:
+        bound = server.add_secure_port(address, credentials)
+    else:
+        bound = server.add_insecure_port(address)
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {settings.host}:{settings.port}")
-    running = RunningServer(server, bound, Health(health_servicer, names), names)
+    running = RunningServer(server, bound, Health(health_servicer, names))
     await running.health.set_serving(False)
     return running
 
 
-async def run_until_stopped(
-    name: str, service: Service, settings: ServerSettings, stop: asyncio.Event | None = None
-) -> None:
-    """Serve until SIGTERM/SIGINT (or ``stop`` is set), then shut down in order."""
-    stop_event = stop or asyncio.Event()
+async def run_until_stopped(service: Service, settings: ServerSettings) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down in order."""
+    stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
         loop.add_signal_handler(signum, stop_event.set)
+    try:
+        await _serve_until(stop_event, service, settings)
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+
+
+async def _serve_until(
+    stop_event: asyncio.Event, service: Service, settings: ServerSettings
+) -> None:
     metrics: MetricsEndpoint | None = None
     running = await create_server(service, settings)
     try:
@@ -153,13 +156,20 @@ async def run_until_stopped(
         )
         start_task = asyncio.create_task(service.start(running.health))
         stop_task = asyncio.create_task(stop_event.wait())
-        done, _ = await asyncio.wait({start_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-        if start_task in done:
-            start_task.result()  # a failed start-up stops the process with its error
-            log.info("ready", extra={"event": "ready"})
-            await stop_task
-        else:
-            start_task.cancel()
+        try:
+            done, _ = await asyncio.wait(
+                {start_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if start_task in done:
+                start_task.result()  # a failed start-up stops the process with its error
+                log.info("ready", extra={"event": "ready"})
+                await stop_task
+        finally:
+            # Stopped during start-up (or start-up failed): the start-up ends, and lets go
+            # of what it opened, before the service is stopped; the two never overlap.
+            for task in (start_task, stop_task):
+                task.cancel()
+            await asyncio.gather(start_task, stop_task, return_exceptions=True)
         log.info("shutting down", extra={"event": "stopping", "grace_s": settings.grace_period_s})
     finally:
         await running.health.enter_graceful_shutdown()
@@ -188,4 +198,7 @@ def serve(name: str, service_factory: Any, default_port: int, default_metrics_po
     except Exception:
         log.exception("start-up failed")
         raise SystemExit(2) from None
-    asyncio.run(run_until_stopped(name, service, settings))
+    try:
+        asyncio.run(run_until_stopped(service, settings))
+    finally:
+        stop_logging()

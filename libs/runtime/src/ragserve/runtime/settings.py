@@ -1,25 +1,24 @@
 """Typed settings from environment variables.
 
-Every service reads ``RAGSERVE_<SERVICE>_<SETTING>``: a frozen dataclass names
-the settings, its field types say how to parse them, and its defaults apply
-when a variable is unset. A value that does not parse stops start-up with a
-:class:`SettingsError` naming the variable, the value and what was expected.
+Every service reads ``RAGSERVE_<SERVICE>_<SETTING>`` into a ``pydantic_settings.BaseSettings``
+class whose field types and bounds say how to parse and check them. :func:`load_settings`
+stops start-up with a :class:`SettingsError` naming the variable, the problem and the value.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import types
-import typing
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, TypeVar
 
-T = TypeVar("T")
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+from ragserve.runtime.validation import describe
+
+S = TypeVar("S", bound=BaseSettings)
+
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 class SettingsError(ValueError):
@@ -31,97 +30,52 @@ def env_prefix(service: str) -> str:
     return f"RAGSERVE_{service.upper()}_"
 
 
-def _parse(variable: str, raw: str, annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if raw == "":
-            return None
-        return _parse(variable, raw, members[0])
-    if origin is tuple:
-        (item_type, *_rest) = typing.get_args(annotation)
-        return tuple(_parse(variable, part.strip(), item_type) for part in raw.split(",") if part)
-    try:
-        if annotation is bool:
-            lowered = raw.strip().lower()
-            if lowered in _TRUE:
-                return True
-            if lowered in _FALSE:
-                return False
-            raise ValueError("expected true/false")
-        if annotation is int:
-            return int(raw)
-        if annotation is float:
-            return float(raw)
-        if annotation is Path:
-            return Path(raw).expanduser()
-        if annotation is str:
-            return raw
-    except ValueError as error:
-        expected = getattr(annotation, "__name__", str(annotation))
-        raise SettingsError(f"{variable}={raw!r} is not a valid {expected}: {error}") from None
-    raise SettingsError(f"{variable}: unsupported setting type {annotation!r}")
+def load_settings(cls: type[S], service: str, environ: Mapping[str, str] | None = None) -> S:
+    """``cls`` from ``RAGSERVE_<SERVICE>_<FIELD>`` variables (``os.environ`` by default).
 
-
-def load_settings(cls: type[T], service: str, environ: Mapping[str, str] | None = None) -> T:
-    """Build ``cls`` (a dataclass) from ``RAGSERVE_<SERVICE>_<FIELD>`` variables.
-
-    Fields without a variable keep their defaults; a field without a default
-    must be set. ``__post_init__`` validation errors are re-raised as
-    SettingsError so start-up fails with one clear line.
+    An unset or empty variable leaves the field's default; a field without one must be set.
+    The prefix comes from ``service``, so one class (:class:`ServerSettings`) serves every
+    service.
     """
-    if not dataclasses.is_dataclass(cls):
-        raise TypeError(f"{cls!r} is not a dataclass")
     env = os.environ if environ is None else environ
     prefix = env_prefix(service)
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):
-        variable = prefix + field.name.upper()
-        if variable in env:
-            values[field.name] = _parse(variable, env[variable], hints[field.name])
-        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            raise SettingsError(f"{variable} must be set")
+    declared = cls.model_config.get("env_prefix")
+    if declared and declared != prefix:
+        # Constructed directly, the class would read other variables than the ones loaded here.
+        raise TypeError(f"{cls.__name__} declares env_prefix {declared!r}, not {prefix!r}")
+    values = {
+        name: env[prefix + name.upper()]
+        for name in cls.model_fields
+        if env.get(prefix + name.upper(), "") != ""
+    }
     try:
-        return cls(**values)
-    except (ValueError, TypeError) as error:
-        if isinstance(error, SettingsError):
-            raise
-        raise SettingsError(f"{prefix}*: {error}") from None
+        # model_validate, not cls(**values): the values above are all the environment it sees.
+        return cls.model_validate(values)
+    except ValidationError as error:
+        field, problem = describe(error.errors()[0])
+        variable = prefix + field.upper() if field else prefix + "*"
+        if error.errors()[0]["type"] == "missing":
+            raise SettingsError(f"{variable} must be set") from None
+        raise SettingsError(f"{variable}: {problem}") from None
 
 
-def require(condition: bool, variable: str, message: str) -> None:
-    """Validation helper for ``__post_init__``: raise SettingsError naming the variable."""
-    if not condition:
-        raise SettingsError(f"{variable}: {message}")
-
-
-@dataclasses.dataclass(frozen=True)
-class ServerSettings:
+class ServerSettings(BaseSettings):
     """What every service's server needs; read with the service's prefix.
 
     ``port``/``metrics_port`` 0 means pick a free port (it is logged).
     """
 
-    port: int
-    metrics_port: int
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    port: Port
+    metrics_port: Port
     host: str = "[::]"
     metrics_host: str = "0.0.0.0"
     # Seconds in-flight RPCs get to finish after SIGTERM before they are cancelled.
-    grace_period_s: float = 10.0
+    grace_period_s: Annotated[float, Field(ge=0)] = 10.0
     # Largest request or response message, in bytes.
-    max_message_bytes: int = 64 * 1024 * 1024
+    max_message_bytes: Annotated[int, Field(gt=0)] = 64 * 1024 * 1024
     log_level: str = "INFO"
-
-    def __post_init__(self) -> None:
-        require(0 <= self.port <= 65535, "port", f"must be 0..65535, got {self.port}")
-        require(
-            0 <= self.metrics_port <= 65535,
-            "metrics_port",
-            f"must be 0..65535, got {self.metrics_port}",
-        )
-        require(self.grace_period_s >= 0, "grace_period_s", "must be >= 0")
-        require(self.max_message_bytes > 0, "max_message_bytes", "must be > 0")
 
 
 def load_server_settings(
@@ -130,7 +84,7 @@ def load_server_settings(
     default_metrics_port: int,
     environ: Mapping[str, str] | None = None,
 ) -> ServerSettings:
-    """ServerSettings for ``service`` with its default ports from the blueprint."""
+    """ServerSettings for ``service`` with its default ports (the service's settings.py)."""
     env = dict(os.environ if environ is None else environ)
     prefix = env_prefix(service)
     env.setdefault(prefix + "PORT", str(default_port))

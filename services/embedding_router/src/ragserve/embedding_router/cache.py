@@ -33,7 +33,6 @@ from redis.exceptions import RedisError
 
 from ragserve.embedding_router.config import CacheConfig, ModelConfig
 from ragserve.embedding_router.metrics import RouterMetrics
-from ragserve.embedding_router.providers.base import Vectors
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +105,6 @@ class VectorCache:
         self._bytes_read = metrics.cache_bytes.labels("read")
         self._bytes_written = metrics.cache_bytes.labels("written")
         metrics.cache_redis_up.set(1 if self._redis is not None else 0)
-
-    @property
-    def redis_configured(self) -> bool:
-        return self._redis is not None
 
     @property
     def redis_healthy(self) -> bool:
@@ -252,7 +247,3 @@ class VectorCache:
         self._lru.move_to_end(key)
         while len(self._lru) > self._config.lru_size:
             self._lru.popitem(last=False)
-
-
-def vectors_rows(vectors: Vectors) -> list[Vector]:
-    return [np.ascontiguousarray(row) for row in vectors]

@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from ragserve.batching import BatcherConfig, DynamicBatcher
+from ragserve.batching.clock import TimerHandle
 from ragserve.batching.events import Batch
+from ragserve.embedding_router.batch_trace import provider_call_span
 from ragserve.embedding_router.breaker import BreakerState, CircuitBreaker
 from ragserve.embedding_router.config import (
     BreakerConfig,
@@ -31,7 +33,7 @@ from ragserve.embedding_router.config import (
     RoutingConfig,
 )
 from ragserve.embedding_router.metrics import RouterMetrics
-from ragserve.embedding_router.providers.base import EmbeddingClient, ProviderError
+from ragserve.embedding_router.providers.base import EmbeddingClient, Priority, ProviderError
 from ragserve.embedding_router.selection import Candidate, ProviderStats
 from ragserve.embedding_router.tokens import apportion
 
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 Vector = np.ndarray[tuple[int], np.dtype[np.float32]]
 
 # Batcher priorities: 0 high, 1 normal, 2 low.
-PRIORITY_LEVELS = 3
+PRIORITY_LEVELS = len(Priority)
 
 _BREAKER_GAUGE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
 
@@ -59,6 +61,20 @@ class RateLimiter:
         start = max(now, self._next_free)
         self._next_free = start + self._interval
         return start - now
+
+
+class _BatcherClock:
+    """The router's clock as its batchers' clock: the deadlines a batcher is given are on the
+    router's clock, so it must read the same one. Timers run on the event loop."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(max(0.0, when - self._clock()), callback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +130,7 @@ class _CallWatch:
 class _Item:
     text: str
     tokens: int
+    priority: Priority
     caller: _Caller
 
 
@@ -152,6 +169,7 @@ class ProviderRuntime:
                 priority_levels=PRIORITY_LEVELS,
                 max_queue_size=max(8192, config.max_batch),
             ),
+            clock=_BatcherClock(clock),
         )
         labels = (model.id, config.id)
         self._outcomes = {
@@ -187,7 +205,11 @@ class ProviderRuntime:
         )
 
     async def embed_many(
-        self, texts: Sequence[str], tokens: Sequence[int], deadline: float, priority: int = 1
+        self,
+        texts: Sequence[str],
+        tokens: Sequence[int],
+        deadline: float,
+        priority: Priority = Priority.NORMAL,
     ) -> list[ProviderVector | ProviderError]:
         """One result per text, in order: its answer, or the error of the call that carried it.
 
@@ -201,7 +223,7 @@ class ProviderRuntime:
         for text, count in zip(texts, tokens, strict=True):
             try:
                 future = self._batcher.submit_nowait(
-                    _Item(text, count, caller), priority=priority, deadline=deadline
+                    _Item(text, count, priority, caller), priority=priority, deadline=deadline
                 )
             except Exception as refused:  # queue full, deadline already passed, shutting down
                 outcomes.append(refused)
@@ -258,32 +280,36 @@ class ProviderRuntime:
                     raise
         deadline = batch.deadline if batch.deadline is not None else self._clock() + 30.0
         texts = [item.text for item in batch.items]
+        # A call carrying a high-priority caller's text is a high-priority call.
+        priority = min(item.priority for item in batch.items)
         started = self._clock()
         self.calls += 1
-        call = asyncio.ensure_future(self.client.embed(texts, deadline - started))
-        watch = _CallWatch(call, len(callers))
-        for caller in callers.values():
-            caller.watches.append(watch)
-        try:
-            reply = await call
-            vectors = self._check(reply.vectors, len(texts))
-        except ProviderError as error:
-            self._record_failure(error, self._clock() - started)
-            raise
-        except asyncio.CancelledError:
-            self.breaker.release()
-            task = asyncio.current_task()
-            if watch.abandoned and (task is None or not task.cancelling()):
-                self._outcomes["abandoned"].inc()
-                raise CallersGone(
-                    f"provider {self.id!r}: call cancelled, every caller had gone"
-                ) from None
-            raise
-        except Exception as error:
-            # A client bug or an unexpected reply is still this provider failing the call.
-            wrapped = ProviderError(f"provider {self.id!r}: {type(error).__name__}: {error}")
-            self._record_failure(wrapped, self._clock() - started)
-            raise wrapped from error
+        with provider_call_span(self.id, self.model.id, len(texts), batch.links):
+            # Created inside the span, so the provider's own spans are its children.
+            call = asyncio.ensure_future(self.client.embed(texts, deadline - started, priority))
+            watch = _CallWatch(call, len(callers))
+            for caller in callers.values():
+                caller.watches.append(watch)
+            try:
+                reply = await call
+                vectors = self._check(reply.vectors, len(texts))
+            except ProviderError as error:
+                self._record_failure(error, self._clock() - started)
+                raise
+            except asyncio.CancelledError:
+                self.breaker.release()
+                task = asyncio.current_task()
+                if watch.abandoned and (task is None or not task.cancelling()):
+                    self._outcomes["abandoned"].inc()
+                    raise CallersGone(
+                        f"provider {self.id!r}: call cancelled, every caller had gone"
+                    ) from None
+                raise
+            except Exception as error:
+                # A client bug or an unexpected reply is still this provider failing the call.
+                wrapped = ProviderError(f"provider {self.id!r}: {type(error).__name__}: {error}")
+                self._record_failure(wrapped, self._clock() - started)
+                raise wrapped from error
         elapsed = self._clock() - started
         self.breaker.record_success()
         self.stats.record(elapsed, ok=True)

@@ -1,12 +1,9 @@
-"""The embedding router as a process: settings, the core, the servicer, health.
+"""The embedding router as the shared runtime runs it: the core built from its settings.
 
-Settings (environment, ``RAGSERVE_EMBEDDING_ROUTER_``): ``PROVIDERS_FILE`` (JSON or TOML; unset:
-one model ``all-minilm-l6-v2`` served by the inference service at ``RAGSERVE_INFERENCE_ADDR``,
-its tokens counted with the inference model repository's ``tokenizer.json`` when there is one),
-``REDIS_URL`` (overrides the file's ``cache.redis_url``; unset or empty: the file's, or
-``redis://localhost:6379/0`` without a file), ``STREAM_PARALLELISM``
-(batches of one ``EmbedStream`` embedded at once). A bad file or setting stops start-up with a
-message naming the entry.
+Without a providers file the router serves one model, ``all-minilm-l6-v2``, from the inference
+service at ``RAGSERVE_INFERENCE_ADDR``, its tokens counted with the inference model repository's
+``tokenizer.json`` when there is one. A bad file stops start-up with a message naming the file
+and the entry.
 """
 
 from __future__ import annotations
@@ -14,13 +11,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import prometheus_client
 
-from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from ragserve.embedding_router.config import (
     CacheConfig,
     ModelConfig,
@@ -31,24 +26,14 @@ from ragserve.embedding_router.config import (
 )
 from ragserve.embedding_router.metrics import RouterMetrics
 from ragserve.embedding_router.router import EmbeddingRouter
-from ragserve.embedding_router.servicer import EmbeddingRouterServicer
+from ragserve.embedding_router.servicer import EmbeddingRouterServicer, register
+from ragserve.embedding_router.settings import INFERENCE_PORT, RouterSettings
 from ragserve.runtime.server import Health
-from ragserve.runtime.settings import load_settings, require, service_address
+from ragserve.runtime.settings import service_address
 
 log = logging.getLogger(__name__)
 
-NAME = "embedding_router"
 DEFAULT_MODEL = "all-minilm-l6-v2"
-
-
-@dataclass(frozen=True)
-class RouterSettings:
-    providers_file: Path | None = None
-    redis_url: str | None = None
-    stream_parallelism: int = 4
-
-    def __post_init__(self) -> None:
-        require(self.stream_parallelism >= 1, "stream_parallelism", "must be >= 1")
 
 
 def default_tokenizer() -> Path | None:
@@ -87,7 +72,7 @@ def default_config(redis_url: str | None, tokenizer: Path | None = None) -> Rout
                 id="inference",
                 model=DEFAULT_MODEL,
                 kind=ProviderKind.INFERENCE,
-                endpoints=(service_address("inference", 8001),),
+                endpoints=(service_address("inference", INFERENCE_PORT),),
                 remote_model=DEFAULT_MODEL,
                 input_name="text",
                 output_name="embedding",
@@ -98,8 +83,8 @@ def default_config(redis_url: str | None, tokenizer: Path | None = None) -> Rout
 
 
 class EmbeddingRouterService:
-    def __init__(self) -> None:
-        settings = load_settings(RouterSettings, NAME)
+    def __init__(self, settings: RouterSettings) -> None:
+        self.settings = settings
         if settings.providers_file is not None:
             config = load_config(settings.providers_file, redis_url=settings.redis_url)
         else:
@@ -112,8 +97,7 @@ class EmbeddingRouterService:
         )
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
-        embedding_pb2_grpc.add_EmbeddingRouterServiceServicer_to_server(self._servicer, server)
-        return [embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingRouterService"].full_name]
+        return register(server, self._servicer)
 
     async def start(self, health: Health) -> None:
         await self.router.start()

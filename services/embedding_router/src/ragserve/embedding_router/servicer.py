@@ -12,9 +12,9 @@ time.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import grpc
@@ -22,16 +22,18 @@ import grpc
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from ragserve.embedding_router.breaker import BreakerState
+from ragserve.embedding_router.providers.base import Priority
 from ragserve.embedding_router.router import EmbeddingRouter
 from ragserve.embedding_router.types import EmbedCall, EmbeddedText, EmbedResult, Vector
 from ragserve.errors import InvalidArgument, NotFound
 from ragserve.runtime import deadlines
+from ragserve.runtime.streams import serve_concurrently
 
-_PRIORITY: dict[int, int] = {
-    common_pb2.PRIORITY_UNSPECIFIED: 1,
-    common_pb2.PRIORITY_HIGH: 0,
-    common_pb2.PRIORITY_NORMAL: 1,
-    common_pb2.PRIORITY_LOW: 2,
+_PRIORITY: dict[int, Priority] = {
+    common_pb2.PRIORITY_UNSPECIFIED: Priority.NORMAL,
+    common_pb2.PRIORITY_HIGH: Priority.HIGH,
+    common_pb2.PRIORITY_NORMAL: Priority.NORMAL,
+    common_pb2.PRIORITY_LOW: Priority.LOW,
 }
 _BREAKER = {
     BreakerState.CLOSED: embedding_pb2.BREAKER_STATE_CLOSED,
@@ -75,16 +77,9 @@ def embedding_message(item: EmbeddedText) -> embedding_pb2.Embedding:
     return message
 
 
-def _call(
-    tenant: str,
-    model: str,
-    texts: Sequence[str],
-    priority: int,
-    truncation: int,
-    *,
-    bypass_cache: bool = False,
-) -> EmbedCall:
-    for index, text in enumerate(texts):
+def _call(request: embedding_pb2.EmbedRequest | embedding_pb2.EmbedStreamRequest) -> EmbedCall:
+    """The core's call for an ``Embed`` request or one message of an ``EmbedStream``."""
+    for index, text in enumerate(request.texts):
         if len(text) <= _SURELY_SHORT_CHARS:
             continue
         size = len(text.encode("utf-8"))
@@ -92,16 +87,18 @@ def _call(
             raise InvalidArgument(
                 f"texts[{index}]", f"is {size} bytes of UTF-8, the limit is {_MAX_TEXT_BYTES}"
             )
-    if priority not in _PRIORITY:
-        raise InvalidArgument("priority", f"unknown value {priority}")
+    priority = _PRIORITY.get(request.priority)
+    if priority is None:
+        raise InvalidArgument("priority", f"unknown value {request.priority}")
     return EmbedCall(
-        tenant=tenant,
-        model=model,
-        texts=list(texts),
+        tenant=request.tenant,
+        model=request.model,
+        texts=list(request.texts),
         deadline=deadlines.current(),
-        bypass_cache=bypass_cache,
-        priority=_PRIORITY[priority],
-        truncate=truncation != common_pb2.TRUNCATION_REFUSE,
+        # A stream has no cache bypass.
+        bypass_cache=isinstance(request, embedding_pb2.EmbedRequest) and request.bypass_cache,
+        priority=priority,
+        truncate=request.truncation != common_pb2.TRUNCATION_REFUSE,
     )
 
 
@@ -117,15 +114,7 @@ class EmbeddingRouterServicer(embedding_pb2_grpc.EmbeddingRouterServiceServicer)
     async def Embed(
         self, request: embedding_pb2.EmbedRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> embedding_pb2.EmbedResponse:
-        call = _call(
-            request.tenant,
-            request.model,
-            request.texts,
-            request.priority,
-            request.truncation,
-            bypass_cache=request.bypass_cache,
-        )
-        result = await self._router.embed(call)
+        result = await self._router.embed(_call(request))
         return embedding_pb2.EmbedResponse(
             model=result.model.id,
             model_version=result.model.version,
@@ -139,57 +128,26 @@ class EmbeddingRouterServicer(embedding_pb2_grpc.EmbeddingRouterServiceServicer)
         request_iterator: AsyncIterator[embedding_pb2.EmbedStreamRequest],
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[embedding_pb2.EmbedStreamResponse]:
-        # Batches run concurrently, at most `stream_parallelism` at once, and are answered in the
-        # order they arrived. The bounded queue is the back-pressure: the reader stops reading
-        # the client's stream while the window is full.
-        window: asyncio.Queue[tuple[str, asyncio.Task[EmbedResult]] | None] = asyncio.Queue(
-            maxsize=self._stream_parallelism
+        # Batches run concurrently, at most `stream_parallelism` at once, and are answered in
+        # the order they arrived; while that many are unanswered the client's stream is not
+        # read (back-pressure). A failed batch ends the stream and cancels the rest.
+        async def answer(
+            request: embedding_pb2.EmbedStreamRequest,
+        ) -> embedding_pb2.EmbedStreamResponse:
+            result = await self._router.embed(_call(request))
+            return embedding_pb2.EmbedStreamResponse(
+                batch_id=request.batch_id,
+                model_version=result.model.version,
+                embeddings=_embeddings(result),
+                total_cost_usd=result.total_cost,
+            )
+
+        responses = serve_concurrently(
+            request_iterator, answer, limit=self._stream_parallelism, ordered=True
         )
-        # Every batch started and not yet answered, including the one the reader holds while it
-        # waits for room in the window: all of them are cancelled when the stream ends early.
-        unanswered: set[asyncio.Task[EmbedResult]] = set()
-
-        async def read() -> None:
-            async for request in request_iterator:
-                call = _call(
-                    request.tenant,
-                    request.model,
-                    request.texts,
-                    request.priority,
-                    request.truncation,
-                )
-                task = asyncio.create_task(self._router.embed(call))
-                unanswered.add(task)
-                await window.put((request.batch_id, task))
-            await window.put(None)
-
-        reader = asyncio.create_task(read())
-        try:
-            while True:
-                get = asyncio.create_task(window.get())
-                done, _ = await asyncio.wait({get, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if get not in done:
-                    get.cancel()
-                    reader.result()  # the reader failed: raise its error
-                    continue
-                entry = get.result()
-                if entry is None:
-                    break
-                batch_id, task = entry
-                result = await task
-                unanswered.discard(task)
-                yield embedding_pb2.EmbedStreamResponse(
-                    batch_id=batch_id,
-                    model_version=result.model.version,
-                    embeddings=_embeddings(result),
-                    total_cost_usd=result.total_cost,
-                )
-        finally:
-            # The client closed the stream or a batch failed: drop the work still in flight.
-            reader.cancel()
-            for work in unanswered:
-                work.cancel()
-            await asyncio.gather(reader, *unanswered, return_exceptions=True)
+        async with aclosing(responses):
+            async for response in responses:
+                yield response
 
     async def ListModels(
         self, request: embedding_pb2.ListModelsRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -255,3 +213,8 @@ class EmbeddingRouterServicer(embedding_pb2_grpc.EmbeddingRouterServiceServicer)
             cache_available=self._router.cache.redis_healthy,
             cache_detail=self._router.cache.unavailable_reason(),
         )
+
+
+def register(server: grpc.aio.Server, servicer: EmbeddingRouterServicer) -> list[str]:
+    embedding_pb2_grpc.add_EmbeddingRouterServiceServicer_to_server(servicer, server)
+    return [embedding_pb2.DESCRIPTOR.services_by_name["EmbeddingRouterService"].full_name]

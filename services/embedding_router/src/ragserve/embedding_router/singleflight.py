@@ -23,9 +23,6 @@ class SingleFlight(Generic[T]):
     def __init__(self) -> None:
         self._flights: dict[Hashable, asyncio.Future[T]] = {}
 
-    def __len__(self) -> int:
-        return len(self._flights)
-
     def join(self, key: Hashable) -> tuple[asyncio.Future[T], bool]:
         """The key's future and whether the caller owns it (must resolve it)."""
         future = self._flights.get(key)

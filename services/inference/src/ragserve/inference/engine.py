@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 from opentelemetry import trace
-from opentelemetry.context import Context
 
 from ragserve.batching import (
     Batch,
@@ -33,7 +32,7 @@ from ragserve.batching import (
     ItemCost,
     ItemDropped,
 )
-from ragserve.errors import InvalidArgument, NotFound, RagserveError, ResourceExhausted
+from ragserve.errors import InvalidArgument, NotFound, RagserveError
 from ragserve.inference import metrics
 from ragserve.inference.config import ModelConfig, TruncationPolicy
 from ragserve.inference.raw_model import RawOnnxModel
@@ -166,14 +165,7 @@ class ModelRunner:
 
     def _require_room(self, rows: int) -> None:
         """Refuse a whole request up front rather than queue part of it."""
-        limit = self.batcher.config.max_queue_size
-        pending = self.batcher.pending_rows
-        if limit is not None and pending + rows > limit:
-            raise ResourceExhausted(
-                f"model '{self.config.name}' queue is full: {pending} of {limit} rows queued, "
-                f"the request needs {rows}",
-                retry_after_s=0.05,
-            )
+        self.batcher.require_room(rows)
 
     async def infer(self, call: InferCall) -> dict[str, np.ndarray]:
         priority = self._priority_index(call.priority)
@@ -255,13 +247,12 @@ class ModelRunner:
     async def _run_in_worker(self, batch: Batch[Any], work: Any) -> T:
         """Run blocking ``work`` in a worker thread under a batch span linked to every request.
 
-        The span starts a trace of its own (an empty parent context): a batch serves
-        many requests, and parenting it to whichever request happened to start the
-        batcher's task would misattribute it; the links tie it to all of them.
+        The span starts a trace of its own (the batcher runs each batch in a fresh
+        context, with no current span): a batch serves many requests, and the links
+        tie it to all of them.
         """
         with tracer.start_as_current_span(
             "inference.batch",
-            context=Context(),
             links=list(batch.links),
             attributes={
                 "model": self.config.name,

@@ -82,10 +82,6 @@ class ModelRepository:
         self._records: dict[str, _Record] = {}
         self._model_locks: dict[str, threading.Lock] = {}
 
-    @property
-    def root(self) -> Path:
-        return self._root
-
     def index(self, *, ready_only: bool = False) -> list[RepositoryEntry]:
         """Every model on disk or loaded, sorted by name; READY ones only when asked."""
         on_disk = self._discover()
@@ -164,11 +160,9 @@ class ModelRepository:
             )
             return model
 
-    def unload(
-        self, name: str, drain: Callable[[LoadedModel], None] | None = None
-    ) -> LoadedModel | None:
-        """Stop serving ``name``: UNLOADING (``get`` refuses it), ``drain(model)`` — e.g.
-        wait for its batcher to finish in-flight work — then close, UNAVAILABLE.
+    def unload(self, name: str) -> LoadedModel | None:
+        """Stop serving ``name``: UNLOADING (``get`` refuses it), close, UNAVAILABLE.
+        The engine closes the model's batcher first, so nothing runs on it by then.
 
         Returns the unloaded model, None when it was not loaded.
         """
@@ -182,10 +176,8 @@ class ModelRepository:
                 model = record.model
                 self._set(name, _Record(ModelState.UNLOADING, record.version, "", model))
             try:
-                if drain is not None:
-                    drain(model)
-            finally:
                 model.close()
+            finally:
                 with self._lock:
                     self._set(name, _Record(ModelState.UNAVAILABLE, record.version, "unloaded"))
             return model

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import grpc
@@ -19,6 +20,7 @@ from ragserve.inference.codec import decode_input, encode_output
 from ragserve.inference.config import ModelConfig, ModelKind
 from ragserve.inference.engine import InferCall, InferenceEngine, InferResult
 from ragserve.inference.statistics import Duration, ModelStats
+from ragserve.runtime.streams import serve_concurrently
 
 log = logging.getLogger("ragserve.inference.servicer")
 
@@ -285,46 +287,23 @@ class InferenceServicer(inference_pb2_grpc.GRPCInferenceServiceServicer):
     ) -> AsyncIterator[pb.ModelStreamInferResponse]:
         """Requests run concurrently; responses go out as they complete. A failed
         request yields a response with ``error_message`` and the stream goes on."""
-        responses: asyncio.Queue[pb.ModelStreamInferResponse | None] = asyncio.Queue()
-        slots = asyncio.Semaphore(STREAM_CONCURRENCY)
-        tasks: set[asyncio.Task[None]] = set()
 
-        async def serve_one(request: pb.ModelInferRequest) -> None:
+        async def serve_one(request: pb.ModelInferRequest) -> pb.ModelStreamInferResponse:
             try:
-                try:
-                    result = await self.engine.infer(to_call(request, self.engine))
-                    answer = to_response(request, result)
-                    response = pb.ModelStreamInferResponse(infer_response=answer)
-                except RagserveError as error:
-                    response = _stream_error(request, error.message)
-                except Exception as error:
-                    log.exception("stream request failed", extra={"request_id": request.id})
-                    response = _stream_error(request, f"internal error ({type(error).__name__})")
-                await responses.put(response)
-            finally:
-                slots.release()
+                result = await self.engine.infer(to_call(request, self.engine))
+            except RagserveError as error:
+                return _stream_error(request, error.message)
+            except Exception as error:
+                log.exception("stream request failed", extra={"request_id": request.id})
+                return _stream_error(request, f"internal error ({type(error).__name__})")
+            return pb.ModelStreamInferResponse(infer_response=to_response(request, result))
 
-        async def read_requests() -> None:
-            try:
-                async for request in request_iterator:
-                    await slots.acquire()
-                    task = asyncio.create_task(serve_one(request))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                if tasks:
-                    await asyncio.gather(*tasks, return_exceptions=True)
-            finally:
-                await responses.put(None)
-
-        reader = asyncio.create_task(read_requests())
-        try:
-            while (response := await responses.get()) is not None:
+        responses = serve_concurrently(
+            request_iterator, serve_one, limit=STREAM_CONCURRENCY, ordered=False
+        )
+        async with aclosing(responses):
+            async for response in responses:
                 yield response
-            await reader
-        finally:
-            reader.cancel()
-            for task in list(tasks):
-                task.cancel()
 
     async def ModelStatistics(self, request: Any, context: Any) -> pb.ModelStatisticsResponse:
         stats = self.engine.statistics(request.name, request.version)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.retrieval.v1 import retrieval_pb2 as pb
@@ -102,20 +102,27 @@ def point_id_in(field: str, message: Any) -> object:
     raise InvalidArgument(field, "is empty: set num or uuid")
 
 
-def _integral(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _integral(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_integral(item) for item in value]
-    return value
-
-
 def payload_in(message: struct_pb2.Struct) -> dict[str, Any]:
-    payload = _integral(json_format.MessageToDict(message))
-    assert isinstance(payload, dict)
-    return payload
+    """The payload as plain Python values. Numbers arrive as doubles; integral ones become
+    ints. Non-finite numbers pass through: the core rejects them naming the point and key
+    (``json_format.MessageToDict`` would raise a bare ValueError instead)."""
+    return {key: _value_in(value) for key, value in message.fields.items()}
+
+
+def _value_in(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "number_value":
+        number = value.number_value
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return payload_in(value.struct_value)
+    if kind == "list_value":
+        return [_value_in(item) for item in value.list_value.values]
+    return None  # null_value, or a Value with nothing set
 
 
 def points_in(field: str, messages: Any) -> list[Point]:

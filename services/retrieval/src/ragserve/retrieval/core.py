@@ -6,7 +6,9 @@ Invariants:
   tenant only ever reaches its own collections, and what it sees never names another
   tenant (errors and results carry the tenant-visible name only);
 - input is validated here, once, before any backend sees it (``ragserve.retrieval.validation``);
-- only domain errors leave: a backend failure that is not one becomes Unavailable.
+- a backend failure leaves as a domain error (Unavailable for an outage) or, when only a
+  bug explains it, as it is (``VectorStoreFault`` and the like): the runtime answers
+  INTERNAL and logs it, so a client does not retry a bug as an outage.
 """
 
 from __future__ import annotations
@@ -105,23 +107,27 @@ class RetrievalCore:
     async def upsert(
         self, tenant: str, collection: str, points: Sequence[Point], field: str = "points"
     ) -> int:
-        """Upserts one batch; returns once every point is durable. Same ids replace."""
+        """Upserts one batch; returns once every point is durable, with the number of
+        distinct ids written. Same ids replace; within the batch the last occurrence wins."""
         physical = physical_name(tenant, collection)
         spec = await self._spec(physical)
         checked = validation.points(field, points, spec.dimension, collection)
+        # One write per id, the batch's last: what both engines keep, made explicit so the
+        # count is of points written, not of entries sent.
+        distinct = list({point.id: point for point in checked}.values())
         with tracer.start_as_current_span(
             "retrieval.upsert_batch",
             attributes={
                 "retrieval.collection": collection,
-                "retrieval.points": len(checked),
+                "retrieval.points": len(distinct),
                 "retrieval.backend": self.backend,
             },
         ):
-            result = await self._backend("upsert", self.store.upsert(physical, checked), physical)
+            result = await self._backend("upsert", self.store.upsert(physical, distinct), physical)
         label = self._labels.label(collection)
-        metrics.UPSERTED_POINTS.labels(label).inc(len(checked))
+        metrics.UPSERTED_POINTS.labels(label).inc(len(distinct))
         self._count_points(physical, collection, result)
-        return len(checked)
+        return len(distinct)
 
     async def delete_points(self, tenant: str, collection: str, ids: Sequence[object]) -> None:
         physical = physical_name(tenant, collection)
@@ -162,6 +168,7 @@ class RetrievalCore:
         """The stored points among ``ids``, in the order of ``ids``; missing ids are skipped."""
         physical = physical_name(tenant, collection)
         checked = validation.point_ids("ids", ids)
+        validation.payload_selection("with_payload", with_payload)
         records = await self._backend(
             "retrieve",
             self.store.retrieve(physical, checked, with_payload, with_vectors),
@@ -281,10 +288,10 @@ class RetrievalCore:
             raise
         except RagserveError:
             raise
-        except Exception as exc:  # a backend bug must not leak as a raw exception
+        except Exception:
+            # A bug, not an outage: counted here, logged with the trace id by the runtime.
             metrics.BACKEND_ERRORS.labels(self.backend, operation).inc()
-            logger.exception("%s failed in the %s backend", operation, self.backend)
-            raise Unavailable(f"vector store {operation} failed: {type(exc).__name__}") from exc
+            raise
 
 
 def _visible(info: SnapshotInfo, collection: str) -> SnapshotInfo:

@@ -14,9 +14,10 @@ and blocks its caller for as long as the build runs; an interrupted ``optimize``
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
-import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,23 +25,25 @@ import numpy as np
 import qdrant_edge as qe
 
 from ragserve.errors import InvalidArgument, RagserveError, Unavailable
+from ragserve.retrieval import qdrant_translation as translation
 from ragserve.retrieval.model import (
     CollectionSpec,
-    Condition,
     Distance,
-    FieldCondition,
     Filter,
-    MatchAny,
-    MatchValue,
     PayloadFieldType,
     PayloadSelection,
     Point,
     PointId,
+    Range,
     Record,
     ScoredPoint,
     SearchQuery,
 )
+from ragserve.retrieval.qdrant_translation import FilterBuilder
 from ragserve.retrieval.search_calibration import Calibration, calibrate
+from ragserve.retrieval.store import VectorStoreFault
+
+logger = logging.getLogger("ragserve.retrieval.edge_engine")
 
 ENGINE_VERSION = "qdrant-edge-py 0.9.0"
 
@@ -65,14 +68,51 @@ CALIBRATION_SAMPLES = 32
 _FULL_SCAN_THRESHOLD_KB = 1_000
 
 
-def translate_error(exc: Exception, field: str) -> RagserveError:
-    """A domain error for an engine exception; the engine only gives us its message."""
+# Engine messages that mean it cannot use its storage or memory now: an outage of the
+# embedded store (disk full, files gone, memory exhausted), not a fault of the request.
+_OUTAGES = (
+    "service runtime error",
+    "inconsistent storage",
+    "out of memory",
+    "operation cancelled",
+    "timeout",
+)
+
+
+def translate_error(exc: Exception, field: str) -> RagserveError | VectorStoreFault:
+    """What an engine exception means for the caller; the engine's own words stay in our log.
+
+    The engine gives only a message (plain ``Exception``, or ValueError / TypeError from its
+    Python binding when an argument does not convert). Requests are validated before they
+    get here, so a rejection the caller could cause is a safety net, an outage is
+    Unavailable, and anything else can only be a bug on our side (``VectorStoreFault``).
+    """
     message = str(exc)
-    if "dimension error" in message.lower():
-        return InvalidArgument(field, message)
-    if "uuid" in message.lower():
-        return InvalidArgument(field, f"{message} (string point ids must be UUIDs)")
-    return Unavailable(f"embedded vector store error: {message}")
+    lowered = message.lower()
+    if "invalid json path" in lowered:
+        # validation.payload_path runs first; this catches a path the engine reads
+        # differently, which is still the caller's input.
+        logger.warning("engine rejected a payload path in %s: %s", field, message)
+        return InvalidArgument(field, "is not a valid payload path")
+    if "dimension error" in lowered:
+        logger.warning("engine rejected a vector in %s: %s", field, message)
+        return InvalidArgument(field, "does not have the collection's dimension")
+    if isinstance(exc, OSError) or lowered.startswith(_OUTAGES):
+        logger.error("embedded vector store cannot serve %s: %s", field, message)
+        return Unavailable("embedded vector store cannot use its storage now")
+    return VectorStoreFault(f"Qdrant Edge failed on {field}: {type(exc).__name__}: {message}")
+
+
+@contextlib.contextmanager
+def _engine_errors(field: str) -> Iterator[None]:
+    """Translates whatever the engine (or its binding, building a request) raises in the
+    block; our own domain errors pass as they are."""
+    try:
+        yield
+    except RagserveError:
+        raise
+    except Exception as exc:
+        raise translate_error(exc, field) from exc
 
 
 def remove_temp_segments(shard_dir: Path) -> list[Path]:
@@ -100,49 +140,26 @@ def _config(spec: CollectionSpec, *, index_everything: bool = False) -> Any:
     return qe.EdgeConfig(vectors=vectors, hnsw_config=hnsw, optimizers=optimizers)
 
 
-def _point_id_out(value: Any) -> PointId:
-    if isinstance(value, int):
-        return value
-    return str(uuid.UUID(str(value)))
+class _EdgeFilters(FilterBuilder):
+    def filter(
+        self, must: list[Any] | None, should: list[Any] | None, must_not: list[Any] | None
+    ) -> Any:
+        return qe.Filter(must=must, should=should, must_not=must_not)
 
+    def match_value(self, key: str, value: str | int | bool) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchValue(value))
 
-def _vector_out(value: Any) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    return tuple(float(component) for component in value)
+    def match_any(self, key: str, values: list[str] | list[int]) -> Any:
+        return qe.FieldCondition(key=key, match=qe.MatchAny(values))
 
-
-def _payload_selection(value: PayloadSelection) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _condition(condition: Condition) -> Any:
-    if isinstance(condition, Filter):
-        return filter_to_edge(condition)
-    return _field_condition(condition)
-
-
-def _field_condition(condition: FieldCondition) -> Any:
-    if condition.range is not None:
-        bounds = condition.range
+    def range(self, key: str, bounds: Range) -> Any:
         return qe.FieldCondition(
-            key=condition.key,
+            key=key,
             range=qe.RangeFloat(gte=bounds.gte, gt=bounds.gt, lte=bounds.lte, lt=bounds.lt),
         )
-    if isinstance(condition.match, MatchAny):
-        values = cast(list[str] | list[int], list(condition.match.values))
-        return qe.FieldCondition(key=condition.key, match=qe.MatchAny(values))
-    if isinstance(condition.match, MatchValue):
-        return qe.FieldCondition(key=condition.key, match=qe.MatchValue(condition.match.value))
-    raise InvalidArgument("filter", f"condition on {condition.key!r} has neither match nor range")
 
 
-def filter_to_edge(value: Filter) -> Any:
-    return qe.Filter(
-        must=[_condition(c) for c in value.must] or None,
-        should=[_condition(c) for c in value.should] or None,
-        must_not=[_condition(c) for c in value.must_not] or None,
-    )
+FILTERS = _EdgeFilters()
 
 
 class EdgeShardHandle:
@@ -154,157 +171,129 @@ class EdgeShardHandle:
 
     @classmethod
     def create(cls, path: Path, spec: CollectionSpec) -> EdgeShardHandle:
-        try:
+        with _engine_errors("collection"):
             shard = qe.EdgeShard.create(str(path), _config(spec))
-            for key, field_type in spec.payload_indexes.items():
-                shard.update(qe.UpdateOperation.create_field_index(key, _FIELD_TYPES[field_type]))
-            shard.flush()
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
-        return cls(shard, path)
+        handle = cls(shard, path)
+        try:
+            with _engine_errors("config.payload_indexes"):
+                for key, field_type in spec.payload_indexes.items():
+                    shard.update(
+                        qe.UpdateOperation.create_field_index(key, _FIELD_TYPES[field_type])
+                    )
+            handle.flush()
+        except BaseException:
+            # The caller removes the directory; an open shard would hold its lock.
+            with contextlib.suppress(Exception):
+                shard.close()
+            raise
+        return handle
 
     @classmethod
     def open(cls, path: Path) -> EdgeShardHandle:
-        try:
+        with _engine_errors("collection"):
             return cls(qe.EdgeShard.load(str(path)), path)
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
 
     def upsert(self, points: Sequence[Point]) -> None:
-        operation = qe.UpdateOperation.upsert_points(
-            [
-                # The engine takes float32 arrays as they are: no per-float Python objects.
-                qe.Point(
-                    point.id, cast(Any, np.asarray(point.vector, np.float32)), dict(point.payload)
-                )
-                for point in points
-            ]
-        )
-        self._update(operation, "points.vector")
+        with _engine_errors("points"):
+            operation = qe.UpdateOperation.upsert_points(
+                [
+                    # The engine takes float32 arrays as they are: no per-float Python objects.
+                    qe.Point(
+                        point.id,
+                        cast(Any, np.asarray(point.vector, np.float32)),
+                        dict(point.payload),
+                    )
+                    for point in points
+                ]
+            )
+            self._shard.update(operation)
 
     def delete(self, ids: Sequence[PointId]) -> None:
-        self._update(qe.UpdateOperation.delete_points(list(ids)), "ids")
+        with _engine_errors("ids"):
+            self._shard.update(qe.UpdateOperation.delete_points(list(ids)))
 
     def delete_by_filter(self, value: Filter) -> int:
         matched = self.count(value)
         if matched:
-            self._update(
-                qe.UpdateOperation.delete_points_by_filter(filter_to_edge(value)), "filter"
-            )
+            with _engine_errors("filter"):
+                self._shard.update(
+                    qe.UpdateOperation.delete_points_by_filter(FILTERS.translate(value))
+                )
         return matched
 
     def count(self, value: Filter | None = None) -> int:
-        edge_filter = filter_to_edge(value) if value is not None and not value.is_empty() else None
-        try:
-            return int(self._shard.count(qe.CountRequest(exact=True, filter=edge_filter)))
-        except Exception as exc:
-            raise translate_error(exc, "filter") from exc
+        with _engine_errors("filter"):
+            request = qe.CountRequest(exact=True, filter=FILTERS.translate_optional(value))
+            return int(self._shard.count(request))
 
     def retrieve(
         self, ids: Sequence[PointId], with_payload: PayloadSelection, with_vectors: bool
     ) -> list[Record]:
-        try:
+        with _engine_errors("ids"):
             records = self._shard.retrieve(
-                list(ids), with_payload=_payload_selection(with_payload), with_vector=with_vectors
+                list(ids),
+                with_payload=translation.payload_selection(with_payload),
+                with_vector=with_vectors,
             )
-        except Exception as exc:
-            raise translate_error(exc, "ids") from exc
-        return [
-            Record(
-                id=_point_id_out(record.id),
-                payload=dict(record.payload)
-                if with_payload is not False and record.payload is not None
-                else None,
-                vector=_vector_out(record.vector) if with_vectors else None,
-            )
-            for record in records
-        ]
+        return [translation.record_out(record, with_payload, with_vectors) for record in records]
 
     def search(
         self, queries: Sequence[SearchQuery], *, indexed: bool, default_ef: int
     ) -> list[list[ScoredPoint]]:
         """``indexed``: the shard's HNSW index may answer; ``default_ef``: the beam width
         for queries that set none (0: those are answered exactly)."""
-        requests = [
-            qe.QueryRequest(
-                limit=query.limit,
-                offset=query.offset or None,
-                query=qe.Query.Nearest(list(query.vector)),
-                filter=filter_to_edge(query.filter)
-                if query.filter is not None and not query.filter.is_empty()
-                else None,
-                score_threshold=query.score_threshold,
-                with_payload=_payload_selection(query.with_payload),
-                with_vector=query.with_vectors,
-                params=qe.SearchParams(exact=True)
-                if not indexed or query.exact or not (query.hnsw_ef or default_ef)
-                else qe.SearchParams(hnsw_ef=query.hnsw_ef or default_ef),
-            )
-            for query in queries
-        ]
-        try:
+        with _engine_errors("queries"):
+            requests = [
+                qe.QueryRequest(
+                    limit=query.limit,
+                    offset=query.offset or None,
+                    query=qe.Query.Nearest(list(query.vector)),
+                    filter=FILTERS.translate_optional(query.filter),
+                    score_threshold=query.score_threshold,
+                    with_payload=translation.payload_selection(query.with_payload),
+                    with_vector=query.with_vectors,
+                    params=qe.SearchParams(exact=True)
+                    if not indexed or query.exact or not (query.hnsw_ef or default_ef)
+                    else qe.SearchParams(hnsw_ef=query.hnsw_ef or default_ef),
+                )
+                for query in queries
+            ]
             if len(requests) == 1:
                 batches = [self._shard.query(requests[0])]
             else:
                 batches = self._shard.query_batch(qe.QueryBatchRequest(requests))
-        except Exception as exc:
-            raise translate_error(exc, "queries.vector") from exc
         return [
-            [
-                ScoredPoint(
-                    id=_point_id_out(hit.id),
-                    score=float(hit.score),
-                    payload=dict(hit.payload)
-                    if query.with_payload is not False and hit.payload is not None
-                    else None,
-                    vector=_vector_out(hit.vector) if query.with_vectors else None,
-                )
-                for hit in hits
-            ]
+            [translation.hit_out(hit, query) for hit in hits]
             for query, hits in zip(queries, batches, strict=True)
         ]
 
     def sample(self, count: int) -> list[Point]:
         """Up to ``count`` stored points (vector and payload), spread over the first
         ``8 * count`` in id order (cheap, and not only the first document's chunks)."""
-        try:
+        with _engine_errors("collection"):
             records, _ = self._shard.scroll(
                 qe.ScrollRequest(limit=8 * count, with_payload=True, with_vector=True)
             )
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
         step = max(1, len(records) // count)
         return [
-            Point(_point_id_out(record.id), vector, dict(record.payload or {}))
+            Point(translation.point_id_out(record.id), vector, dict(record.payload or {}))
             for record in records[::step][:count]
-            if (vector := _vector_out(record.vector)) is not None
+            if (vector := translation.vector_out(record.vector)) is not None
         ]
 
     def counts(self) -> tuple[int, int]:
         """(points, indexed vectors)."""
-        try:
+        with _engine_errors("collection"):
             info = self._shard.info()
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
         return int(info.points_count), int(info.indexed_vectors_count)
 
     def flush(self) -> None:
-        try:
+        with _engine_errors("collection"):
             self._shard.flush()
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
 
     def close(self) -> None:
-        try:
+        with _engine_errors("collection"):
             self._shard.close()
-        except Exception as exc:
-            raise translate_error(exc, "collection") from exc
-
-    def _update(self, operation: Any, field: str) -> None:
-        try:
-            self._shard.update(operation)
-        except Exception as exc:
-            raise translate_error(exc, field) from exc
 
 
 def build_index(

@@ -25,6 +25,7 @@ could not open the store.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import multiprocessing.connection
@@ -62,8 +63,10 @@ from ragserve.retrieval.model import (
     SnapshotInfo,
     WriteResult,
 )
+from ragserve.retrieval.names import collection_of
 from ragserve.retrieval.search_calibration import Calibration
 from ragserve.retrieval.specs import spec_to_json
+from ragserve.retrieval.store import VectorStoreFault
 
 logger = logging.getLogger("ragserve.retrieval.edge_worker")
 
@@ -117,19 +120,29 @@ _ERRORS: dict[str, type[RagserveError]] = {
 }
 
 
-def encode_error(exc: Exception) -> tuple[str, str, str]:
-    """(class name, field, message) of a domain error; anything else becomes Unavailable."""
+def encode_error(exc: BaseException) -> tuple[str, str, str]:
+    """(kind, field, message) of an operation's failure, for the pipe.
+
+    Domain errors travel as they are. An OSError is the data directory failing (full,
+    read-only, gone): an outage, Unavailable. Anything else is a bug in the worker or in
+    its use of the engine (the request was validated before it came here): it travels as a
+    ``VectorStoreFault``, which the service answers with INTERNAL."""
     if isinstance(exc, InvalidArgument):
         return ("InvalidArgument", exc.field, exc.reason)
     if isinstance(exc, RagserveError) and type(exc).__name__ in _ERRORS:
         return (type(exc).__name__, "", exc.message)
-    return ("Unavailable", "", f"embedded vector store error: {exc}")
+    if isinstance(exc, OSError):
+        reason = errno.errorcode.get(exc.errno or 0, "I/O error")
+        return ("Unavailable", "", f"embedded vector store cannot use its storage now ({reason})")
+    return (VectorStoreFault.__name__, "", f"{type(exc).__name__}: {exc}")
 
 
-def decode_error(encoded: tuple[str, str, str]) -> RagserveError:
+def decode_error(encoded: tuple[str, str, str]) -> RagserveError | VectorStoreFault:
     kind, field_name, message = encoded
     if kind == "InvalidArgument":
         return InvalidArgument(field_name, message)
+    if kind == VectorStoreFault.__name__:
+        return VectorStoreFault(message)
     return _ERRORS.get(kind, Unavailable)(message)
 
 
@@ -223,20 +236,25 @@ class EdgeWorker:
     def _get(self, physical: str) -> _Collection:
         collection = self.collections.get(physical)
         if collection is None:
-            raise NotFound(f"collection {physical.partition('.')[2]!r} does not exist")
+            raise NotFound(f"collection {collection_of(physical)!r} does not exist")
         return collection
 
     def create(self, physical: str, spec: CollectionSpec) -> None:
         if physical in self.collections:
-            raise AlreadyExists(f"collection {physical.partition('.')[2]!r} already exists")
+            raise AlreadyExists(f"collection {collection_of(physical)!r} already exists")
         final = self.layout.collection_dir(physical)
         staging = final.with_name(final.name + PARTIAL)
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        handle = edge_engine.EdgeShardHandle.create(staging / "shard-1", spec)
-        handle.close()
-        edge_layout.write_metadata(staging, Metadata(spec, 1))
-        staging.rename(final)
+        try:
+            handle = edge_engine.EdgeShardHandle.create(staging / "shard-1", spec)
+            handle.close()
+            edge_layout.write_metadata(staging, Metadata(spec, 1))
+            staging.rename(final)
+        except BaseException:
+            # Start-up would remove it too; a long-running worker must not keep it until then.
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1))
         self.collections[physical] = _Collection(physical, spec, 1, shard)
 
@@ -496,7 +514,7 @@ class EdgeWorker:
         path = self.layout.snapshot_dir(physical, snapshot)
         if not path.is_dir():
             raise NotFound(
-                f"snapshot {snapshot!r} of collection {physical.partition('.')[2]!r} does not exist"
+                f"snapshot {snapshot!r} of collection {collection_of(physical)!r} does not exist"
             )
         return path
 

@@ -41,6 +41,13 @@ def split_physical_name(physical: str) -> tuple[str, str] | None:
     return tenant, collection
 
 
+def collection_of(physical: str) -> str:
+    """The name a tenant knows a physical name by (the whole name, for one this service did
+    not make): what errors about that collection may show."""
+    parts = split_physical_name(physical)
+    return parts[1] if parts is not None else physical
+
+
 def tenant_collections(tenant: str, physical_names: list[str]) -> list[str]:
     """The tenant's own collection names among ``physical_names``, sorted."""
     own = []

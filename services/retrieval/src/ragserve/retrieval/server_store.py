@@ -12,10 +12,11 @@ which the conformance tests use where no server runs; the local mode has no snap
 
 from __future__ import annotations
 
-import uuid
+import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from qdrant_client import AsyncQdrantClient
 from qdrant_client import models as qm
@@ -28,28 +29,31 @@ from ragserve.errors import (
     RagserveError,
     Unavailable,
 )
+from ragserve.retrieval import qdrant_translation as translation
 from ragserve.retrieval.model import (
     CollectionInfo,
     CollectionSpec,
-    Condition,
     Distance,
-    FieldCondition,
     Filter,
     HnswSettings,
     IndexState,
-    MatchAny,
-    MatchValue,
     PayloadFieldType,
     PayloadSelection,
     Point,
     PointId,
+    Range,
     Record,
     ScoredPoint,
     SearchQuery,
     SnapshotInfo,
     WriteResult,
 )
+from ragserve.retrieval.names import collection_of
+from ragserve.retrieval.qdrant_translation import FilterBuilder
 from ragserve.retrieval.specs import spec_from_json, spec_to_json
+from ragserve.retrieval.store import VectorStoreFault
+
+logger = logging.getLogger("ragserve.retrieval.server_store")
 
 _METADATA_KEY = "ragserve_spec"
 _DISTANCES = {
@@ -74,12 +78,18 @@ _KEEPALIVE = {
 }
 
 
-def _visible(physical: str) -> str:
-    return physical.partition(".")[2] or physical
+# Exceptions raised inside qdrant-client (and its local mode) before or after any network
+# traffic: a wrong argument or a bug, never an outage.
+_FAULTS = (TypeError, ValueError, KeyError, AttributeError, IndexError, AssertionError)
 
 
-def translate_error(exc: Exception, physical: str, field: str = "") -> RagserveError:
-    """A domain error for whatever qdrant-client raised (local mode, REST or gRPC)."""
+def translate_error(
+    exc: Exception, physical: str, field: str = ""
+) -> RagserveError | VectorStoreFault:
+    """What a qdrant-client exception (local mode, REST or gRPC) means for the caller.
+
+    The server's own words stay in our log: the caller gets a status and a message of ours.
+    """
     if isinstance(exc, RagserveError):
         return exc
     message = str(exc)
@@ -87,71 +97,48 @@ def translate_error(exc: Exception, physical: str, field: str = "") -> RagserveE
     status = getattr(exc, "status_code", None)
     code_method = getattr(exc, "code", None)
     code = getattr(code_method(), "name", "") if callable(code_method) else ""
-    name = _visible(physical)
+    name = collection_of(physical)
     if isinstance(exc, NotImplementedError):
-        return FailedPrecondition(f"not supported by this Qdrant deployment: {message}")
+        return FailedPrecondition("not supported by this Qdrant deployment")
     if status == 404 or code == "NOT_FOUND" or ("not found" in lowered and "collection" in lowered):
         return NotFound(f"collection {name!r} does not exist")
     if status == 409 or code == "ALREADY_EXISTS" or "already exists" in lowered:
         return AlreadyExists(f"collection {name!r} already exists")
-    if "dimension error" in lowered:
-        return InvalidArgument(field or "vector", message)
-    if status == 400 or code == "INVALID_ARGUMENT":
-        return InvalidArgument(field or "request", message)
-    return Unavailable(f"qdrant server error: {type(exc).__name__}: {message}")
-
-
-def _condition(condition: Condition) -> Any:
-    if isinstance(condition, Filter):
-        return filter_to_qdrant(condition)
-    return _field_condition(condition)
-
-
-def _field_condition(condition: FieldCondition) -> qm.FieldCondition:
-    if condition.range is not None:
-        bounds = condition.range
-        return qm.FieldCondition(
-            key=condition.key,
-            range=qm.Range(gt=bounds.gt, gte=bounds.gte, lt=bounds.lt, lte=bounds.lte),
+    if "dimension error" in lowered or status == 400 or code == "INVALID_ARGUMENT":
+        # Requests are validated first: what the server still rejects is logged in full.
+        logger.warning("qdrant rejected %s of %s: %s", field or "a request", physical, message)
+        return InvalidArgument(field or "request", "rejected by the vector store as invalid")
+    if isinstance(exc, _FAULTS):
+        return VectorStoreFault(
+            f"qdrant-client failed on {physical}: {type(exc).__name__}: {message}"
         )
-    if isinstance(condition.match, MatchAny):
-        return qm.FieldCondition(
-            key=condition.key,
-            match=qm.MatchAny(any=cast(list[str] | list[int], list(condition.match.values))),
-        )
-    if isinstance(condition.match, MatchValue):
-        return qm.FieldCondition(
-            key=condition.key, match=qm.MatchValue(value=condition.match.value)
-        )
-    raise InvalidArgument("filter", f"condition on {condition.key!r} has neither match nor range")
-
-
-def filter_to_qdrant(value: Filter) -> qm.Filter:
-    return qm.Filter(
-        must=[_condition(c) for c in value.must] or None,
-        should=[_condition(c) for c in value.should] or None,
-        must_not=[_condition(c) for c in value.must_not] or None,
+    logger.warning(
+        "qdrant server unavailable for %s: %s: %s", physical, type(exc).__name__, message
+    )
+    return Unavailable(
+        f"qdrant server unavailable ({type(exc).__name__}{f' {code}' if code else ''})"
     )
 
 
-def _optional_filter(value: Filter | None) -> qm.Filter | None:
-    return filter_to_qdrant(value) if value is not None and not value.is_empty() else None
+class _ClientFilters(FilterBuilder):
+    def filter(
+        self, must: list[Any] | None, should: list[Any] | None, must_not: list[Any] | None
+    ) -> qm.Filter:
+        return qm.Filter(must=must, should=should, must_not=must_not)
+
+    def match_value(self, key: str, value: str | int | bool) -> qm.FieldCondition:
+        return qm.FieldCondition(key=key, match=qm.MatchValue(value=value))
+
+    def match_any(self, key: str, values: list[str] | list[int]) -> qm.FieldCondition:
+        return qm.FieldCondition(key=key, match=qm.MatchAny(any=values))
+
+    def range(self, key: str, bounds: Range) -> qm.FieldCondition:
+        return qm.FieldCondition(
+            key=key, range=qm.Range(gt=bounds.gt, gte=bounds.gte, lt=bounds.lt, lte=bounds.lte)
+        )
 
 
-def _point_id_out(value: Any) -> PointId:
-    return value if isinstance(value, int) else str(uuid.UUID(str(value)))
-
-
-def _vector_out(value: Any) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):  # named vectors: ours is the unnamed default
-        value = value.get("")
-    return tuple(float(component) for component in value) if value is not None else None
-
-
-def _payload_selection(value: PayloadSelection) -> bool | list[str]:
-    return list(value) if isinstance(value, tuple) else value
+FILTERS = _ClientFilters()
 
 
 class ServerStore:
@@ -204,7 +191,7 @@ class ServerStore:
 
     async def create_collection(self, name: str, spec: CollectionSpec) -> None:
         if await self._run(self._client.collection_exists(name), name):
-            raise AlreadyExists(f"collection {_visible(name)!r} already exists")
+            raise AlreadyExists(f"collection {collection_of(name)!r} already exists")
         await self._run(
             self._client.create_collection(
                 name,
@@ -217,14 +204,21 @@ class ServerStore:
             ),
             name,
         )
-        for key, field_type in spec.payload_indexes.items():
-            await self._run(
-                self._client.create_payload_index(
-                    name, key, field_schema=_FIELD_TYPES[field_type], wait=True
-                ),
-                name,
-                "payload_indexes",
-            )
+        try:
+            for key, field_type in spec.payload_indexes.items():
+                await self._run(
+                    self._client.create_payload_index(
+                        name, key, field_schema=_FIELD_TYPES[field_type], wait=True
+                    ),
+                    name,
+                    "config.payload_indexes",
+                )
+        except BaseException:
+            # A failed create leaves nothing: a half-made collection would answer
+            # AlreadyExists to the retry, and lack the indexes its spec promises.
+            with contextlib.suppress(Exception):
+                await self._client.delete_collection(name)
+            raise
 
     async def describe_collection(self, name: str) -> CollectionInfo:
         info = await self._run(self._client.get_collection(name), name)
@@ -255,7 +249,7 @@ class ServerStore:
 
     async def delete_collection(self, name: str) -> None:
         if not await self._run(self._client.collection_exists(name), name):
-            raise NotFound(f"collection {_visible(name)!r} does not exist")
+            raise NotFound(f"collection {collection_of(name)!r} does not exist")
         await self._run(self._client.delete_collection(name), name)
 
     # ------------------------------------------------------------------ points
@@ -288,7 +282,7 @@ class ServerStore:
             await self._run(
                 self._client.delete(
                     name,
-                    points_selector=qm.FilterSelector(filter=filter_to_qdrant(filter)),
+                    points_selector=qm.FilterSelector(filter=FILTERS.translate(filter)),
                     wait=True,
                 ),
                 name,
@@ -298,7 +292,7 @@ class ServerStore:
 
     async def count(self, name: str, filter: Filter | None) -> int:
         result = await self._run(
-            self._client.count(name, count_filter=_optional_filter(filter), exact=True),
+            self._client.count(name, count_filter=FILTERS.translate_optional(filter), exact=True),
             name,
             "filter",
         )
@@ -315,31 +309,22 @@ class ServerStore:
             self._client.retrieve(
                 name,
                 list(ids),
-                with_payload=_payload_selection(with_payload),
+                with_payload=translation.payload_selection(with_payload),
                 with_vectors=with_vectors,
             ),
             name,
             "ids",
         )
-        return [
-            Record(
-                id=_point_id_out(record.id),
-                payload=dict(record.payload)
-                if with_payload is not False and record.payload is not None
-                else None,
-                vector=_vector_out(record.vector) if with_vectors else None,
-            )
-            for record in records
-        ]
+        return [translation.record_out(record, with_payload, with_vectors) for record in records]
 
     async def search(self, name: str, queries: Sequence[SearchQuery]) -> list[list[ScoredPoint]]:
         requests = [
             qm.QueryRequest(
                 query=list(query.vector),
-                filter=_optional_filter(query.filter),
+                filter=FILTERS.translate_optional(query.filter),
                 limit=query.limit,
                 score_threshold=query.score_threshold,
-                with_payload=_payload_selection(query.with_payload),
+                with_payload=translation.payload_selection(query.with_payload),
                 with_vector=query.with_vectors,
                 offset=query.offset or None,
                 params=qm.SearchParams(hnsw_ef=query.hnsw_ef or self._hnsw_ef, exact=query.exact),
@@ -350,17 +335,7 @@ class ServerStore:
             self._client.query_batch_points(name, requests=requests), name, "queries"
         )
         return [
-            [
-                ScoredPoint(
-                    id=_point_id_out(hit.id),
-                    score=float(hit.score),
-                    payload=dict(hit.payload)
-                    if query.with_payload is not False and hit.payload is not None
-                    else None,
-                    vector=_vector_out(hit.vector) if query.with_vectors else None,
-                )
-                for hit in response.points
-            ]
+            [translation.hit_out(hit, query) for hit in response.points]
             for query, response in zip(queries, responses, strict=True)
         ]
 
@@ -369,7 +344,9 @@ class ServerStore:
     async def create_snapshot(self, name: str) -> SnapshotInfo:
         description = await self._run(self._client.create_snapshot(name, wait=True), name)
         if description is None:
-            raise Unavailable(f"qdrant server did not report the snapshot of {_visible(name)!r}")
+            raise Unavailable(
+                f"qdrant server did not report the snapshot of {collection_of(name)!r}"
+            )
         return _snapshot_info(name, description)
 
     async def list_snapshots(self, name: str) -> list[SnapshotInfo]:
@@ -394,7 +371,7 @@ class ServerStore:
             # The server answers 404 for an unknown snapshot (and for a missing collection,
             # which then has no such snapshot either): name what the caller asked for.
             raise NotFound(
-                f"snapshot {snapshot!r} of collection {_visible(name)!r} does not exist"
+                f"snapshot {snapshot!r} of collection {collection_of(name)!r} does not exist"
             ) from None
 
     def watch_availability(self, listener: Callable[[bool], None]) -> None:

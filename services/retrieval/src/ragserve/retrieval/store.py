@@ -3,7 +3,8 @@
 Backends know nothing of tenants: the core (``ragserve.retrieval.core``) derives physical
 names and validates input before calling them. Every method raises only domain errors
 (``ragserve.errors``): NotFound for a missing collection, AlreadyExists, InvalidArgument,
-and Unavailable when the store cannot be reached (the call may succeed later).
+and Unavailable when the store cannot be reached (the call may succeed later) — or
+``VectorStoreFault`` for a failure that only a bug explains.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ from ragserve.retrieval.model import (
     SnapshotInfo,
     WriteResult,
 )
+
+
+class VectorStoreFault(Exception):
+    """A store failed on a validated request while it was reachable: a bug in the service's
+    use of the engine, neither the caller's mistake nor an outage. Deliberately not a
+    domain error, so the runtime answers INTERNAL and logs it with the trace id (a client
+    must not retry it as it would UNAVAILABLE). The message is for the log only."""
 
 
 class VectorStore(Protocol):

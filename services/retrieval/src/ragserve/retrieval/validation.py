@@ -7,19 +7,23 @@ names the value and the limit.
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ragserve.errors import InvalidArgument
+from ragserve.retrieval import payload_paths
 from ragserve.retrieval.model import (
     CollectionSpec,
     FieldCondition,
     Filter,
     MatchAny,
     MatchValue,
+    PayloadSelection,
     Point,
     PointId,
     SearchQuery,
@@ -34,6 +38,7 @@ MAX_IDS = 1_024
 MAX_POINTS_PER_BATCH = 1_024
 MAX_FILTER_DEPTH = 8
 _MAX_UINT64 = 2**64 - 1
+_MIN_INT64, _MAX_INT64 = -(2**63), 2**63 - 1
 
 
 def point_id(field: str, value: object) -> PointId:
@@ -89,13 +94,56 @@ def spec(value: CollectionSpec) -> None:
         raise InvalidArgument(
             "config.hnsw.full_scan_threshold", f"{value.hnsw.full_scan_threshold} is negative"
         )
-    for key in value.payload_indexes:
-        if not key:
-            raise InvalidArgument("config.payload_indexes", "a field name is empty")
+    for index, key in enumerate(value.payload_indexes):
+        payload_path(f"config.payload_indexes[{index}].field", key)
+
+
+def payload_path(field: str, path: str) -> None:
+    """A filter key, payload-index field or payload selection Qdrant can read."""
+    if not path:
+        raise InvalidArgument(field, "is empty")
+    wrong = payload_paths.problem(path)
+    if wrong is not None:
+        raise InvalidArgument(field, f"{path!r} is not a payload path: {wrong}")
+
+
+def payload_selection(field: str, selection: PayloadSelection) -> None:
+    if isinstance(selection, tuple):
+        for index, path in enumerate(selection):
+            payload_path(f"{field}.include[{index}]", path)
+
+
+def payload(field: str, point_id: PointId, value: Mapping[str, Any]) -> None:
+    """Payload numbers must be finite: JSON has no NaN or infinity, and the engines refuse
+    them. ``field`` names the payload; the message names the point and the key."""
+    for key, item in value.items():
+        _payload_value(field, point_id, _render_key(key), item)
+
+
+def _payload_value(field: str, point_id: PointId, key_path: str, value: object) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        number = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        raise InvalidArgument(
+            f"{field}{key_path}",
+            f"point {point_id!r}: payload key {key_path.lstrip('.')!r} is {number}; "
+            "payload numbers must be finite",
+        )
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _payload_value(field, point_id, f"{key_path}{_render_key(key)}", item)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _payload_value(field, point_id, f"{key_path}[{index}]", item)
+
+
+def _render_key(key: str) -> str:
+    """``.key`` for a plain key, ``["key"]`` for one that a dotted path could not show."""
+    return f".{key}" if payload_paths.is_plain_key(key) else f"[{json.dumps(key)}]"
 
 
 def points(field: str, batch: Sequence[Point], dimension: int, collection: str) -> list[Point]:
-    """The batch with canonical ids; rejects empty or oversized batches and bad vectors."""
+    """The batch with canonical ids; rejects empty or oversized batches, bad vectors and
+    non-finite payload numbers."""
     if not batch:
         raise InvalidArgument(field, "is empty")
     if len(batch) > MAX_POINTS_PER_BATCH:
@@ -106,6 +154,7 @@ def points(field: str, batch: Sequence[Point], dimension: int, collection: str) 
     for index, point in enumerate(batch):
         canonical = point_id(f"{field}[{index}].id", point.id)
         vector(f"{field}[{index}].vector", point.vector, dimension, collection)
+        payload(f"{field}[{index}].payload", canonical, point.payload)
         checked.append(
             point if canonical == point.id else Point(canonical, point.vector, point.payload)
         )
@@ -135,8 +184,7 @@ def search_query(path: str, query: SearchQuery, dimension: int, collection: str)
         raise InvalidArgument(f"{path}.params.hnsw_ef", f"{query.hnsw_ef} is outside [0, 4096]")
     if query.score_threshold is not None and not math.isfinite(query.score_threshold):
         raise InvalidArgument(f"{path}.score_threshold", "is NaN or infinite")
-    if isinstance(query.with_payload, tuple) and not all(query.with_payload):
-        raise InvalidArgument(f"{path}.with_payload", "a field name is empty")
+    payload_selection(f"{path}.with_payload", query.with_payload)
     if query.filter is not None:
         filter_(f"{path}.filter", query.filter)
 
@@ -158,8 +206,7 @@ def filter_(field: str, value: Filter, depth: int = 0) -> None:
 
 
 def _condition(field: str, condition: FieldCondition) -> None:
-    if not condition.key:
-        raise InvalidArgument(f"{field}.key", "is empty")
+    payload_path(f"{field}.key", condition.key)
     if (condition.match is None) == (condition.range is None):
         raise InvalidArgument(
             field, f"condition on {condition.key!r} needs exactly one of match and range"
@@ -182,10 +229,25 @@ def _condition(field: str, condition: FieldCondition) -> None:
                 f"{field}.match.any",
                 f"any-of on {condition.key!r} must be all strings or all integers",
             )
-    elif isinstance(condition.match, MatchValue) and not isinstance(
-        condition.match.value, str | int | bool
+        for value in values:
+            _payload_integer(f"{field}.match.any", condition.key, value)
+    elif isinstance(condition.match, MatchValue):
+        if not isinstance(condition.match.value, str | int | bool):
+            raise InvalidArgument(
+                f"{field}.match.value",
+                f"match on {condition.key!r} must be a string, an integer or a boolean",
+            )
+        _payload_integer(f"{field}.match.value", condition.key, condition.match.value)
+
+
+def _payload_integer(field: str, key: str, value: object) -> None:
+    # Qdrant's payload integers are signed 64-bit; the embedded engine cannot even take a
+    # larger one as an argument. (The proto's int64 keeps gRPC callers inside already.)
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not _MIN_INT64 <= value <= _MAX_INT64
     ):
         raise InvalidArgument(
-            f"{field}.match.value",
-            f"match on {condition.key!r} must be a string, an integer or a boolean",
+            field, f"match on {key!r}: {value} is outside the signed 64-bit integer range"
         )

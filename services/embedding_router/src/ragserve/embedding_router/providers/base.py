@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 Vectors = npt.NDArray[np.float32]
+
+
+class Priority(IntEnum):
+    """A call's priority at the providers' batchers (lower is served first)."""
+
+    HIGH = 0
+    NORMAL = 1
+    LOW = 2
 
 
 class ProviderError(Exception):
@@ -52,9 +61,13 @@ class EmbeddingClient(Protocol):
 
     Invariant: returns an :class:`EmbeddingReply` whose vectors are in the order of ``texts``,
     or raises :class:`ProviderError`. ``timeout_s`` is the time left to the caller's deadline;
-    the client must give up by then. Cancelling the call abandons the request.
+    the client must give up by then. ``priority`` is the highest priority among the callers
+    whose texts the call carries; a provider without priorities ignores it. Cancelling the call
+    abandons the request.
     """
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply: ...
+    async def embed(
+        self, texts: Sequence[str], timeout_s: float, priority: Priority = Priority.NORMAL
+    ) -> EmbeddingReply: ...
 
     async def close(self) -> None: ...

@@ -20,8 +20,12 @@ import numpy as np
 from ragserve.api.inference.v1 import inference_pb2, inference_pb2_grpc
 from ragserve.embedding_router.breaker import CircuitBreaker
 from ragserve.embedding_router.config import BreakerConfig, ProviderConfig
-from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError, Vectors
-from ragserve.runtime import deadlines
+from ragserve.embedding_router.providers.base import (
+    EmbeddingReply,
+    Priority,
+    ProviderError,
+    Vectors,
+)
 from ragserve.runtime.bytes_tensor import encode_bytes_elements
 from ragserve.runtime.channels import create_channel
 
@@ -35,6 +39,13 @@ _RETRYABLE = {
     grpc.StatusCode.NOT_FOUND,  # the model is not loaded on this replica
     grpc.StatusCode.FAILED_PRECONDITION,  # e.g. not warmed up yet
 }
+
+# The Open Inference Protocol's `priority` request parameter: 1 is a model's highest level and 0
+# (or no parameter) its configured default. A model's levels run 1..priority_levels, set per model,
+# so no number means "lowest" everywhere (the default model's default is already its lowest, 2 of
+# 2); a level past a model's last is INVALID_ARGUMENT. High goes first; normal and low both get the
+# model's default.
+_INFERENCE_PRIORITY = {Priority.HIGH: 1, Priority.NORMAL: 0, Priority.LOW: 0}
 
 # An endpoint that refused a connection is retried soon after it comes back: the default
 # reconnect backoff (1 s growing to 120 s) would keep a restarted replica idle for minutes.
@@ -69,8 +80,11 @@ class InferenceEmbeddingClient:
         self._breakers = [CircuitBreaker(_ENDPOINT_BREAKER) for _ in self._endpoints]
         self._next = itertools.cycle(range(len(self._endpoints)))
 
-    def _request(self, texts: Sequence[str]) -> inference_pb2.ModelInferRequest:
+    def _request(self, texts: Sequence[str], priority: Priority) -> inference_pb2.ModelInferRequest:
         request = inference_pb2.ModelInferRequest(model_name=self._config.remote_model)
+        level = _INFERENCE_PRIORITY[priority]
+        if level:
+            request.parameters["priority"].int64_param = level
         tensor = request.inputs.add()
         tensor.name = self._config.input_name
         tensor.datatype = "BYTES"
@@ -87,56 +101,52 @@ class InferenceEmbeddingClient:
         # Every replica tripped: try them all anyway rather than fail without a call.
         return admitted or rotation
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
+    async def embed(
+        self, texts: Sequence[str], timeout_s: float, priority: Priority = Priority.NORMAL
+    ) -> EmbeddingReply:
         if not self._stubs:
             self._channels = [_channel(target) for target in self._endpoints]
             self._stubs = [inference_pb2_grpc.GRPCInferenceServiceStub(c) for c in self._channels]
         deadline = time.monotonic() + timeout_s
-        request = self._request(texts)
+        request = self._request(texts, priority)
         last: ProviderError | None = None
-        # The batch runs in a task created by whichever caller woke the batcher; its deadline is
-        # the batch's (the latest of its callers'), not that caller's.
-        token = deadlines.set_from_time_remaining(None)
-        try:
-            for index in self._order():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                breaker = self._breakers[index]
-                breaker.try_acquire()
-                try:
-                    response = await self._stubs[index].ModelInfer(request, timeout=remaining)
-                except grpc.aio.AioRpcError as error:
-                    code = error.code()
-                    if code == grpc.StatusCode.INVALID_ARGUMENT:
-                        breaker.release()
-                        raise ProviderError(
-                            f"provider {self._config.id!r}: {error.details()}", retryable=False
-                        ) from None
-                    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                        breaker.release()
-                        last = ProviderError(
-                            f"provider {self._config.id!r}: endpoint {self._endpoints[index]} "
-                            "is overloaded",
-                            throttled=True,
-                            retry_after_s=0.05,
-                        )
-                        continue
-                    breaker.record_failure()
-                    if code not in _RETRYABLE:
-                        raise ProviderError(
-                            f"provider {self._config.id!r}: {code.name}: {error.details()}"
-                        ) from None
+        for index in self._order():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            breaker = self._breakers[index]
+            breaker.try_acquire()
+            try:
+                response = await self._stubs[index].ModelInfer(request, timeout=remaining)
+            except grpc.aio.AioRpcError as error:
+                code = error.code()
+                if code == grpc.StatusCode.INVALID_ARGUMENT:
+                    breaker.release()
+                    raise ProviderError(
+                        f"provider {self._config.id!r}: {error.details()}", retryable=False
+                    ) from None
+                if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    breaker.release()
                     last = ProviderError(
                         f"provider {self._config.id!r}: endpoint {self._endpoints[index]} "
-                        f"answered {code.name}"
+                        "is overloaded",
+                        throttled=True,
+                        retry_after_s=0.05,
                     )
                     continue
-                breaker.record_success()
-                # The inference service reports no token counts; the router counts them.
-                return EmbeddingReply(self._vectors(response, len(texts)))
-        finally:
-            deadlines.reset(token)
+                breaker.record_failure()
+                if code not in _RETRYABLE:
+                    raise ProviderError(
+                        f"provider {self._config.id!r}: {code.name}: {error.details()}"
+                    ) from None
+                last = ProviderError(
+                    f"provider {self._config.id!r}: endpoint {self._endpoints[index]} "
+                    f"answered {code.name}"
+                )
+                continue
+            breaker.record_success()
+            # The inference service reports no token counts; the router counts them.
+            return EmbeddingReply(self._vectors(response, len(texts)))
         raise last or ProviderError(
             f"provider {self._config.id!r}: no time left before the deadline"
         )

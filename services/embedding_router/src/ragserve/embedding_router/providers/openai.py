@@ -18,7 +18,12 @@ import httpx
 import numpy as np
 
 from ragserve.embedding_router.config import ProviderConfig
-from ragserve.embedding_router.providers.base import EmbeddingReply, ProviderError, Vectors
+from ragserve.embedding_router.providers.base import (
+    EmbeddingReply,
+    Priority,
+    ProviderError,
+    Vectors,
+)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -64,7 +69,12 @@ class OpenAIEmbeddingClient:
             limits=httpx.Limits(max_connections=config.max_concurrency * 2),
         )
 
-    async def embed(self, texts: Sequence[str], timeout_s: float) -> EmbeddingReply:
+    async def embed(
+        self,
+        texts: Sequence[str],
+        timeout_s: float,
+        priority: Priority = Priority.NORMAL,  # OpenAI's API has no priorities
+    ) -> EmbeddingReply:
         if timeout_s <= 0:
             raise ProviderError(f"provider {self._config.id!r}: no time left before the deadline")
         body = {

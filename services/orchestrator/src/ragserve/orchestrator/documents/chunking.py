@@ -6,9 +6,10 @@ lines, then windows of tokens cut at word boundaries. Units are packed greedily 
 budget; a chunk ends early at a paragraph boundary when it is at least half full and the
 next paragraph would not fit whole. The next chunk starts with the previous one's
 trailing sentences worth up to ``overlap_tokens`` (a tail of tokens when no whole
-sentence fits). Every chunk's token count is then measured on its own text, special
-tokens included, and a chunk over the limit is cut again: the limit holds for any
-tokenizer, not only for ones whose counts add up over pieces.
+sentence fits). Every chunk's token count is then taken as the model counts it, special
+tokens included (from the section's tokens where that is provably the same, by encoding
+the chunk alone otherwise), and a chunk over the limit is cut again: the limit holds for
+any tokenizer, not only for ones whose counts add up over pieces.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from tokenizers import Tokenizer
 
 from ragserve.orchestrator.documents.model import Chunk, DocumentError, ExtractedDocument
 from ragserve.orchestrator.documents.segmentation import Span, lines, paragraphs, sentences, trim
-from ragserve.orchestrator.documents.tokens import TokenIndex, prepare_tokenizer
+from ragserve.orchestrator.documents.tokens import TokenIndex, counts_add_up, prepare_tokenizer
 
 # How far back (in tokens) a token window looks for a better place to cut than its
 # full length: a word boundary a few tokens earlier beats a full window cut mid-word.
@@ -80,19 +81,34 @@ def chunk_document(
 def _fit(
     chunker: _SectionChunker, spans: list[Span], tokenizer: Tokenizer, limit: int
 ) -> list[tuple[Span, int]]:
-    """Each span with its token count measured on its own text; a span over ``limit``
-    is cut again with a budget smaller by its excess, until every piece fits."""
+    """Each span with its token count as the model counts it; a span over ``limit`` is
+    cut again with a budget smaller by its excess, until every piece fits. Counts come
+    from the section's index where they are exact (see ``counts_add_up``); any other
+    span is encoded on its own."""
+    specials = tokenizer.num_special_tokens_to_add(False)
+    exact = counts_add_up(tokenizer)
+    counts: dict[Span, int] = {}
+    for span in spans:
+        if exact and chunker.index.at_word_boundaries(*span):
+            counts[span] = chunker.index.count(*span) + specials
+    measure = [span for span in spans if span not in counts]
+    if measure:
+        encodings = tokenizer.encode_batch([chunker.text[start:end] for start, end in measure])
+        counts.update(zip(measure, (len(encoding.ids) for encoding in encodings), strict=True))
     fitted: list[tuple[Span, int]] = []
-    texts = [chunker.text[start:end] for start, end in spans]
-    counts = [len(encoding.ids) for encoding in tokenizer.encode_batch(texts)] if texts else []
-    for span, count in zip(spans, counts, strict=True):
+    for span in spans:
+        count = counts[span]
         if count <= limit:
             fitted.append((span, count))
             continue
         smaller = chunker.budget_for(span) - (count - limit)
-        if smaller < 1:
-            raise DocumentError(f"text at offset {span[0]} cannot be cut to {limit} tokens")
-        fitted.extend(_fit(chunker, chunker.recut(span, smaller), tokenizer, limit))
+        pieces = chunker.recut(span, smaller) if smaller >= 1 else [span]
+        if pieces == [span]:
+            # The index underestimates this span too much to pack by it: halve it.
+            pieces = chunker.halve(span)
+            if pieces == [span]:
+                raise DocumentError(f"text at offset {span[0]} cannot be cut to {limit} tokens")
+        fitted.extend(_fit(chunker, pieces, tokenizer, limit))
     return fitted
 
 
@@ -109,6 +125,27 @@ class _SectionChunker:
     def recut(self, span: Span, budget: int) -> list[Span]:
         """``span`` packed again under a smaller budget, without overlap."""
         return _SectionChunker(self.text, self.index, budget, 0).pack(span)
+
+    def halve(self, span: Span) -> list[Span]:
+        """``span`` cut in two near its middle, at a token start where there is one;
+        ``[span]`` when it cannot be cut (a single character)."""
+        start, end = span
+        middle = (start + end) // 2
+        inside = [
+            position
+            for position in self.index.starts[
+                self.index.first_at_or_after(start + 1) : self.index.last_before(end)
+            ]
+            if start < position < end
+        ]
+        cut = min(inside, key=lambda position: abs(position - middle)) if inside else middle
+        if not start < cut < end:
+            return [span]
+        return [
+            piece
+            for piece in (trim(self.text, start, cut), trim(self.text, cut, end))
+            if piece[1] > piece[0]
+        ]
 
     def pack(self, section: Span) -> list[Span]:
         units = self._units(section)
@@ -143,6 +180,8 @@ class _SectionChunker:
                     break
                 end_unit += 1
             end = units[end_unit - 1].end
+            # An overlap may start at a token that begins with whitespace (byte-level).
+            start = trim(self.text, start, end)[0]
             chunks.append((start, end))
             carried_start = None
             if self.overlap and end_unit < len(units):
@@ -174,10 +213,17 @@ class _SectionChunker:
         """Replaces ``units[position]``, an oversized line, by its head of at most
         ``room`` tokens (cut at a word where one is near) followed by the rest."""
         unit = units[position]
-        first = self.index.first_at_or_after(unit.start)
-        cut = self._best_cut(first, first + max(1, room))
-        head = trim(self.text, unit.start, self.index.starts[cut])
-        rest = trim(self.text, self.index.starts[cut], unit.end)
+        index = self.index
+        first = index.first_at_or_after(unit.start)
+        stop = index.last_before(unit.end)
+        cut = self._best_cut(first, min(first + max(1, room), stop - 1))
+        # Tokens may share offsets (byte-level pieces of one character): cut where
+        # the text really moves on, so the head is never empty and packing progresses.
+        while cut < stop and index.starts[cut] <= unit.start:
+            cut += 1
+        cut_at = index.starts[cut] if cut < stop else unit.end
+        head = trim(self.text, unit.start, cut_at)
+        rest = trim(self.text, cut_at, unit.end)
         units[position] = _Unit(*head, unit.starts_paragraph, unit.paragraph_end, False)
         if rest[1] > rest[0]:
             oversized = self.index.count(*rest) > self.budget

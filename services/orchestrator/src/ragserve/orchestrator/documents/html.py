@@ -53,7 +53,7 @@ def extract_html(text: str, builder: TextBuilder) -> None:
             continue
         level = _HEADINGS.get(tag)
         if level is not None:
-            builder.heading(level, node.text(deep=True, separator=" "))
+            builder.heading(level, node.text(deep=True))
             continue
         if tag == "pre":
             builder.block_break(2)

@@ -7,15 +7,21 @@ from collections.abc import Sequence
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from selectolax.lexbor import LexborHTMLParser
+from mdit_py_plugins.front_matter import front_matter_plugin
 
+from ragserve.orchestrator.documents.html import extract_html
 from ragserve.orchestrator.documents.text_builder import TextBuilder
 
 
 def _parser() -> MarkdownIt:
     # GFM tables and strikethrough are common in real documents; raw HTML blocks are
-    # recognised as such (and reduced to their text) instead of leaking tags.
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    # recognised as such (and reduced to their text) instead of leaking tags; YAML front
+    # matter is metadata, skipped like other tokens this module does not render.
+    return (
+        MarkdownIt("commonmark", {"html": True})
+        .enable(["table", "strikethrough"])
+        .use(front_matter_plugin)
+    )
 
 
 _MARKDOWN = _parser()
@@ -48,8 +54,9 @@ def extract_markdown(text: str, builder: TextBuilder) -> None:
             builder.preformatted(token.content)
             builder.block_break(2)
         elif kind == "html_block":
+            # Through the HTML extractor: scripts and styles dropped, headings kept.
             builder.block_break(2)
-            builder.inline(LexborHTMLParser(token.content).text(separator=" "))
+            extract_html(token.content, builder)
             builder.block_break(2)
         elif kind in ("th_open", "td_open"):
             builder.separator(" | ")

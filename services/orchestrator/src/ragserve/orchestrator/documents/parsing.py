@@ -23,6 +23,16 @@ _ALIASES = {
     "application/x-pdf": PDF,
 }
 SUPPORTED_MEDIA_TYPES = (PLAIN, MARKDOWN, HTML, PDF)
+# For tools that ingest files (demo, tests): the media type a file name implies.
+_BY_SUFFIX = {
+    ".txt": PLAIN,
+    ".text": PLAIN,
+    ".md": MARKDOWN,
+    ".markdown": MARKDOWN,
+    ".html": HTML,
+    ".htm": HTML,
+    ".pdf": PDF,
+}
 
 _MAX_ECHO_CHARS = 64
 
@@ -74,6 +84,12 @@ def parse_media_type(media_type: str) -> tuple[str, str]:
                     f"unknown charset {charset[:_MAX_ECHO_CHARS]!r}", field="media_type"
                 ) from None
     return essence, charset
+
+
+def media_type_for_filename(name: str) -> str | None:
+    """The supported media type a file name's extension implies, None if none does."""
+    _, dot, suffix = name.rpartition(".")
+    return _BY_SUFFIX.get(f".{suffix.lower()}") if dot else None
 
 
 def _decode(content: bytes, charset: str) -> str:

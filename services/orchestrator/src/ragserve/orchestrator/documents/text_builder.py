@@ -17,9 +17,12 @@ from ragserve.orchestrator.documents.model import Section
 MAX_HEADING_CHARS = 200
 
 _WHITESPACE_RUN = re.compile(r"\s+")
-# C0/C1 controls other than tab and newline, DEL and the byte-order mark: noise to an
-# embedder. They are removed before text is written, so offsets refer to the cleaned text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff]")
+# C0/C1 controls other than tab and newline, DEL, the byte-order mark, and invisible
+# characters that only hint at line breaking (soft hyphen, zero-width space, word
+# joiner): noise to an embedder, and a document of nothing else has no text. Zero-width
+# (non-)joiners stay: they change how Persian, Indic scripts and emoji read. Removal
+# happens before text is written, so offsets refer to the cleaned text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u200b\u2060\ufeff]")
 
 
 def clean_text(text: str) -> str:
@@ -45,10 +48,6 @@ class TextBuilder:
         self._open_path: tuple[str, ...] = ()
         self._open_level = 0  # 0: the preamble before any heading
         self._open_has_body = False
-
-    @property
-    def length(self) -> int:
-        return self._length
 
     def inline(self, text: str) -> None:
         """Flowing text: whitespace runs (newlines included) count as one space."""

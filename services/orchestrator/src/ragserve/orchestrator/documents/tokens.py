@@ -35,6 +35,25 @@ def prepare_tokenizer(tokenizer: Tokenizer) -> Tokenizer:
     return prepared
 
 
+# Tokenizers whose count for a span cut at pre-token boundaries is the sum of its
+# tokens in the whole text: a per-character normalizer, a pre-tokenizer that splits at
+# whitespace (and punctuation), and a model that encodes each pre-token on its own.
+# Byte-level BPE and SentencePiece (Metaspace) fold the preceding space into a token,
+# so their counts depend on the cut: those are always measured.
+_ADDITIVE_NORMALIZERS = frozenset({"NoneType", "BertNormalizer", "Lowercase"})
+_ADDITIVE_PRE_TOKENIZERS = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit"})
+_ADDITIVE_MODELS = frozenset({"WordPiece", "WordLevel"})
+
+
+def counts_add_up(tokenizer: Tokenizer) -> bool:
+    """True when a TokenIndex count is exact for spans cut at pre-token boundaries."""
+    return (
+        type(tokenizer.normalizer).__name__ in _ADDITIVE_NORMALIZERS
+        and type(tokenizer.pre_tokenizer).__name__ in _ADDITIVE_PRE_TOKENIZERS
+        and type(tokenizer.model).__name__ in _ADDITIVE_MODELS
+    )
+
+
 def count_tokens(tokenizer: Tokenizer, text: str) -> int:
     """Tokens the model sees for ``text``, special tokens included."""
     return len(prepare_tokenizer(tokenizer).encode(text, add_special_tokens=True).ids)
@@ -45,8 +64,9 @@ class TokenIndex:
     answering "how many tokens lie in text[start:end]" by binary search.
 
     Exact for spans cut where the tokenizer's pre-tokenizer splits (whitespace, and
-    punctuation and CJK characters for BERT's); for other cuts an estimate, which is
-    why chunk counts are checked again on the chunk's own text."""
+    punctuation and CJK characters for BERT's) if its counts add up at all
+    (``counts_add_up``); otherwise an estimate, and a chunk's count is measured on its
+    own text."""
 
     def __init__(self, tokenizer: Tokenizer, text: str, start: int, end: int) -> None:
         encoding = tokenizer.encode(text[start:end], add_special_tokens=False)
@@ -54,9 +74,6 @@ class TokenIndex:
         self.starts = [start + token_start for token_start, _ in encoding.offsets]
         self.ends = [start + token_end for _, token_end in encoding.offsets]
         self._words = encoding.word_ids
-
-    def __len__(self) -> int:
-        return len(self.starts)
 
     def count(self, start: int, end: int) -> int:
         return max(0, bisect_right(self.ends, end) - bisect_left(self.starts, start))
@@ -68,6 +85,22 @@ class TokenIndex:
     def last_before(self, position: int) -> int:
         """Index one past the last token ending at or before ``position``."""
         return bisect_right(self.ends, position)
+
+    def at_word_boundaries(self, start: int, end: int) -> bool:
+        """True when no pre-token (word) straddles ``start`` or ``end``: the span's
+        tokens are then the same whether it is encoded alone or inside the text.
+        Judged by the tokenizer's own word ids, not by what Python calls whitespace."""
+        first = self.first_at_or_after(start)
+        if first > 0 and self.ends[first - 1] > start:
+            return False  # a token runs across the start
+        if 0 < first < len(self.starts) and self._words[first] == self._words[first - 1]:
+            return False  # the span starts with a word's continuation piece
+        after = self.last_before(end)
+        if after >= len(self.starts):
+            return True
+        if self.starts[after] < end:
+            return False  # a token runs across the end
+        return after == 0 or self._words[after] != self._words[after - 1]
 
     def boundary_quality(self, index: int) -> int:
         """How good a place cutting before token ``index`` is: 2 after whitespace,

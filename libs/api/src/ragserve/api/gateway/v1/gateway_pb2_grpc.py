@@ -26,8 +26,8 @@ if _version_not_supported:
 
 
 class GatewayServiceStub:
-    """The only service exposed outside the suite: authentication, tenant
-    isolation, rate limits, validation and size limits, default deadlines.
+    """Authentication, tenant isolation, rate limits, validation and size limits,
+    default deadlines; forwards the work to the suite's internal services.
     """
 
     def __init__(self, channel):
@@ -40,6 +40,11 @@ class GatewayServiceStub:
                 '/ragserve.api.gateway.v1.GatewayService/CreateCollection',
                 request_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateCollectionRequest.SerializeToString,
                 response_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateCollectionResponse.FromString,
+                _registered_method=True)
+        self.GetCollection = channel.unary_unary(
+                '/ragserve.api.gateway.v1.GatewayService/GetCollection',
+                request_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.GetCollectionRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.GetCollectionResponse.FromString,
                 _registered_method=True)
         self.ListCollections = channel.unary_unary(
                 '/ragserve.api.gateway.v1.GatewayService/ListCollections',
@@ -61,67 +66,164 @@ class GatewayServiceStub:
                 request_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.DeleteDocumentRequest.SerializeToString,
                 response_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.DeleteDocumentResponse.FromString,
                 _registered_method=True)
+        self.ListDocuments = channel.unary_unary(
+                '/ragserve.api.gateway.v1.GatewayService/ListDocuments',
+                request_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListDocumentsRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListDocumentsResponse.FromString,
+                _registered_method=True)
         self.Query = channel.unary_stream(
                 '/ragserve.api.gateway.v1.GatewayService/Query',
                 request_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.QueryRequest.SerializeToString,
                 response_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.QueryResponse.FromString,
+                _registered_method=True)
+        self.Search = channel.unary_unary(
+                '/ragserve.api.gateway.v1.GatewayService/Search',
+                request_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.SearchRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.SearchResponse.FromString,
                 _registered_method=True)
         self.Embed = channel.unary_unary(
                 '/ragserve.api.gateway.v1.GatewayService/Embed',
                 request_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.EmbedRequest.SerializeToString,
                 response_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.EmbedResponse.FromString,
                 _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/ragserve.api.gateway.v1.GatewayService/CreateApiKey',
+                request_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/ragserve.api.gateway.v1.GatewayService/ListApiKeys',
+                request_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/ragserve.api.gateway.v1.GatewayService/RevokeApiKey',
+                request_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
-    """The only service exposed outside the suite: authentication, tenant
-    isolation, rate limits, validation and size limits, default deadlines.
+    """Authentication, tenant isolation, rate limits, validation and size limits,
+    default deadlines; forwards the work to the suite's internal services.
     """
 
     def CreateCollection(self, request, context):
-        """Create a collection bound to an embedding model.
+        """Create a collection bound to one embedding model (its vector space).
+        Permission: write. ALREADY_EXISTS when the tenant has one of that name.
+        Deadline: default 30 s, maximum 120 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCollection(self, request, context):
+        """One collection of the caller's tenant. Permission: read.
+        Deadline: default 10 s, maximum 60 s.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListCollections(self, request, context):
-        """The caller's collections.
+        """The caller's collections, by name, one page at a time. Permission: read.
+        Deadline: default 10 s, maximum 60 s.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteCollection(self, request, context):
-        """Delete a collection.
+        """Delete a collection and every document in it. Permission: write.
+        Deadline: default 30 s, maximum 120 s.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Ingest(self, request_iterator, context):
-        """Stream documents in, receive one durable acknowledgement per document.
+        """Bidirectional: the first message configures the stream (IngestConfig),
+        every later one carries one document; the server acknowledges each
+        document once its chunks are durable (or says why it failed). Acks may
+        come out of order; each echoes the document's sequence number.
+
+        Resuming: a client that loses the stream opens a new one and re-sends
+        every document whose sequence is above the last ack's `acked_through`
+        (the highest sequence at and below which every document sent on the
+        stream got an ack that is not a retryable failure). Re-sending a document with the same id and
+        content is a no-op (status UNCHANGED), so resuming loses and duplicates
+        nothing. Permission: write. Rate limits: one request per stream and
+        ingest bytes/s over the documents' content; a stream over the bytes limit
+        is slowed down (the gateway reads the next document later), not failed.
+        Deadline: default 3600 s, maximum 86400 s.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteDocument(self, request, context):
-        """Delete every chunk of one document.
+        """Delete every chunk of one document. Permission: write.
+        Deadline: default 30 s, maximum 120 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDocuments(self, request, context):
+        """The documents of a collection, by id, one page at a time. Permission: read.
+        Deadline: default 10 s, maximum 60 s.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Query(self, request, context):
-        """Ask a question; hits, answer and timings come back as a stream of events.
+        """Ask a question; the answer comes back as a stream of events: `started`
+        (with the trace id) first, then hits, answer pieces with their citations,
+        warnings, and a final `done` with per-stage timings. Permission: read.
+        Rate limits: one request and one text. Deadline: default 30 s, maximum 120 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Search(self, request, context):
+        """The best-matching chunks of a query, without an answer. Permission: read.
+        Rate limits: one request and one text. Deadline: default 10 s, maximum 60 s.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Embed(self, request, context):
-        """Embed texts with a model.
+        """Embed texts with a model. Permission: read. Rate limits: one request and
+        one text per text. Deadline: default 30 s, maximum 120 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiKey(self, request, context):
+        """Create an API key for any tenant. Permission: admin. The key's secret is
+        in the response and nowhere else: the gateway stores only its hash.
+        Deadline: default 5 s, maximum 30 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """API keys (never their secrets), by id, one page at a time. Permission: admin.
+        Deadline: default 5 s, maximum 30 s.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Revoke an API key: every gateway replica refuses it within 2 s.
+        Revoking a revoked key is a no-op. Permission: admin.
+        Deadline: default 5 s, maximum 30 s.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -134,6 +236,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.CreateCollection,
                     request_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateCollectionRequest.FromString,
                     response_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateCollectionResponse.SerializeToString,
+            ),
+            'GetCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCollection,
+                    request_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.GetCollectionRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.GetCollectionResponse.SerializeToString,
             ),
             'ListCollections': grpc.unary_unary_rpc_method_handler(
                     servicer.ListCollections,
@@ -155,15 +262,40 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     request_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.DeleteDocumentRequest.FromString,
                     response_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.DeleteDocumentResponse.SerializeToString,
             ),
+            'ListDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDocuments,
+                    request_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListDocumentsRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListDocumentsResponse.SerializeToString,
+            ),
             'Query': grpc.unary_stream_rpc_method_handler(
                     servicer.Query,
                     request_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.QueryRequest.FromString,
                     response_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.QueryResponse.SerializeToString,
             ),
+            'Search': grpc.unary_unary_rpc_method_handler(
+                    servicer.Search,
+                    request_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.SearchRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.SearchResponse.SerializeToString,
+            ),
             'Embed': grpc.unary_unary_rpc_method_handler(
                     servicer.Embed,
                     request_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.EmbedRequest.FromString,
                     response_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.EmbedResponse.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,8 +306,8 @@ def add_GatewayServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class GatewayService:
-    """The only service exposed outside the suite: authentication, tenant
-    isolation, rate limits, validation and size limits, default deadlines.
+    """Authentication, tenant isolation, rate limits, validation and size limits,
+    default deadlines; forwards the work to the suite's internal services.
     """
 
     @staticmethod
@@ -195,6 +327,33 @@ class GatewayService:
             '/ragserve.api.gateway.v1.GatewayService/CreateCollection',
             ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateCollectionRequest.SerializeToString,
             ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.gateway.v1.GatewayService/GetCollection',
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.GetCollectionRequest.SerializeToString,
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.GetCollectionResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -314,6 +473,33 @@ class GatewayService:
             _registered_method=True)
 
     @staticmethod
+    def ListDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.gateway.v1.GatewayService/ListDocuments',
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListDocumentsRequest.SerializeToString,
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Query(request,
             target,
             options=(),
@@ -341,6 +527,33 @@ class GatewayService:
             _registered_method=True)
 
     @staticmethod
+    def Search(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.gateway.v1.GatewayService/Search',
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.SearchRequest.SerializeToString,
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Embed(request,
             target,
             options=(),
@@ -357,6 +570,87 @@ class GatewayService:
             '/ragserve.api.gateway.v1.GatewayService/Embed',
             ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.EmbedRequest.SerializeToString,
             ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.EmbedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.gateway.v1.GatewayService/CreateApiKey',
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyRequest.SerializeToString,
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.gateway.v1.GatewayService/ListApiKeys',
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysRequest.SerializeToString,
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.gateway.v1.GatewayService/RevokeApiKey',
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyRequest.SerializeToString,
+            ragserve_dot_api_dot_gateway_dot_v1_dot_gateway__pb2.RevokeApiKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -143,7 +143,8 @@ class RetrievalServiceServicer:
     def Upsert(self, request_iterator, context):
         """Stream batches of points; the single response comes once every point of
         every batch is durable (written to the write-ahead log). Upserting an
-        existing id replaces that point.
+        existing id replaces that point. When one batch holds an id more than
+        once, the last occurrence wins: it alone is written.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -46,7 +46,8 @@ class RetrievalServiceStub:
     Upsert: _grpc.StreamUnaryMultiCallable[_retrieval_pb2.UpsertRequest, _retrieval_pb2.UpsertResponse]
     """Stream batches of points; the single response comes once every point of
     every batch is durable (written to the write-ahead log). Upserting an
-    existing id replaces that point.
+    existing id replaces that point. When one batch holds an id more than
+    once, the last occurrence wins: it alone is written.
     """
     DeletePoints: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.DeletePointsRequest, _retrieval_pb2.DeletePointsResponse]
     """Delete points by id or by filter (e.g. every chunk of one document)."""
@@ -85,7 +86,8 @@ class RetrievalServiceAsyncStub(RetrievalServiceStub):
     Upsert: _aio.StreamUnaryMultiCallable[_retrieval_pb2.UpsertRequest, _retrieval_pb2.UpsertResponse]  # type: ignore[assignment]
     """Stream batches of points; the single response comes once every point of
     every batch is durable (written to the write-ahead log). Upserting an
-    existing id replaces that point.
+    existing id replaces that point. When one batch holds an id more than
+    once, the last occurrence wins: it alone is written.
     """
     DeletePoints: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.DeletePointsRequest, _retrieval_pb2.DeletePointsResponse]  # type: ignore[assignment]
     """Delete points by id or by filter (e.g. every chunk of one document)."""
@@ -151,7 +153,8 @@ class RetrievalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_retrieval_pb2.UpsertResponse, _abc.Awaitable[_retrieval_pb2.UpsertResponse]]:
         """Stream batches of points; the single response comes once every point of
         every batch is durable (written to the write-ahead log). Upserting an
-        existing id replaces that point.
+        existing id replaces that point. When one batch holds an id more than
+        once, the last occurrence wins: it alone is written.
         """
 
     @_abc_1.abstractmethod

@@ -1,6 +1,8 @@
-"""The router as a process, against real parts: two inference-service replicas, a Redis server and
-an OpenAI-speaking HTTP server that computes real vectors with the same ONNX model.
+"""The embedding router as a process, against real parts: two inference-service replicas, a Redis
+server, an OpenAI-speaking HTTP server that computes real vectors with the inference service's own
+pipeline (so both providers share one vector space), and an OTLP receiver for the traces.
 
+Cross-service: it imports the inference service's modules, which the router does not depend on.
 Waits are bounded polls of status (never sleeps standing in for a condition).
 """
 
@@ -10,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,27 +22,48 @@ import msgpack
 import numpy as np
 import pytest
 import redis.asyncio as aioredis
-from router_openai_server import (
-    Embedder,
-    OpenAIEmbeddingServer,
-    minilm_embedder,
-    minilm_token_count,
-)
 
+from ragserve.api.common.v1 import common_pb2
 from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from ragserve.api.inference.v1 import inference_pb2, inference_pb2_grpc
+from ragserve.embedding_router.tokens import TokenCounter
+from ragserve.testkit.openai_server import OpenAIEmbeddingServer
+from ragserve.testkit.otlp import OtlpReceiver, ReceivedSpan
 from ragserve.testkit.ports import free_port
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 
-MODELS = Path(__file__).resolve().parents[3] / "models"
-TOKENIZER = MODELS / "all-minilm-l6-v2" / "tokenizer.json"
 SPACE = "all-minilm-l6-v2"
 EXTERNAL_SPACE = "minilm-external"
 DEAD_SPACE = "dead-space"
+# The same model behind one provider that gathers texts for 200 ms into one call at a time, so
+# that concurrent requests share provider calls.
+BATCHED_SPACE = "minilm-batched"
 PREFIX = "ragserve:emb:v1"
+
+
+Embedder = Callable[[Sequence[str]], np.ndarray]
+
+
+def minilm_embedder(repository: Path) -> Embedder:
+    """The inference service's own text pipeline (tokenize, ONNX, pool, normalise), in process."""
+    from ragserve.inference.config import load_model_config
+    from ragserve.inference.served_model import ModelFiles
+    from ragserve.inference.text_embedding import TextEmbeddingModel
+
+    directory = repository / SPACE
+    config = load_model_config(directory / "config.json")
+    version = max((p.name for p in directory.iterdir() if p.name.isdigit()), key=int)
+    model = TextEmbeddingModel.load(config, ModelFiles(directory=directory, version=version))
+    return model.embed_texts
+
+
+def token_count(tokenizer: Path) -> Callable[[Sequence[str]], int]:
+    """Total tokens of texts with the model's tokenizer, as OpenAI reports a call's usage."""
+    counter = TokenCounter.from_file(tokenizer)
+    return lambda texts: sum(counter.count(texts))
 
 
 @dataclass
@@ -50,9 +73,12 @@ class Suite:
     openai: OpenAIEmbeddingServer
     router: ServiceProcess
     embed: Embedder
+    traces: OtlpReceiver
 
 
-def _config(replica_ports: dict[str, int], openai_url: str, redis_url: str) -> dict[str, Any]:
+def _config(
+    replica_ports: dict[str, int], openai_url: str, redis_url: str, tokenizer: Path
+) -> dict[str, Any]:
     replicas = [
         {
             "id": name,
@@ -69,9 +95,10 @@ def _config(replica_ports: dict[str, int], openai_url: str, redis_url: str) -> d
     ]
     return {
         "models": [
-            {"id": SPACE, "version": "1", "dimension": 384, "tokenizer": str(TOKENIZER)},
-            {"id": EXTERNAL_SPACE, "version": "1", "dimension": 384, "tokenizer": str(TOKENIZER)},
+            {"id": SPACE, "version": "1", "dimension": 384, "tokenizer": str(tokenizer)},
+            {"id": EXTERNAL_SPACE, "version": "1", "dimension": 384, "tokenizer": str(tokenizer)},
             {"id": DEAD_SPACE, "version": "1", "dimension": 384},
+            {"id": BATCHED_SPACE, "version": "1", "dimension": 384},
         ],
         "providers": [
             *replicas,
@@ -82,6 +109,18 @@ def _config(replica_ports: dict[str, int], openai_url: str, redis_url: str) -> d
                 "endpoints": [openai_url],
                 "price_per_1k_tokens": 0.1,
                 "max_batch": 16,
+            },
+            {
+                "id": "batching",
+                "model": BATCHED_SPACE,
+                "kind": "inference",
+                "endpoints": [f"127.0.0.1:{replica_ports['replica-a']}"],
+                "remote_model": SPACE,
+                "input_name": "text",
+                "output_name": "embedding",
+                "max_batch": 16,
+                "max_batch_wait_s": 0.2,
+                "max_concurrency": 1,
             },
             {
                 "id": "nowhere",
@@ -106,33 +145,48 @@ def _config(replica_ports: dict[str, int], openai_url: str, redis_url: str) -> d
     }
 
 
-def _replica(port: int) -> ServiceProcess:
-    return ServiceProcess("inference", env={"RAGSERVE_INFERENCE_MODELS": SPACE}, grpc_port=port)
+def _tracing(receiver: OtlpReceiver) -> dict[str, str]:
+    # Spans are exported every 100 ms, so a test waits little for them.
+    return {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    embed = minilm_embedder(MODELS)
+def suite(tmp_path_factory: pytest.TempPathFactory, model_repository: Path) -> Iterator[Suite]:
+    embed = minilm_embedder(model_repository)
+    tokenizer = model_repository / SPACE / "tokenizer.json"
     started: list[Any] = []
     try:
+        traces = OtlpReceiver().start()
+        started.append(traces)
         redis_server = RedisServer().start()
         started.append(redis_server)
-        openai = OpenAIEmbeddingServer(embed, minilm_token_count(MODELS)).start()
+        openai = OpenAIEmbeddingServer(embed, token_count(tokenizer)).start()
         started.append(openai)
         ports = {"replica-a": free_port(), "replica-b": free_port()}
-        replicas = {name: _replica(port) for name, port in ports.items()}
+        replicas = {
+            name: ServiceProcess(
+                "inference",
+                env={
+                    "RAGSERVE_INFERENCE_MODEL_REPOSITORY": str(model_repository),
+                    "RAGSERVE_INFERENCE_MODELS": SPACE,
+                    **_tracing(traces),
+                },
+                grpc_port=port,
+            )
+            for name, port in ports.items()
+        }
         for replica in replicas.values():
             replica.start(timeout_s=60)
             started.append(replica)
         config = tmp_path_factory.mktemp("router") / "providers.json"
-        config.write_text(json.dumps(_config(ports, openai.url, redis_server.url)))
+        config.write_text(json.dumps(_config(ports, openai.url, redis_server.url, tokenizer)))
         router = ServiceProcess(
             "embedding_router",
-            env={"RAGSERVE_EMBEDDING_ROUTER_PROVIDERS_FILE": str(config)},
+            env={"RAGSERVE_EMBEDDING_ROUTER_PROVIDERS_FILE": str(config), **_tracing(traces)},
         )
         router.start(timeout_s=60)
         started.append(router)
-        yield Suite(redis_server, replicas, openai, router, embed)
+        yield Suite(redis_server, replicas, openai, router, embed, traces)
     finally:
         for part in reversed(started):
             if isinstance(part, ServiceProcess | RedisServer):
@@ -242,6 +296,105 @@ async def test_cache_second_call_is_flagged_and_redis_holds_the_same_vectors(
 
 async def _exists(client: aioredis.Redis, key: str) -> bool:
     return bool(await client.exists(key))
+
+
+PROVIDER_CALL = "embedding_router.provider_call"
+EMBED_RPC = "/ragserve.api.embedding.v1.EmbeddingRouterService/Embed"
+
+
+def _inference_under(spans: Sequence[ReceivedSpan], top: ReceivedSpan) -> bool:
+    """Whether an inference-service request span descends from ``top`` (same trace)."""
+    children: dict[str, list[ReceivedSpan]] = {}
+    for span in spans:
+        if span.trace_id == top.trace_id:
+            children.setdefault(span.parent_span_id, []).append(span)
+    below = list(children.get(top.span_id, []))
+    while below:
+        span = below.pop()
+        if span.service == "ragserve-inference" and span.name == "inference.request":
+            return True
+        below.extend(children.get(span.span_id, []))
+    return False
+
+
+def _calls_serving(spans: Sequence[ReceivedSpan], trace_id: str) -> list[ReceivedSpan]:
+    """The router's provider-call spans that served a request of this trace: its children, or
+    linked to it from a trace of their own."""
+    return [
+        s
+        for s in spans
+        if s.name == PROVIDER_CALL
+        and (s.trace_id == trace_id or any(t == trace_id for t, _ in s.links))
+    ]
+
+
+async def test_every_request_trace_reaches_inference_through_a_parent_or_a_link(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    # Calls of fresh texts, each continuing a trace of our own (W3C traceparent): one alone (its
+    # provider call serves it alone), then sixteen at once: eight to a model whose providers
+    # have free slots, eight to one whose provider gathers them into shared calls.
+    fresh = time.time_ns()
+    models = [SPACE] * 9 + [BATCHED_SPACE] * 8
+    trace_ids = [f"{fresh:024x}{i:08x}" for i in range(len(models))]
+
+    def embed(i: int) -> Any:
+        return stub.Embed(
+            _request([f"traced request {i} of run {fresh}"], model=models[i]),
+            metadata=(("traceparent", f"00-{trace_ids[i]}-{i + 1:016x}-01"),),
+            timeout=10,
+        )
+
+    alone = await embed(0)
+    responses = [alone, *await asyncio.gather(*(embed(i) for i in range(1, len(models))))]
+    assert all(not r.embeddings[0].cached for r in responses)
+
+    def reached(spans: Sequence[ReceivedSpan], trace_id: str) -> bool:
+        return any(_inference_under(spans, call) for call in _calls_serving(spans, trace_id))
+
+    def complete(spans: list[ReceivedSpan]) -> bool:
+        requests = [s for s in spans if s.name == EMBED_RPC and s.trace_id in trace_ids]
+        return len(requests) == len(trace_ids) and all(reached(spans, t) for t in trace_ids)
+
+    spans = await asyncio.to_thread(suite.traces.wait_for, complete, 30.0)
+    requests = {
+        (s.trace_id, s.span_id): s for s in spans if s.name == EMBED_RPC and s.trace_id in trace_ids
+    }
+    calls = {c.span_id: c for t in trace_ids for c in _calls_serving(spans, t)}
+    for call in calls.values():
+        # Each call links to the span of every request it served, and to nothing else.
+        assert call.links and set(call.links) <= set(requests)
+        assert call.attributes["batch.requests"] == len(call.links)
+        if len(call.links) == 1:
+            # Serving one request, the call is that request's child.
+            [(trace_id, span_id)] = call.links
+            assert (call.trace_id, call.parent_span_id) == (trace_id, span_id)
+        else:
+            # Serving several, it starts a trace of its own.
+            assert call.trace_id not in trace_ids and call.parent_span_id == ""
+    # Every request was served by exactly one call (one text each); both shapes occurred.
+    served = [link for call in calls.values() for link in call.links]
+    assert sorted(served) == sorted(requests)
+    shared = [c for c in calls.values() if len(c.links) > 1]
+    assert shared and len(shared) < len(calls)
+
+
+async def test_every_priority_is_accepted_by_the_inference_service(
+    stub: embedding_pb2_grpc.EmbeddingRouterServiceStub,
+) -> None:
+    # High goes to inference as its level 1; normal and low as the model's default level.
+    fresh = time.time_ns()
+    for priority in (
+        common_pb2.PRIORITY_HIGH,
+        common_pb2.PRIORITY_NORMAL,
+        common_pb2.PRIORITY_LOW,
+        common_pb2.PRIORITY_UNSPECIFIED,
+    ):
+        request = _request([f"priority {priority} of run {fresh}"])
+        request.priority = priority
+        response = await stub.Embed(request, timeout=10)
+        assert response.embeddings[0].provider in {"replica-a", "replica-b"}
+        assert not response.embeddings[0].cached
 
 
 def _inference_count(suite: Suite) -> int:
@@ -445,17 +598,26 @@ async def test_openai_provider_failures_are_retried_inside_the_model(
 
 
 async def test_embed_stream_answers_batches_in_order(
-    stub: embedding_pb2_grpc.EmbeddingRouterServiceStub,
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
 ) -> None:
+    sent = {f"b{i}": [f"stream {i} a", f"stream {i} b"] for i in range(6)}
+
     async def requests() -> AsyncIterator[embedding_pb2.EmbedStreamRequest]:
-        for i in range(6):
+        for batch_id, texts in sent.items():
             yield embedding_pb2.EmbedStreamRequest(
-                tenant="t", model=SPACE, batch_id=f"b{i}", texts=[f"stream {i} a", f"stream {i} b"]
+                tenant="t", model=SPACE, batch_id=batch_id, texts=texts
             )
 
     answers = [r async for r in stub.EmbedStream(requests(), timeout=20)]
     assert [a.batch_id for a in answers] == [f"b{i}" for i in range(6)]
     assert all(len(a.embeddings) == 2 for a in answers)
+    # Each batch's vectors are its own texts', in order (batches run concurrently).
+    for answer in answers:
+        np.testing.assert_allclose(
+            np.asarray([e.vector for e in answer.embeddings], dtype=np.float32),
+            suite.embed(sent[answer.batch_id]),
+            atol=1e-5,
+        )
 
 
 async def test_closing_an_embed_stream_mid_way_stops_the_work_at_the_replicas(

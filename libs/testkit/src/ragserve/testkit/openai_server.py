@@ -1,7 +1,7 @@
 """A real HTTP server speaking OpenAI's ``POST /v1/embeddings``, for tests.
 
-It computes real vectors with the project's ONNX model (``ragserve.inference.text_embedding``),
-so its answers are the same vector space as the inference service's. ``POST /control`` with
+It answers with the vectors of the embedder it is given (a test that needs the vector space of
+the inference service passes the same model's pipeline). ``POST /control`` with
 ``{"mode": "ok" | "429" | "500" | "hang", "count": N | null, "retry_after": seconds}`` makes the
 next N requests (all, when null) answer that way; ``hang`` holds a request until the mode is
 reset or the server stops. ``GET /stats`` returns the requests seen and the texts received.
@@ -13,42 +13,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-Embedder = Callable[[Sequence[str]], np.ndarray]
+# Texts -> one vector per text, in order (a numpy array of rows will do).
+Embedder = Callable[[Sequence[str]], Iterable[Iterable[float]]]
 TokenCount = Callable[[Sequence[str]], int]
-
-
-def minilm_token_count(repository: Path, name: str = "all-minilm-l6-v2") -> TokenCount:
-    """Total tokens of texts with the model's tokenizer, whole texts and special tokens."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(repository / name / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-
-    def count(texts: Sequence[str]) -> int:
-        return sum(len(encoding.ids) for encoding in tokenizer.encode_batch(list(texts)))
-
-    return count
-
-
-def minilm_embedder(repository: Path, name: str = "all-minilm-l6-v2") -> Embedder:
-    """The inference service's own text pipeline (tokenize, ONNX, pool, normalise), in process."""
-    from ragserve.inference.config import load_model_config
-    from ragserve.inference.served_model import ModelFiles
-    from ragserve.inference.text_embedding import TextEmbeddingModel
-
-    directory = repository / name
-    config = load_model_config(directory / "config.json")
-    version = max((p.name for p in directory.iterdir() if p.name.isdigit()), key=int)
-    model = TextEmbeddingModel.load(config, ModelFiles(directory=directory, version=version))
-    return model.embed_texts
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -173,7 +144,11 @@ class OpenAIEmbeddingServer:
                         "object": "list",
                         "model": body.get("model", ""),
                         "data": [
-                            {"object": "embedding", "index": i, "embedding": v.tolist()}
+                            {
+                                "object": "embedding",
+                                "index": i,
+                                "embedding": [float(x) for x in v],
+                            }
                             for i, v in enumerate(vectors)
                         ],
                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},

@@ -7,14 +7,27 @@ from pathlib import Path
 
 import pytest
 
-from ragserve.inference.model_setup import (
+from ragserve.model_setup import (
     ONNX_MODEL,
     REPOSITORY_FILES,
     SetupError,
+    default_cache,
     ensure_models,
     main,
     sha256_of,
 )
+
+
+@pytest.fixture
+def model_repository_root(model_repository: Path) -> Path:
+    """The project's repository, set up by the session fixture (the root conftest)."""
+    return model_repository
+
+
+@pytest.fixture
+def model_cache(model_repository: Path) -> Path:
+    """The unpacked model packages the session's set-up left behind."""
+    return default_cache(model_repository)
 
 
 @pytest.fixture

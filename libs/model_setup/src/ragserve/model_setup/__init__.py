@@ -12,7 +12,9 @@ into place and checked against pinned sha256 digests:
   ``all-minilm-l6-v2/tokenizer.json``.
 
 Idempotent: files already in place with the right digest are left alone, and
-nothing is downloaded when every file is. Nothing is fetched at serving time.
+nothing is downloaded when every file is. Nothing is fetched at serving time, and no
+service depends on this package: it is development set-up (``make models``, the test
+suite's fixture, benchmarks), so a service image does not carry a package installer.
 Run as ``uv run python scripts/setup_models.py [--repository DIR]``.
 """
 
@@ -218,7 +220,3 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Gateways as real processes for tests, and calling them as a client would."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from ragserve.api.gateway.v1 import gateway_pb2 as pb
+from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
+from ragserve.testkit.processes import ServiceProcess
+
+
+def gateway_env(
+    state: Path, redis_url: str, *, key_store: str = "file", **extra: str
+) -> dict[str, str]:
+    """A gateway's environment: its state under ``state``, a generated bootstrap admin key."""
+    return {
+        "RAGSERVE_GATEWAY_REDIS_URL": redis_url,
+        "RAGSERVE_GATEWAY_KEY_STORE": key_store,
+        "RAGSERVE_GATEWAY_KEY_STORE_PATH": str(state / "api-keys.json"),
+        "RAGSERVE_GATEWAY_BOOTSTRAP_KEY_FILE": str(state / "admin.key"),
+        "RAGSERVE_GATEWAY_BOOTSTRAP_KEY_CREATE": "true",
+        # Nothing listens here unless a test starts an orchestrator / router.
+        "RAGSERVE_ORCHESTRATOR_ADDR": "127.0.0.1:1",
+        "RAGSERVE_EMBEDDING_ROUTER_ADDR": "127.0.0.1:1",
+        **{f"RAGSERVE_GATEWAY_{k.upper()}": v for k, v in extra.items()},
+    }
+
+
+def admin_key(state: Path) -> str:
+    return (state / "admin.key").read_text().strip()
+
+
+def bearer(key: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {key}"),)
+
+
+@contextmanager
+def gateway_stub(address: str) -> Iterator[pb_grpc.GatewayServiceStub]:
+    with grpc.insecure_channel(address) as channel:
+        yield pb_grpc.GatewayServiceStub(channel)
+
+
+def create_key(
+    stub: pb_grpc.GatewayServiceStub,
+    admin: str,
+    tenant: str,
+    permissions: list[pb.Permission],
+    **fields: Any,
+) -> pb.CreateApiKeyResponse:
+    response: pb.CreateApiKeyResponse = stub.CreateApiKey(
+        pb.CreateApiKeyRequest(tenant=tenant, permissions=permissions, **fields),
+        metadata=bearer(admin),
+        timeout=10,
+    )
+    return response
+
+
+def start_gateway(env: Mapping[str, str], timeout_s: float = 60.0) -> ServiceProcess:
+    return ServiceProcess("gateway", env).start(timeout_s)
+
+
+def metric(process: ServiceProcess, series: str) -> float:
+    """One sample from the process's /metrics, e.g. ``name{label="x"}`` (0 when absent)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{process.metrics_port}/metrics") as page:
+        text = page.read().decode()
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == series:
+            return float(value)
+    return 0.0
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost / 127.0.0.1, made with the openssl CLI."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return cert, key

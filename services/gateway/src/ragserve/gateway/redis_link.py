@@ -1,0 +1,82 @@
+"""The gateway's one Redis connection and its view of whether Redis is up.
+
+Every command is bounded by a short timeout. A failure marks Redis down: for
+``retry_interval_s`` the gateway does not wait on Redis at all (callers get
+:class:`RedisDown` at once and fall back: local rate limits, cached keys), then
+it tries again; the first success marks it up. Both transitions are logged and
+the ``ragserve_gateway_degraded{dependency="redis"}`` gauge follows them, so
+serving degraded is never silent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from ragserve.gateway.metrics import DEGRADED, REDIS_FAILURES
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class RedisDown(Exception):
+    """Redis is unreachable (now, or failed within the retry interval)."""
+
+
+class RedisLink:
+    def __init__(self, url: str, timeout_s: float, retry_interval_s: float) -> None:
+        # One immediate retry of a dropped connection only: after a Redis restart the pool
+        # still holds dead connections, and the first command on each would be lost.
+        self.client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        )
+        self._retry_interval_s = retry_interval_s
+        self._down_until = 0.0
+        self.available = True
+        DEGRADED.labels("redis").set(0)
+
+    async def call(self, operation: str, command: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
+        """Run ``command``; RedisDown when Redis is down or the command fails."""
+        if not self.available and time.monotonic() < self._down_until:
+            raise RedisDown(f"redis down (retrying after {self._retry_interval_s}s)")
+        try:
+            result = await command(self.client)
+        except (RedisError, OSError) as error:
+            REDIS_FAILURES.labels(operation).inc()
+            self._mark_down(error)
+            raise RedisDown(str(error)) from error
+        if not self.available:
+            self.available = True
+            DEGRADED.labels("redis").set(0)
+            log.warning(
+                "redis is back: shared rate limits and key store resume",
+                extra={"event": "redis_up"},
+            )
+        return result
+
+    def _mark_down(self, error: BaseException) -> None:
+        self._down_until = time.monotonic() + self._retry_interval_s
+        if self.available:
+            self.available = False
+            DEGRADED.labels("redis").set(1)
+            log.error(
+                "redis unreachable: serving degraded (rate limits per replica, keys from "
+                "the local cache): %s",
+                error,
+                extra={"event": "redis_down"},
+            )
+
+    async def close(self) -> None:
+        await self.client.aclose()

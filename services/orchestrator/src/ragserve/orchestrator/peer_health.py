@@ -1,0 +1,91 @@
+"""The orchestrator is SERVING only while it can work: while both the embedding router and
+retrieval report SERVING on their own ``grpc.health.v1``.
+
+One watcher per peer follows the peer's health ``Watch`` stream (reconnecting when it
+breaks, after a short backoff); every change is published in order by one task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ragserve.runtime.channels import create_channel
+from ragserve.runtime.server import Health
+
+log = logging.getLogger("ragserve.orchestrator.health")
+
+_RECONNECT_S = 0.5
+
+
+class PeerHealth:
+    def __init__(self, peers: Mapping[str, str], health: Health) -> None:
+        self._addresses = dict(peers)
+        self._health = health
+        self._serving = dict.fromkeys(peers, False)
+        self._published: bool | None = None
+        self._changed = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._channels: list[grpc.aio.Channel] = []
+
+    def start(self) -> None:
+        for name, address in self._addresses.items():
+            channel = create_channel(address, retry=False, trace=False)
+            self._channels.append(channel)
+            self._tasks.append(asyncio.create_task(self._watch(name, channel)))
+        self._tasks.append(asyncio.create_task(self._publish()))
+
+    async def wait_serving(self) -> None:
+        """Returns once every peer has been SERVING (the first SERVING published)."""
+        await self._ready.wait()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for channel in self._channels:
+            await channel.close(grace=None)
+
+    def _set(self, name: str, serving: bool) -> None:
+        if self._serving[name] != serving:
+            self._serving[name] = serving
+            log.info(
+                "peer %s %s",
+                name,
+                "SERVING" if serving else "not serving",
+                extra={"event": "peer_health", "peer": name, "serving": serving},
+            )
+        self._changed.set()
+
+    async def _watch(self, name: str, channel: grpc.aio.Channel) -> None:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                call = stub.Watch(health_pb2.HealthCheckRequest(service=""), wait_for_ready=True)
+                async for response in call:
+                    self._set(name, response.status == health_pb2.HealthCheckResponse.SERVING)
+            except grpc.aio.AioRpcError:
+                pass
+            self._set(name, False)
+            # The peer went away: its channel reconnects with backoff; waiting for it is
+            # wait_for_ready's job, this pause only keeps a failing peer from spinning.
+            await asyncio.sleep(_RECONNECT_S)
+
+    async def _publish(self) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            serving = all(self._serving.values())
+            if serving != self._published:
+                await self._health.set_serving(serving)
+                self._published = serving
+                if serving:
+                    self._ready.set()
