@@ -11,7 +11,7 @@ UV_VERSION := 0.13.8
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: setup tools env models demo up test bench lint protos check-protos schemas clean
+.PHONY: setup tools env models demo up test bench lint protos check-protos schemas slo-rules promtool chromium deploy-check clean
 
 setup: env models
 
@@ -32,11 +32,27 @@ demo: setup
 
 # The whole suite (Redis + every built service) on default ports until Ctrl-C.
 up: setup
-	$(RUN) python scripts/suite.py
+	$(RUN) ragserve up
+
+# Prometheus's promtool (Debian's prometheus package) for the rule tests, only when missing.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+promtool:
+	@command -v promtool >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+# Headless Chromium (Debian) for the monitor's status page test, only when missing.
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 # Lint and the committed-stubs check first (fast failures), then every test.
-test: setup check-protos lint
+test: setup promtool chromium check-protos lint
 	$(RUN) pytest -q -p no:cacheprovider
+
+# The deploy/ checks alone (make test runs them too): hadolint, the Compose schema, kustomize
+# rendered and validated strictly, promtool, dashboards' metric names against live services.
+deploy-check: setup promtool
+	$(RUN) pytest -q -p no:cacheprovider tests/deploy
 
 bench: setup
 	$(RUN) python -m benchmarks.run_all
@@ -57,6 +73,10 @@ check-protos: env
 # JSON Schemas of the model config and the providers file, from the code (tests check them).
 schemas: env
 	$(RUN) python scripts/gen_schemas.py
+
+# Prometheus SLO rules from the one SLO spec (deploy/slo/slos.yaml); a test checks they are current.
+slo-rules: env
+	$(RUN) python scripts/gen_slo_rules.py
 
 clean:
 	rm -rf .tools .venv .cache var .mypy_cache .ruff_cache .pytest_cache

@@ -177,6 +177,24 @@ def test_collections_and_documents(world: World, docs: str) -> None:
     )
     assert {"bread", "tides", "volcanoes"} <= {d.id for d in listed.documents}
     assert all(d.chunks >= 1 and d.ingested_at.seconds > 0 for d in listed.documents)
+    assert listed.next_page_token == ""
+    # One document a page: the orchestrator's opaque tokens pass through; the same order,
+    # each document once, and the count agrees.
+    paged: list[str] = []
+    token = ""
+    while True:
+        page = world.stub.ListDocuments(
+            pb.ListDocumentsRequest(collection=docs, page_size=1, page_token=token),
+            metadata=bearer(world.acme),
+            timeout=30,
+        )
+        paged.extend(d.id for d in page.documents)
+        token = page.next_page_token
+        if not token:
+            break
+        assert not token.isdigit() and len(token) <= 64
+    assert paged == [d.id for d in listed.documents]
+    assert len(paged) == got.documents_count
 
 
 def test_collection_listing_pages(world: World) -> None:

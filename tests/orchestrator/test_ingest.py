@@ -19,8 +19,12 @@ from orchestrator_suite import (
     text_document,
 )
 
+from ragserve.api.common.v1 import common_pb2
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
 from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc
+from ragserve.api.retrieval.v1 import retrieval_pb2 as rpb
+from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
+from ragserve.orchestrator import payload
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +113,15 @@ async def test_ingest_acks_each_document_once_durable_then_unchanged_without_emb
     found = {d.id: d for d in [*listed.documents, *rest.documents]}
     assert set(found) == {"tides", "bees", "plain"}
     assert rest.next_page_token == ""
+    # The token is opaque (no offset a client could compute), and the order is stable.
+    assert not listed.next_page_token.isdigit() and len(listed.next_page_token) <= 64
+    whole = await stub.ListDocuments(pb.ListDocumentsRequest(tenant=TENANT, collection="basics"))
+    assert [d.id for d in whole.documents] == [d.id for d in [*listed.documents, *rest.documents]]
+    assert whole.next_page_token == ""
+    collection = (
+        await stub.GetCollection(pb.GetCollectionRequest(tenant=TENANT, name="basics"))
+    ).collection
+    assert collection.documents_count == 3  # ingesting again added none
     assert found["tides"].chunks == acks[1].chunks
     assert found["tides"].media_type == "text/markdown"
     assert dict(found["tides"].metadata) == {"topic": "sea", "year": 2024}
@@ -150,6 +163,146 @@ async def test_changed_content_replaces_the_old_chunks(
         assert await count_points(channel, "changes", document_id="doc") == 0
 
 
+async def _listing(
+    stub: orchestrator_pb2_grpc.OrchestratorServiceStub,
+    collection: str,
+    page_token: str = "",
+    page_size: int = 1000,
+) -> pb.ListDocumentsResponse:
+    request = pb.ListDocumentsRequest(
+        tenant=TENANT, collection=collection, page_size=page_size, page_token=page_token
+    )
+    response: pb.ListDocumentsResponse = await stub.ListDocuments(request, timeout=30)
+    return response
+
+
+async def test_paging_lists_each_document_once_across_concurrent_writes(
+    suite: Suite, stub: orchestrator_pb2_grpc.OrchestratorServiceStub
+) -> None:
+    await create_collection(stub, "paging")
+    names = [f"doc-{i:02d}" for i in range(12)]
+    first = await ingest(stub, "paging", [text_document(n, f"Original text {n}.") for n in names])
+    order = [d.id for d in (await _listing(stub, "paging")).documents]
+    assert sorted(order) == names
+    paged: list[pb.DocumentInfo] = []
+    token = ""
+    pages = 0
+    while True:
+        page = await _listing(stub, "paging", token, page_size=5)
+        paged.extend(page.documents)
+        pages += 1
+        if pages == 1:
+            # Between two pages every document is replaced and new ones arrive.
+            replaced = await ingest(
+                stub,
+                "paging",
+                [text_document(n, f"Replaced text of {n}, longer now.") for n in names]
+                + [text_document(f"new-{i}", f"A new document {i}.") for i in range(5)],
+            )
+            assert {a.status for a in replaced.values()} == {pb.INGEST_STATUS_STORED}
+        token = page.next_page_token
+        if not token:
+            break
+    listed = [d.id for d in paged]
+    # Each document that was there throughout is listed exactly once, where it was.
+    assert [d for d in listed if d in names] == order
+    new_hashes = {a.document_id: a.content_hash for a in replaced.values()}
+    old_hashes = {a.document_id: a.content_hash for a in first.values()}
+    for position, document in enumerate(paged):
+        if position < 5:
+            assert document.content_hash == old_hashes[document.id]
+        else:
+            assert document.content_hash == new_hashes[document.id]
+    total = (
+        await stub.GetCollection(pb.GetCollectionRequest(tenant=TENANT, name="paging"))
+    ).collection
+    assert total.documents_count == 17
+
+
+async def test_a_document_being_replaced_is_listed_and_counted_once_complete(
+    suite: Suite, stub: orchestrator_pb2_grpc.OrchestratorServiceStub
+) -> None:
+    await create_collection(stub, "replacing")
+    long_text = " ".join(f"Sentence {i} is about rivers, lakes and the sea." for i in range(600))
+    first = await ingest(
+        stub,
+        "replacing",
+        [text_document("big", "A short first version."), text_document("other", "Unrelated.")],
+    )
+    versions = {(first[1].content_hash, first[1].chunks)}
+    replaced = asyncio.Event()
+    observed: list[tuple[list[tuple[str, str, int]], int]] = []
+
+    async def reader() -> None:
+        while not replaced.is_set():
+            listing = await _listing(stub, "replacing")
+            summary = await stub.GetCollection(
+                pb.GetCollectionRequest(tenant=TENANT, name="replacing"), timeout=30
+            )
+            observed.append(
+                (
+                    [(d.id, d.content_hash, d.chunks) for d in listing.documents],
+                    summary.collection.documents_count,
+                )
+            )
+
+    looking = asyncio.create_task(reader())
+    second = await ingest(stub, "replacing", [text_document("big", long_text)])
+    replaced.set()
+    await looking
+    assert second[1].status == pb.INGEST_STATUS_STORED and second[1].chunks > 10
+    versions.add((second[1].content_hash, second[1].chunks))
+    assert observed
+    for listing, count in observed:
+        assert sorted(d for d, _, _ in listing) == ["big", "other"]
+        assert count == 2
+        big = next((h, c) for d, h, c in listing if d == "big")
+        assert big in versions  # a complete version, never the one being written
+    final = await _listing(stub, "replacing")
+    assert [(d.content_hash, d.chunks) for d in final.documents if d.id == "big"] == [
+        (second[1].content_hash, second[1].chunks)
+    ]
+    await stub.DeleteDocument(
+        pb.DeleteDocumentRequest(tenant=TENANT, collection="replacing", document_id="big")
+    )
+    assert [d.id for d in (await _listing(stub, "replacing")).documents] == ["other"]
+    summary = await stub.GetCollection(pb.GetCollectionRequest(tenant=TENANT, name="replacing"))
+    assert summary.collection.documents_count == 1
+
+
+async def test_an_unchanged_ingest_lists_a_document_whose_manifest_is_missing(
+    suite: Suite, stub: orchestrator_pb2_grpc.OrchestratorServiceStub
+) -> None:
+    # As after a crash between a version's chunks and its manifest, or for documents
+    # stored before manifests existed: chunks in retrieval, nothing listed.
+    await create_collection(stub, "repair")
+    stored = await ingest(
+        stub, "repair", [text_document("kept", "Kept text."), text_document("lost", "Lost text.")]
+    )
+    async with suite.retrieval_channel() as channel:
+        retrieval = retrieval_pb2_grpc.RetrievalServiceStub(channel)
+        await retrieval.DeletePoints(
+            rpb.DeletePointsRequest(
+                tenant=TENANT,
+                collection=payload.DOCUMENTS_COLLECTION,
+                ids=rpb.PointIdList(
+                    ids=[common_pb2.PointId(uuid=payload.manifest_id("repair", "lost"))]
+                ),
+            ),
+            timeout=30,
+        )
+    assert [d.id for d in (await _listing(stub, "repair")).documents] == ["kept"]
+    again = await ingest(stub, "repair", [text_document("lost", "Lost text.")])
+    assert again[1].status == pb.INGEST_STATUS_UNCHANGED
+    listed = {d.id: d for d in (await _listing(stub, "repair")).documents}
+    assert set(listed) == {"kept", "lost"}
+    assert (listed["lost"].content_hash, listed["lost"].chunks) == (
+        stored[2].content_hash,
+        stored[2].chunks,
+    )
+    assert listed["lost"].media_type == "text/plain"
+
+
 async def test_collection_lifecycle_is_tenant_scoped(
     suite: Suite, stub: orchestrator_pb2_grpc.OrchestratorServiceStub
 ) -> None:
@@ -183,6 +336,9 @@ async def test_collection_lifecycle_is_tenant_scoped(
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
     again = await create_collection(stub, "life")
     assert (again.chunks_count, list(again.indexed_metadata)) == (0, [])
+    # The deleted collection's documents are not listed under the new one.
+    relisted = await stub.ListDocuments(pb.ListDocumentsRequest(tenant=TENANT, collection="life"))
+    assert (list(relisted.documents), again.documents_count) == ([], 0)
 
 
 async def test_a_client_that_cancels_its_ingest_cancels_the_embedding_stream_below(

@@ -150,7 +150,9 @@ async def test_document_calls_name_the_bad_field(stub: Stub) -> None:
     for size, token, expected in (
         (1001, "", "page_size: must be 0 to 1000, got 1001"),
         (0, "abc", "page_token: 'abc' is not a token this service gave"),
-        (0, "20000", "page_token: paging reaches the first 10000 documents only"),
+        # Page offsets of the old listing are no tokens; nor is a token cut short.
+        (0, "20000", "page_token: '20000' is not a token this service gave"),
+        (0, "d1AAAA", "page_token: 'd1AAAA' is not a token this service gave"),
     ):
         listing = pb.ListDocumentsRequest(
             tenant=TENANT, collection="docs-bad", page_size=size, page_token=token

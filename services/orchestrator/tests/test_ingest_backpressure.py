@@ -11,6 +11,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from ragserve.orchestrator import payload
 from ragserve.orchestrator.ingest import IngestLimits, IngestPipeline
 from ragserve.orchestrator.metrics import IngestMetrics
 from ragserve.orchestrator.model import (
@@ -70,6 +71,10 @@ class StalledVectors:
         self.upserts_waiting = 0
         self.all_waiting = asyncio.Event()
         self.points: dict[str, PointWrite] = {}
+        self.manifests: dict[str, PointWrite] = {}
+
+    async def create_collection(self, *args: Any, **kwargs: Any) -> None:
+        pass
 
     async def get_payloads(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         return {}
@@ -78,6 +83,9 @@ class StalledVectors:
         return 0
 
     async def upsert(self, tenant: str, name: str, points: Sequence[PointWrite]) -> None:
+        if name == payload.DOCUMENTS_COLLECTION:  # written once the chunks are
+            self.manifests.update((p.id, p) for p in points)
+            return
         self.upserts_waiting += 1
         if self.upserts_waiting == CONCURRENCY:
             self.all_waiting.set()
@@ -129,3 +137,4 @@ async def test_a_stalled_retrieval_stops_the_reading_of_documents_at_the_bound()
     assert sorted(a.sequence for a in received) == list(range(1, 21))
     assert {a.status for a in received} == {AckStatus.STORED}
     assert len(vectors.points) == 20
+    assert len(vectors.manifests) == 20  # every stored document is listed

@@ -24,6 +24,7 @@ from ragserve.retrieval.model import (
     PayloadFieldType,
     Point,
     Range,
+    ScrollQuery,
     SearchQuery,
 )
 
@@ -323,6 +324,110 @@ async def test_bad_filters_name_the_field(core: RetrievalCore, tenant: str) -> N
         with pytest.raises(InvalidArgument) as caught:
             await core.search(tenant, "docs", SearchQuery(batch[0].vector, filter=filter))
         assert caught.value.field == field
+
+
+# ---------------------------------------------------------------------------- scroll
+
+
+async def test_scroll_pages_through_every_point_in_id_order(
+    core: RetrievalCore, tenant: str
+) -> None:
+    batch = await loaded(core, tenant)
+    seen: list[object] = []
+    offset: object = None
+    pages = 0
+    while True:
+        page = await core.scroll(
+            tenant,
+            "docs",
+            ScrollQuery(limit=7, offset=offset, with_payload=("rank",)),  # type: ignore[arg-type]
+        )
+        pages += 1
+        assert len(page.records) <= 7
+        assert all(record.payload == {"rank": record.id} for record in page.records)
+        assert all(record.vector is None for record in page.records)
+        seen.extend(record.id for record in page.records)
+        if page.next_offset is None:
+            break
+        offset = page.next_offset
+    assert seen == [point.id for point in batch]
+    assert pages == 6  # 40 points, 7 a page: the sixth page is the last and says so
+
+
+async def test_scroll_filters_and_starts_at_any_offset(core: RetrievalCore, tenant: str) -> None:
+    batch = await loaded(core, tenant)
+    doc1 = Filter(must=(FieldCondition("doc", MatchValue("doc-1")),))
+    page = await core.scroll(tenant, "docs", ScrollQuery(limit=3, filter=doc1))
+    assert [r.id for r in page.records] == [1, 5, 9]
+    assert page.next_offset == 13
+    # The offset need not be stored, nor match the filter: the page starts after it.
+    page = await core.scroll(tenant, "docs", ScrollQuery(limit=100, filter=doc1, offset=10))
+    assert [r.id for r in page.records] == [13, 17, 21, 25, 29, 33, 37]
+    assert page.next_offset is None
+    page = await core.scroll(
+        tenant, "docs", ScrollQuery(limit=1, offset=3, with_payload=False, with_vectors=True)
+    )
+    assert page.records[0].payload is None
+    assert page.records[0].vector == pytest.approx(batch[3].vector, abs=1e-5)
+    assert page.next_offset == 4
+    # A point written behind the offset is not seen by the next page; one ahead of it is.
+    vector = batch[0].vector
+    await core.upsert(
+        tenant, "docs", [Point(2, vector, {"doc": "doc-1"}), Point(41, vector, {"doc": "doc-1"})]
+    )
+    rest = await core.scroll(tenant, "docs", ScrollQuery(limit=100, filter=doc1, offset=13))
+    assert [r.id for r in rest.records] == [13, 17, 21, 25, 29, 33, 37, 41]
+    empty = await core.scroll(tenant, "docs", ScrollQuery(offset=10**6))
+    assert (empty.records, empty.next_offset) == ([], None)
+
+
+async def test_scroll_orders_integer_ids_before_uuids(core: RetrievalCore, tenant: str) -> None:
+    await core.create_collection(tenant, "docs", SPEC)
+    vector = tuple(float(x) for x in unit_vectors(1)[0])
+    keys = sorted(str(uuid.uuid5(uuid.NAMESPACE_URL, f"doc-{i}")) for i in range(5))
+    await core.upsert(
+        tenant, "docs", [Point(key.upper(), vector) for key in reversed(keys)] + [Point(7, vector)]
+    )
+    first = await core.scroll(tenant, "docs", ScrollQuery(limit=3))
+    assert [r.id for r in first.records] == [7, *keys[:2]]
+    assert first.next_offset == keys[2]
+    assert first.next_offset is not None
+    rest = await core.scroll(
+        tenant,
+        "docs",
+        ScrollQuery(limit=3, offset=first.next_offset.upper()),  # type: ignore[union-attr]
+    )
+    assert [r.id for r in rest.records] == keys[2:]
+    assert rest.next_offset is None
+
+
+async def test_scroll_bad_input_names_the_field(core: RetrievalCore, tenant: str) -> None:
+    await loaded(core, tenant)
+    cases = [
+        (ScrollQuery(limit=0), "limit", "0 is outside [1, 1000]"),
+        (ScrollQuery(limit=1001), "limit", "1001 is outside [1, 1000]"),
+        (ScrollQuery(offset="doc-1"), "offset", None),
+        (ScrollQuery(offset=-1), "offset", "integer id -1 is outside [0, 2^64-1]"),
+        (ScrollQuery(with_payload=("a[",)), "with_payload.include[0]", None),
+        (
+            ScrollQuery(filter=Filter(must=(FieldCondition("a..b", MatchValue(1)),))),
+            "filter.must[0].key",
+            None,
+        ),
+        (
+            ScrollQuery(filter=Filter(should=(FieldCondition("rank", range=Range()),))),
+            "filter.should[0].range",
+            "range on 'rank' has no bound",
+        ),
+    ]
+    for query, field, reason in cases:
+        with pytest.raises(InvalidArgument) as caught:
+            await core.scroll(tenant, "docs", query)
+        assert caught.value.field == field
+        if reason is not None:
+            assert caught.value.reason == reason
+    with pytest.raises(NotFound):
+        await core.scroll(tenant, "nothing-here", ScrollQuery())
 
 
 # ---------------------------------------------------------------------------- hostile input

@@ -152,6 +152,58 @@ async def test_upsert_search_and_filters(stub: pb_grpc.RetrievalServiceStub) -> 
     assert described.collection.index_state == pb.INDEX_STATE_EXACT
 
 
+async def test_scroll_pages_by_id_over_grpc(stub: pb_grpc.RetrievalServiceStub) -> None:
+    await create_and_fill(stub, "scroll")
+    doc1 = common_pb2.Filter(
+        must=[common_pb2.Condition(key="doc", match=common_pb2.MatchValue(keyword="doc-1"))]
+    )
+    first = await stub.Scroll(pb.ScrollRequest(tenant=TENANT, collection="scroll", limit=3))
+    assert [p.id.num for p in first.points] == [0, 1, 2]
+    assert dict(first.points[1].payload) == {"doc": "doc-1", "rank": 1}
+    assert first.next_offset.num == 3
+    last = await stub.Scroll(
+        pb.ScrollRequest(
+            tenant=TENANT,
+            collection="scroll",
+            offset=first.next_offset,
+            with_payload=pb.PayloadSelector(include=["rank"]),
+            with_vectors=True,
+        )
+    )
+    assert [(p.id.num, dict(p.payload)) for p in last.points] == [(3, {"rank": 3})]
+    assert list(last.points[0].vector) == pytest.approx(VECTORS[3])
+    assert not last.HasField("next_offset")
+    filtered = await stub.Scroll(
+        pb.ScrollRequest(tenant=TENANT, collection="scroll", filter=doc1, limit=1000)
+    )
+    assert [p.id.num for p in filtered.points] == [1, 3]
+    cases = [
+        (pb.ScrollRequest(limit=1001), "limit: 1001 is outside [1, 1000]"),
+        (
+            pb.ScrollRequest(offset=common_pb2.PointId(uuid="chunk-7")),
+            "offset: string id 'chunk-7' is not a UUID",
+        ),
+        (pb.ScrollRequest(offset=common_pb2.PointId()), "offset: is empty: set num or uuid"),
+        (
+            pb.ScrollRequest(
+                filter=common_pb2.Filter(
+                    must=[common_pb2.Condition(key="a..b", match=common_pb2.MatchValue(integer=1))]
+                )
+            ),
+            "filter.must[0].key: 'a..b' is not a payload path",
+        ),
+    ]
+    for request, expected in cases:
+        request.tenant, request.collection = TENANT, "scroll"
+        code, details = await status_of(stub.Scroll(request))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert details.startswith(expected), details
+    assert await status_of(stub.Scroll(pb.ScrollRequest(tenant=TENANT, collection="nope"))) == (
+        grpc.StatusCode.NOT_FOUND,
+        "collection 'nope' does not exist",
+    )
+
+
 async def test_bad_inputs_get_exact_statuses(stub: pb_grpc.RetrievalServiceStub) -> None:
     await create_and_fill(stub, "errors")
     assert await status_of(

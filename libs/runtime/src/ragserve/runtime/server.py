@@ -147,7 +147,10 @@ async def _serve_until(
     metrics: MetricsEndpoint | None = None
     running = await create_server(service, settings)
     try:
-        metrics = start_metrics_endpoint(settings.metrics_host, settings.metrics_port)
+        # A service with an http_app (the monitor's status page) shares the metrics port.
+        metrics = start_metrics_endpoint(
+            settings.metrics_host, settings.metrics_port, getattr(service, "http_app", None)
+        )
         await running.server.start()
         # Tests and the launcher read this line to learn the ports chosen for 0.
         log.info(

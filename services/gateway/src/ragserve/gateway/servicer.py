@@ -120,8 +120,10 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         if trace_id:
             await context.send_initial_metadata(((TRACE_ID_KEY, trace_id),))
         principal = await self.core.admit(rpc, _authorization(context), texts=texts)
-        with deadlines.deadline_scope(deadline_for(rpc, context.time_remaining())):
-            yield principal
+        # The runtime published the inbound deadline for this call's task; the gateway
+        # narrows it to the RPC's default when the client set none.
+        deadlines.publish(deadline_for(rpc, context.time_remaining()))
+        yield principal
 
     # ------------------------------------------------------------ collections
 

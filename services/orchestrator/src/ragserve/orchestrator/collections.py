@@ -17,6 +17,7 @@ from typing import Any
 
 from ragserve.errors import AlreadyExists, InvalidArgument, NotFound
 from ragserve.orchestrator import payload, validation
+from ragserve.orchestrator.manifests import DocumentManifests
 from ragserve.orchestrator.model import (
     CollectionRecord,
     CollectionView,
@@ -25,14 +26,12 @@ from ragserve.orchestrator.model import (
 )
 from ragserve.orchestrator.peers import EmbeddingPeer, Match, PayloadFilter, PointWrite, VectorPeer
 
-# Payload indexes every collection gets: chunk lookups by document and version, and the
-# first chunk of each document (counts and listings).
+# Payload indexes every collection gets: chunk lookups by document, version and position.
 BASE_INDEXES: tuple[tuple[str, MetadataType], ...] = (
     (payload.DOCUMENT_ID, MetadataType.KEYWORD),
     (payload.CONTENT_HASH, MetadataType.KEYWORD),
     (payload.CHUNK_INDEX, MetadataType.INTEGER),
 )
-FIRST_CHUNKS = PayloadFilter(must=(Match(payload.CHUNK_INDEX, 0),))
 # GetPoints takes at most this many ids per call.
 _IDS_PER_CALL = 1024
 
@@ -69,8 +68,10 @@ class Collections:
         vectors: VectorPeer,
         embedding: EmbeddingPeer,
         wall_clock: Callable[[], float] = time.time,
+        manifests: DocumentManifests | None = None,
     ) -> None:
         self._vectors = vectors
+        self._manifests = manifests or DocumentManifests(vectors)
         self._embedding = embedding
         self._wall_clock = wall_clock
         # Tenants whose registry collection is known to exist.
@@ -102,6 +103,9 @@ class Collections:
             existing = await self._vectors.describe_collection(tenant, name)
             if existing.dimension != found.dimension:
                 raise AlreadyExists(f"collection {name!r} already exists") from None
+        # Manifests under this name can only be left over (an ingest that raced a delete of
+        # an earlier collection so named): the new collection starts with no documents.
+        await self._manifests.delete_collection(tenant, name)
         await self._write_record(tenant, record)
         return CollectionView(record, 0, 0)
 
@@ -146,12 +150,14 @@ class Collections:
         await self.resolve(tenant, name)
         with contextlib.suppress(NotFound):  # a delete that stopped before its record
             await self._vectors.delete_collection(tenant, name)
+        # Before the record: a delete that stops here is finished by the next delete.
+        await self._manifests.delete_collection(tenant, name)
         await self._vectors.delete_by_filter(
             tenant, payload.REGISTRY_COLLECTION, PayloadFilter(must=(Match("name", name),))
         )
 
     async def _view(self, tenant: str, record: CollectionRecord, points: int) -> CollectionView:
-        documents = await self._vectors.count(tenant, record.name, FIRST_CHUNKS) if points else 0
+        documents = await self._manifests.count(tenant, record.name) if points else 0
         return CollectionView(record, points, documents)
 
     async def _record(self, tenant: str, name: str) -> CollectionRecord | None:

@@ -13,6 +13,7 @@ from ragserve.orchestrator import validation
 from ragserve.orchestrator.collections import Collections, not_found
 from ragserve.orchestrator.document_store import DocumentStore
 from ragserve.orchestrator.ingest import IngestLimits, IngestPipeline
+from ragserve.orchestrator.manifests import DocumentManifests, decode_token
 from ragserve.orchestrator.metrics import IngestMetrics
 from ragserve.orchestrator.model import (
     Ack,
@@ -38,10 +39,17 @@ class OrchestratorCore:
     ) -> None:
         self.vectors = vectors
         self.embedding = embedding
-        self.collections = Collections(vectors, embedding)
+        self.manifests = DocumentManifests(vectors)
+        self.collections = Collections(vectors, embedding, manifests=self.manifests)
         self.tokenizers = TokenizerCache(embedding, tokenizer_ttl_s)
         self.ingest_pipeline = IngestPipeline(
-            vectors, embedding, self.collections, self.tokenizers, limits, metrics
+            vectors,
+            embedding,
+            self.collections,
+            self.tokenizers,
+            limits,
+            metrics,
+            manifests=self.manifests,
         )
 
     async def create_collection(
@@ -64,7 +72,7 @@ class OrchestratorCore:
     async def delete_document(self, tenant: str, collection: str, document_id: str) -> int:
         record = await self.collections.resolve(tenant, collection, "collection")
         validation.document_id(document_id)
-        store = DocumentStore(self.vectors, tenant, record.name, record.dimension)
+        store = DocumentStore(self.vectors, self.manifests, tenant, record.name)
         try:
             return await store.delete(document_id)
         except NotFound:
@@ -74,9 +82,6 @@ class OrchestratorCore:
         self, tenant: str, collection: str, page_size: int, page_token: str
     ) -> DocumentPage:
         record = await self.collections.resolve(tenant, collection, "collection")
-        limit, offset = validation.page(page_size, page_token)
-        store = DocumentStore(self.vectors, tenant, record.name, record.dimension)
-        try:
-            return await store.list(limit, offset)
-        except NotFound:
-            raise not_found(collection) from None
+        limit = validation.page_size(page_size)
+        offset = decode_token(page_token) if page_token else None
+        return await self.manifests.page(tenant, record.name, limit, offset)

@@ -1,9 +1,11 @@
 """The ingest pipeline: documents in, one durable acknowledgement per document out.
 
 Per document: validate → content hash → if that version is stored complete, UNCHANGED
-(nothing parsed or embedded) → parse → chunk with the model's own tokenizer → embed (the
-stream's shared :class:`BatchingEmbedder`) → upsert, durable → delete other versions →
-STORED. Any failure of one document is its FAILED ack; the stream goes on.
+(nothing parsed or embedded; a missing or outdated manifest is written) → parse → chunk
+with the model's own tokenizer → embed (the stream's shared :class:`BatchingEmbedder`) →
+upsert, durable → the document's manifest, durable (listed with this version from here
+on) → delete other versions → STORED. Any failure of one document is its FAILED ack; the
+stream goes on.
 
 Back-pressure, end to end: at most ``concurrency`` documents are between being read and
 having their ack written to the client. The reader takes the next document only when one
@@ -29,11 +31,13 @@ from ragserve.orchestrator.collections import Collections
 from ragserve.orchestrator.document_store import DocumentStore
 from ragserve.orchestrator.documents import DocumentError, chunk_document, parse_document
 from ragserve.orchestrator.embedder import BatchingEmbedder
+from ragserve.orchestrator.manifests import DocumentManifests
 from ragserve.orchestrator.metrics import IngestMetrics
 from ragserve.orchestrator.model import (
     Ack,
     AckStatus,
     CollectionRecord,
+    DocumentInfo,
     DocumentInput,
     Failure,
     FailureCode,
@@ -107,8 +111,10 @@ class IngestPipeline:
         limits: IngestLimits,
         metrics: IngestMetrics,
         wall_clock: Callable[[], float] = time.time,
+        manifests: DocumentManifests | None = None,
     ) -> None:
         self._vectors = vectors
+        self._manifests = manifests or DocumentManifests(vectors)
         self._embedding = embedding
         self._collections = collections
         self._tokenizers = tokenizers
@@ -137,7 +143,7 @@ class IngestPipeline:
             tokenizer,
             (max_tokens, overlap),
             self._limits,
-            store=DocumentStore(self._vectors, config.tenant, record.name, record.dimension),
+            store=DocumentStore(self._vectors, self._manifests, config.tenant, record.name),
             embedder=BatchingEmbedder(
                 lambda: self._embedding.open_stream(config.tenant, record.model, config.priority),
                 model_version=tokenizer.model.version,
@@ -257,6 +263,7 @@ class _Session:
         )
         state = await self._store.version_state(document.id, version)
         if state.complete:
+            await self._store.ensure_recorded(document.id, version, state)
             if state.stale_chunks:
                 await self._store.delete_other_versions(document.id, version)
             return Ack(
@@ -304,6 +311,10 @@ class _Session:
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
         await self._store.write(points)
+        # Listed from now on, with this version; until now, with the previous one.
+        await self._store.record(
+            DocumentInfo(document.id, len(chunks), version, ingested_at, media_type, metadata)
+        )
         with contextlib.suppress(errors.RagserveError):
             # The new version is durable and complete: the ack is due even if removing the
             # old one fails now (the next ingest of the document removes it).

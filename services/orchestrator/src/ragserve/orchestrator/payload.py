@@ -10,6 +10,13 @@ same document again writes the same ids (an upsert, never a duplicate), and a ch
 document's chunks get new ids, so they are written beside the old ones before the old
 ones are deleted.
 
+Each stored document also has a *manifest*: one point in the tenant's
+:data:`DOCUMENTS_COLLECTION` whose id is derived from (collection, document id) alone, so it
+stays put while the document's versions come and go. It names the version that is
+complete (written only after all of that version's chunks are durable), and it is what
+ListDocuments pages through (retrieval's Scroll, in point-id order) and what a
+collection's document count counts.
+
 A tenant's collection → model bindings live in one extra retrieval collection per tenant,
 :data:`REGISTRY_COLLECTION`, one point per collection (a name starting with '_' is one
 that clients cannot create through the orchestrator).
@@ -36,11 +43,15 @@ INGESTED_AT = "ingested_at"
 METADATA = "metadata"
 
 REGISTRY_COLLECTION = "_collections"
+DOCUMENTS_COLLECTION = "_documents"
+# The manifest's payload key naming its collection (the other keys are the chunks' own).
+COLLECTION = "collection"
 # The registry's points carry one dimension: retrieval needs a vector, nothing searches it.
 REGISTRY_VECTOR = (1.0,)
 
 _CHUNKS = uuid.UUID("6f7c1c52-2d0b-4c8e-9a55-3f4b7a1d9e01")
 _COLLECTIONS = uuid.UUID("0c9e5b7e-8f43-4d6a-b2f1-5d8e6a4c3b12")
+_MANIFESTS = uuid.UUID("3a1d7f64-52c8-4b0e-8e27-9c6b1f0d4a73")
 
 
 def metadata_path(key: str) -> str:
@@ -54,3 +65,8 @@ def chunk_id(document_id: str, content_hash: str, index: int) -> str:
 
 def registry_id(collection: str) -> str:
     return str(uuid.uuid5(_COLLECTIONS, collection))
+
+
+def manifest_id(collection: str, document_id: str) -> str:
+    """The id of a document's manifest point: the same for every version of the document."""
+    return str(uuid.uuid5(_MANIFESTS, f"{collection}\x00{document_id}"))

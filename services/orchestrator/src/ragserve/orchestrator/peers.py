@@ -100,6 +100,14 @@ class Hit:
     payload: Payload = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ScrollPage:
+    """Points in id order; ``next_offset`` is the id the next page starts at (None: last)."""
+
+    points: Sequence[tuple[str, Payload]]
+    next_offset: str | None
+
+
 class VectorPeer(Protocol):
     async def create_collection(
         self, tenant: str, name: str, dimension: int, indexes: Sequence[tuple[str, MetadataType]]
@@ -123,6 +131,19 @@ class VectorPeer(Protocol):
         self, tenant: str, name: str, ids: Sequence[str], keys: Sequence[str] = ()
     ) -> dict[str, Payload]:
         """Payloads of the stored points among ``ids`` (all keys when ``keys`` is empty)."""
+        ...
+
+    async def scroll(
+        self,
+        tenant: str,
+        name: str,
+        *,
+        filter: PayloadFilter | None,
+        limit: int,
+        offset: str | None = None,
+    ) -> ScrollPage:
+        """Up to ``limit`` points matching ``filter`` with their payloads, in point-id order,
+        from ``offset`` (inclusive; None = the first)."""
         ...
 
     async def search(

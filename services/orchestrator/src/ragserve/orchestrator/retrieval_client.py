@@ -19,6 +19,7 @@ from ragserve.orchestrator.peers import (
     Payload,
     PayloadFilter,
     PointWrite,
+    ScrollPage,
     StoredCollection,
     Vector,
 )
@@ -168,6 +169,26 @@ class RetrievalClient:
             ),
         )
         return {point.id.uuid: payload_in(point.payload) for point in response.points}
+
+    async def scroll(
+        self,
+        tenant: str,
+        name: str,
+        *,
+        filter: PayloadFilter | None,
+        limit: int,
+        offset: str | None = None,
+    ) -> ScrollPage:
+        request = pb.ScrollRequest(tenant=tenant, collection=name, limit=limit)
+        if filter is not None:
+            request.filter.CopyFrom(filter_out(filter))
+        if offset is not None:
+            request.offset.uuid = offset
+        response = await self._call(self._stub.Scroll, request)
+        return ScrollPage(
+            [(point.id.uuid, payload_in(point.payload)) for point in response.points],
+            response.next_offset.uuid if response.HasField("next_offset") else None,
+        )
 
     async def search(
         self,

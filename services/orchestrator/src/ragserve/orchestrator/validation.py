@@ -38,8 +38,6 @@ DEFAULT_CHUNK_TOKENS = 200
 DEFAULT_OVERLAP_TOKENS = 40
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
-# Retrieval's deepest search offset: ListDocuments pages through its search.
-MAX_LIST_OFFSET = 10_000
 
 DEFAULT_MEDIA_TYPE = "text/plain"
 
@@ -212,18 +210,8 @@ def document(
     return kind, metadata(doc.metadata, indexed)
 
 
-def page(page_size: int, page_token: str) -> tuple[int, int]:
-    """(limit, offset) of a ListDocuments page."""
+def page_size(page_size: int) -> int:
+    """Documents per ListDocuments page (the page token is read by ``manifests``)."""
     if page_size > MAX_PAGE_SIZE:
         raise InvalidArgument("page_size", f"must be 0 to {MAX_PAGE_SIZE}, got {page_size}")
-    limit = page_size or DEFAULT_PAGE_SIZE
-    if not page_token:
-        return limit, 0
-    if len(page_token) > 64 or not page_token.isdigit():
-        raise InvalidArgument("page_token", f"{shown(page_token)} is not a token this service gave")
-    offset = int(page_token)
-    if offset > MAX_LIST_OFFSET:
-        raise InvalidArgument(
-            "page_token", f"paging reaches the first {MAX_LIST_OFFSET} documents only"
-        )
-    return limit, offset
+    return page_size or DEFAULT_PAGE_SIZE

@@ -34,6 +34,8 @@ from ragserve.retrieval.model import (
     Range,
     Record,
     ScoredPoint,
+    ScrollPage,
+    ScrollQuery,
     SearchQuery,
     SnapshotInfo,
 )
@@ -203,6 +205,18 @@ def query_in(field: str, message: Any) -> SearchQuery:
     )
 
 
+def scroll_in(message: Any) -> ScrollQuery:
+    return ScrollQuery(
+        limit=message.limit or DEFAULT_LIMIT,
+        filter=optional_filter_in("filter", message),
+        offset=point_id_in("offset", message.offset)  # type: ignore[arg-type]
+        if message.HasField("offset")
+        else None,
+        with_payload=payload_selection_in(message),
+        with_vectors=message.with_vectors,
+    )
+
+
 # ---------------------------------------------------------------------------- out
 
 
@@ -257,6 +271,13 @@ def scored_out(hit: ScoredPoint) -> Any:
 def record_out(record: Record) -> Any:
     return pb.RetrievedPoint(
         id=point_id_out(record.id), payload=payload_out(record.payload), vector=record.vector or ()
+    )
+
+
+def scroll_out(page: ScrollPage) -> Any:
+    return pb.ScrollResponse(
+        points=[record_out(record) for record in page.records],
+        next_offset=point_id_out(page.next_offset) if page.next_offset is not None else None,
     )
 
 

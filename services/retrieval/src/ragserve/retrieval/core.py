@@ -30,6 +30,8 @@ from ragserve.retrieval.model import (
     Point,
     Record,
     ScoredPoint,
+    ScrollPage,
+    ScrollQuery,
     SearchQuery,
     SnapshotInfo,
     WriteResult,
@@ -176,6 +178,22 @@ class RetrievalCore:
         )
         by_id = {record.id: record for record in records}
         return [by_id[point_id] for point_id in dict.fromkeys(checked) if point_id in by_id]
+
+    async def scroll(self, tenant: str, collection: str, query: ScrollQuery) -> ScrollPage:
+        """One page of the points matching ``query.filter`` in point-id order; the page's
+        ``next_offset`` starts the next one (None after the last)."""
+        physical = physical_name(tenant, collection)
+        checked = validation.scroll_query(query)
+        with tracer.start_as_current_span(
+            "retrieval.scroll",
+            attributes={
+                "retrieval.collection": collection,
+                "retrieval.limit": checked.limit,
+                "retrieval.filtered": checked.filter is not None,
+                "retrieval.backend": self.backend,
+            },
+        ):
+            return await self._backend("scroll", self.store.scroll(physical, checked), physical)
 
     # ------------------------------------------------------------------ search
 

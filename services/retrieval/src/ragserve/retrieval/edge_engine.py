@@ -37,6 +37,8 @@ from ragserve.retrieval.model import (
     Range,
     Record,
     ScoredPoint,
+    ScrollPage,
+    ScrollQuery,
     SearchQuery,
 )
 from ragserve.retrieval.qdrant_translation import FilterBuilder
@@ -236,6 +238,19 @@ class EdgeShardHandle:
                 with_vector=with_vectors,
             )
         return [translation.record_out(record, with_payload, with_vectors) for record in records]
+
+    def scroll(self, query: ScrollQuery) -> ScrollPage:
+        with _engine_errors("filter"):
+            records, next_offset = self._shard.scroll(
+                qe.ScrollRequest(
+                    offset=query.offset,
+                    limit=query.limit,
+                    filter=FILTERS.translate_optional(query.filter),
+                    with_payload=translation.payload_selection(query.with_payload),
+                    with_vector=query.with_vectors,
+                )
+            )
+        return translation.scroll_page_out(records, next_offset, query)
 
     def search(
         self, queries: Sequence[SearchQuery], *, indexed: bool, default_ef: int

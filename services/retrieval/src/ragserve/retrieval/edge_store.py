@@ -36,6 +36,8 @@ from ragserve.retrieval.model import (
     PointId,
     Record,
     ScoredPoint,
+    ScrollPage,
+    ScrollQuery,
     SearchQuery,
     SnapshotInfo,
     WriteResult,
@@ -322,6 +324,10 @@ class EdgeStore:
             "retrieve", name, list(ids), with_payload, with_vectors
         )
         return records
+
+    async def scroll(self, name: str, query: ScrollQuery) -> ScrollPage:
+        page: ScrollPage = await self._call("scroll", name, query)
+        return page
 
     async def search(self, name: str, queries: Sequence[SearchQuery]) -> list[list[ScoredPoint]]:
         results: list[list[ScoredPoint]] = await self._call("search", name, list(queries))

@@ -59,6 +59,8 @@ from ragserve.retrieval.model import (
     PointId,
     Record,
     ScoredPoint,
+    ScrollPage,
+    ScrollQuery,
     SearchQuery,
     SnapshotInfo,
     WriteResult,
@@ -194,6 +196,7 @@ class EdgeWorker:
             "delete_filter": self.delete_filter,
             "count": self.count,
             "retrieve": self.retrieve,
+            "scroll": self.scroll,
             "search": self.search,
             "snapshot_create": self.snapshot_create,
             "snapshot_list": self.snapshot_list,
@@ -319,6 +322,9 @@ class EdgeWorker:
         with_vectors: bool,
     ) -> list[Record]:
         return self._get(physical).shard.retrieve(ids, with_payload, with_vectors)
+
+    def scroll(self, physical: str, query: ScrollQuery) -> ScrollPage:
+        return self._get(physical).shard.scroll(query)
 
     def search(self, physical: str, queries: Sequence[SearchQuery]) -> list[list[ScoredPoint]]:
         collection = self._get(physical)

@@ -188,6 +188,26 @@ class SearchQuery:
 
 
 @dataclass(frozen=True)
+class ScrollQuery:
+    """One page of the points matching ``filter``, in point-id order (unsigned integers
+    first, then UUIDs), starting at ``offset`` (inclusive; None = the first point)."""
+
+    limit: int = 10
+    filter: Filter | None = None
+    offset: PointId | None = None
+    with_payload: PayloadSelection = True
+    with_vectors: bool = False
+
+
+@dataclass(frozen=True)
+class ScrollPage:
+    """``next_offset``: the id the next page starts at; None when this page is the last."""
+
+    records: list[Record]
+    next_offset: PointId | None
+
+
+@dataclass(frozen=True)
 class WriteResult:
     """What a write did.
 

@@ -27,6 +27,8 @@ from ragserve.retrieval.model import (
     Range,
     Record,
     ScoredPoint,
+    ScrollPage,
+    ScrollQuery,
     SearchQuery,
 )
 
@@ -105,6 +107,15 @@ def record_out(record: Any, with_payload: PayloadSelection, with_vectors: bool) 
         id=point_id_out(record.id),
         payload=_payload_out(record.payload, with_payload),
         vector=vector_out(record.vector) if with_vectors else None,
+    )
+
+
+def scroll_page_out(records: Any, next_offset: Any, query: ScrollQuery) -> ScrollPage:
+    """Both engines' scroll returns ``(records, next_offset)``; ``next_offset`` is the id of
+    the first point past the page (None at the end), which the next page starts at."""
+    return ScrollPage(
+        [record_out(record, query.with_payload, query.with_vectors) for record in records],
+        point_id_out(next_offset) if next_offset is not None else None,
     )
 
 

@@ -44,6 +44,8 @@ from ragserve.retrieval.model import (
     Range,
     Record,
     ScoredPoint,
+    ScrollPage,
+    ScrollQuery,
     SearchQuery,
     SnapshotInfo,
     WriteResult,
@@ -316,6 +318,21 @@ class ServerStore:
             "ids",
         )
         return [translation.record_out(record, with_payload, with_vectors) for record in records]
+
+    async def scroll(self, name: str, query: ScrollQuery) -> ScrollPage:
+        records, next_offset = await self._run(
+            self._client.scroll(
+                name,
+                scroll_filter=FILTERS.translate_optional(query.filter),
+                limit=query.limit,
+                offset=query.offset,
+                with_payload=translation.payload_selection(query.with_payload),
+                with_vectors=query.with_vectors,
+            ),
+            name,
+            "filter",
+        )
+        return translation.scroll_page_out(records, next_offset, query)
 
     async def search(self, name: str, queries: Sequence[SearchQuery]) -> list[list[ScoredPoint]]:
         requests = [

@@ -105,6 +105,12 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
         )
         return pb.GetPointsResponse(points=[convert.record_out(record) for record in records])
 
+    async def Scroll(self, request: Any, context: Context) -> Any:
+        page = await self.core.scroll(
+            request.tenant, request.collection, convert.scroll_in(request)
+        )
+        return convert.scroll_out(page)
+
     async def Search(self, request: Any, context: Context) -> Any:
         hits = await self.core.search(
             request.tenant, request.collection, convert.query_in("query", request.query)

@@ -21,6 +21,8 @@ from ragserve.retrieval.model import (
     PointId,
     Record,
     ScoredPoint,
+    ScrollPage,
+    ScrollQuery,
     SearchQuery,
     SnapshotInfo,
     WriteResult,
@@ -75,6 +77,10 @@ class VectorStore(Protocol):
         with_vectors: bool,
     ) -> list[Record]:
         """The stored points among ``ids`` (missing ids are skipped), in no set order."""
+        ...
+
+    async def scroll(self, name: str, query: ScrollQuery) -> ScrollPage:
+        """One page of the points matching the query's filter, in point-id order."""
         ...
 
     async def search(self, name: str, queries: Sequence[SearchQuery]) -> list[list[ScoredPoint]]:

@@ -7,6 +7,7 @@ names the value and the limit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import uuid
@@ -26,6 +27,7 @@ from ragserve.retrieval.model import (
     PayloadSelection,
     Point,
     PointId,
+    ScrollQuery,
     SearchQuery,
     Vector,
 )
@@ -187,6 +189,19 @@ def search_query(path: str, query: SearchQuery, dimension: int, collection: str)
     payload_selection(f"{path}.with_payload", query.with_payload)
     if query.filter is not None:
         filter_(f"{path}.filter", query.filter)
+
+
+def scroll_query(query: ScrollQuery) -> ScrollQuery:
+    """The query with a canonical offset id; fields are named as in ScrollRequest."""
+    if not 1 <= query.limit <= MAX_LIMIT:
+        raise InvalidArgument("limit", f"{query.limit} is outside [1, {MAX_LIMIT}]")
+    payload_selection("with_payload", query.with_payload)
+    if query.filter is not None:
+        filter_("filter", query.filter)
+    if query.offset is None:
+        return query
+    offset = point_id("offset", query.offset)
+    return query if offset == query.offset else dataclasses.replace(query, offset=offset)
 
 
 def filter_(field: str, value: Filter, depth: int = 0) -> None:

@@ -22,9 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%ragserve/api/monitor/v1/monitor.proto\x12\x17ragserve.api.monitor.v1\"\x86\x01\n\rServiceStatus\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x34\n\x05state\x18\x03 \x01(\x0e\x32%.ragserve.api.monitor.v1.ServingState\x12\r\n\x05since\x18\x04 \x01(\x01\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\"r\n\tSloStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x11\n\tobjective\x18\x03 \x01(\x01\x12\x0f\n\x07\x63urrent\x18\x04 \x01(\x01\x12\x11\n\tburn_rate\x18\x05 \x01(\x01\x12\x0b\n\x03met\x18\x06 \x01(\x08\"\xc5\x01\n\x0bSuiteStatus\x12\x36\n\x07overall\x18\x01 \x01(\x0e\x32%.ragserve.api.monitor.v1.ServingState\x12\x38\n\x08services\x18\x02 \x03(\x0b\x32&.ragserve.api.monitor.v1.ServiceStatus\x12\x30\n\x04slos\x18\x03 \x03(\x0b\x32\".ragserve.api.monitor.v1.SloStatus\x12\x12\n\nupdated_at\x18\x04 \x01(\x01\"\x12\n\x10GetStatusRequest\"I\n\x11GetStatusResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.ragserve.api.monitor.v1.SuiteStatus\"\x14\n\x12WatchStatusRequest\"K\n\x13WatchStatusResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.ragserve.api.monitor.v1.SuiteStatus\"\xff\x01\n\x05\x41lert\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x08severity\x18\x02 \x01(\x0e\x32!.ragserve.api.monitor.v1.Severity\x12\x0e\n\x06\x66iring\x18\x03 \x01(\x08\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x12\n\nstarted_at\x18\x05 \x01(\x01\x12\x13\n\x0bresolved_at\x18\x06 \x01(\x01\x12:\n\x06labels\x18\x07 \x03(\x0b\x32*.ragserve.api.monitor.v1.Alert.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x13\n\x11ListAlertsRequest\"D\n\x12ListAlertsResponse\x12.\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x1e.ragserve.api.monitor.v1.Alert\"\x14\n\x12WatchAlertsRequest\"D\n\x13WatchAlertsResponse\x12-\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x1e.ragserve.api.monitor.v1.Alert*\x86\x01\n\x0cServingState\x12\x1d\n\x19SERVING_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15SERVING_STATE_SERVING\x10\x01\x12\x1d\n\x19SERVING_STATE_NOT_SERVING\x10\x02\x12\x1d\n\x19SERVING_STATE_UNREACHABLE\x10\x03*d\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x12\x15\n\x11SEVERITY_CRITICAL\x10\x03\x32\xbb\x03\n\x0eMonitorService\x12\x64\n\tGetStatus\x12).ragserve.api.monitor.v1.GetStatusRequest\x1a*.ragserve.api.monitor.v1.GetStatusResponse\"\x00\x12l\n\x0bWatchStatus\x12+.ragserve.api.monitor.v1.WatchStatusRequest\x1a,.ragserve.api.monitor.v1.WatchStatusResponse\"\x00\x30\x01\x12g\n\nListAlerts\x12*.ragserve.api.monitor.v1.ListAlertsRequest\x1a+.ragserve.api.monitor.v1.ListAlertsResponse\"\x00\x12l\n\x0bWatchAlerts\x12+.ragserve.api.monitor.v1.WatchAlertsRequest\x1a,.ragserve.api.monitor.v1.WatchAlertsResponse\"\x00\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%ragserve/api/monitor/v1/monitor.proto\x12\x17ragserve.api.monitor.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x01\n\rReplicaStatus\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.ragserve.api.monitor.v1.ServingState\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xbc\x01\n\x0eServiceFigures\x12 \n\x13p95_latency_seconds\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x18\n\x0b\x65rror_ratio\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x1b\n\x13requests_per_second\x18\x03 \x01(\x01\x12)\n\x06window\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x16\n\x14_p95_latency_secondsB\x0e\n\x0c_error_ratio\"\xca\x01\n\rServiceStatus\x12\x0f\n\x07service\x18\x01 \x01(\t\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.ragserve.api.monitor.v1.ServingState\x12\x38\n\x08replicas\x18\x03 \x03(\x0b\x32&.ragserve.api.monitor.v1.ReplicaStatus\x12\x38\n\x07\x66igures\x18\x04 \x01(\x0b\x32\'.ragserve.api.monitor.v1.ServiceFigures\"\x91\x01\n\x10\x44\x65pendencyStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.ragserve.api.monitor.v1.ServingState\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x10\x43\x61pabilityStatus\x12\x12\n\ncapability\x18\x01 \x01(\t\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.ragserve.api.monitor.v1.ServingState\x12\x0f\n\x07reasons\x18\x03 \x03(\t\"\x92\x02\n\x0e\x42urnRateWindow\x12.\n\x0blong_window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cshort_window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x13\x62urn_rate_threshold\x18\x03 \x01(\x01\x12\x1b\n\x0elong_burn_rate\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x1c\n\x0fshort_burn_rate\x18\x05 \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x08severity\x18\x06 \x01(\t\x12\x0e\n\x06\x66iring\x18\x07 \x01(\x08\x42\x11\n\x0f_long_burn_rateB\x12\n\x10_short_burn_rate\"\xda\x02\n\tSloStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x14\n\x0cgrpc_service\x18\x04 \x01(\t\x12\x0f\n\x07methods\x18\x05 \x03(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\x0c\n\x04unit\x18\x07 \x01(\t\x12\x11\n\tthreshold\x18\x08 \x01(\x01\x12\x11\n\tobjective\x18\t \x01(\x01\x12)\n\x06period\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x38\n\x07windows\x18\x0b \x03(\x0b\x32\'.ragserve.api.monitor.v1.BurnRateWindow\x12#\n\x16\x65rror_budget_remaining\x18\x0c \x01(\x01H\x00\x88\x01\x01\x12\x0b\n\x03met\x18\r \x01(\x08\x42\x19\n\x17_error_budget_remaining\"\xe3\x02\n\x0bSuiteStatus\x12\x36\n\x07overall\x18\x01 \x01(\x0e\x32%.ragserve.api.monitor.v1.ServingState\x12?\n\x0c\x63\x61pabilities\x18\x02 \x03(\x0b\x32).ragserve.api.monitor.v1.CapabilityStatus\x12\x38\n\x08services\x18\x03 \x03(\x0b\x32&.ragserve.api.monitor.v1.ServiceStatus\x12?\n\x0c\x64\x65pendencies\x18\x04 \x03(\x0b\x32).ragserve.api.monitor.v1.DependencyStatus\x12\x30\n\x04slos\x18\x05 \x03(\x0b\x32\".ragserve.api.monitor.v1.SloStatus\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x12\n\x10GetStatusRequest\"I\n\x11GetStatusResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.ragserve.api.monitor.v1.SuiteStatus\"\x14\n\x12WatchStatusRequest\"K\n\x13WatchStatusResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.ragserve.api.monitor.v1.SuiteStatus\"\x9e\x03\n\x05\x41lert\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x33\n\x08severity\x18\x03 \x01(\x0e\x32!.ragserve.api.monitor.v1.Severity\x12\x32\n\x05state\x18\x04 \x01(\x0e\x32#.ragserve.api.monitor.v1.AlertState\x12\x0f\n\x07summary\x18\x05 \x01(\t\x12\r\n\x05value\x18\x06 \x01(\x01\x12\x11\n\tthreshold\x18\x07 \x01(\x01\x12\x13\n\x0brunbook_url\x18\x08 \x01(\t\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x06labels\x18\x0b \x03(\x0b\x32*.ragserve.api.monitor.v1.Alert.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"-\n\x11ListAlertsRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\"D\n\x12ListAlertsResponse\x12.\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x1e.ragserve.api.monitor.v1.Alert\"\x14\n\x12WatchAlertsRequest\"?\n\rAlertSnapshot\x12.\n\x06\x66iring\x18\x01 \x03(\x0b\x32\x1e.ragserve.api.monitor.v1.Alert\"\x8b\x01\n\x13WatchAlertsResponse\x12:\n\x08snapshot\x18\x01 \x01(\x0b\x32&.ragserve.api.monitor.v1.AlertSnapshotH\x00\x12/\n\x05\x61lert\x18\x02 \x01(\x0b\x32\x1e.ragserve.api.monitor.v1.AlertH\x00\x42\x07\n\x05\x65vent*\xbd\x01\n\x0cServingState\x12\x1d\n\x19SERVING_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15SERVING_STATE_SERVING\x10\x01\x12\x1d\n\x19SERVING_STATE_NOT_SERVING\x10\x02\x12\x1d\n\x19SERVING_STATE_UNREACHABLE\x10\x03\x12\x1a\n\x16SERVING_STATE_DEGRADED\x10\x04\x12\x19\n\x15SERVING_STATE_UNKNOWN\x10\x05*d\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n\rSEVERITY_INFO\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x12\x15\n\x11SEVERITY_CRITICAL\x10\x03*[\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41LERT_STATE_FIRING\x10\x01\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x02\x32\xbb\x03\n\x0eMonitorService\x12\x64\n\tGetStatus\x12).ragserve.api.monitor.v1.GetStatusRequest\x1a*.ragserve.api.monitor.v1.GetStatusResponse\"\x00\x12l\n\x0bWatchStatus\x12+.ragserve.api.monitor.v1.WatchStatusRequest\x1a,.ragserve.api.monitor.v1.WatchStatusResponse\"\x00\x30\x01\x12g\n\nListAlerts\x12*.ragserve.api.monitor.v1.ListAlertsRequest\x1a+.ragserve.api.monitor.v1.ListAlertsResponse\"\x00\x12l\n\x0bWatchAlerts\x12+.ragserve.api.monitor.v1.WatchAlertsRequest\x1a,.ragserve.api.monitor.v1.WatchAlertsResponse\"\x00\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,36 +35,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ALERT_LABELSENTRY']._loaded_options = None
   _globals['_ALERT_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_SERVINGSTATE']._serialized_start=1155
-  _globals['_SERVINGSTATE']._serialized_end=1289
-  _globals['_SEVERITY']._serialized_start=1291
-  _globals['_SEVERITY']._serialized_end=1391
-  _globals['_SERVICESTATUS']._serialized_start=67
-  _globals['_SERVICESTATUS']._serialized_end=201
-  _globals['_SLOSTATUS']._serialized_start=203
-  _globals['_SLOSTATUS']._serialized_end=317
-  _globals['_SUITESTATUS']._serialized_start=320
-  _globals['_SUITESTATUS']._serialized_end=517
-  _globals['_GETSTATUSREQUEST']._serialized_start=519
-  _globals['_GETSTATUSREQUEST']._serialized_end=537
-  _globals['_GETSTATUSRESPONSE']._serialized_start=539
-  _globals['_GETSTATUSRESPONSE']._serialized_end=612
-  _globals['_WATCHSTATUSREQUEST']._serialized_start=614
-  _globals['_WATCHSTATUSREQUEST']._serialized_end=634
-  _globals['_WATCHSTATUSRESPONSE']._serialized_start=636
-  _globals['_WATCHSTATUSRESPONSE']._serialized_end=711
-  _globals['_ALERT']._serialized_start=714
-  _globals['_ALERT']._serialized_end=969
-  _globals['_ALERT_LABELSENTRY']._serialized_start=924
-  _globals['_ALERT_LABELSENTRY']._serialized_end=969
-  _globals['_LISTALERTSREQUEST']._serialized_start=971
-  _globals['_LISTALERTSREQUEST']._serialized_end=990
-  _globals['_LISTALERTSRESPONSE']._serialized_start=992
-  _globals['_LISTALERTSRESPONSE']._serialized_end=1060
-  _globals['_WATCHALERTSREQUEST']._serialized_start=1062
-  _globals['_WATCHALERTSREQUEST']._serialized_end=1082
-  _globals['_WATCHALERTSRESPONSE']._serialized_start=1084
-  _globals['_WATCHALERTSRESPONSE']._serialized_end=1152
-  _globals['_MONITORSERVICE']._serialized_start=1394
-  _globals['_MONITORSERVICE']._serialized_end=1837
+  _globals['_SERVINGSTATE']._serialized_start=2876
+  _globals['_SERVINGSTATE']._serialized_end=3065
+  _globals['_SEVERITY']._serialized_start=3067
+  _globals['_SEVERITY']._serialized_end=3167
+  _globals['_ALERTSTATE']._serialized_start=3169
+  _globals['_ALERTSTATE']._serialized_end=3260
+  _globals['_REPLICASTATUS']._serialized_start=132
+  _globals['_REPLICASTATUS']._serialized_end=277
+  _globals['_SERVICEFIGURES']._serialized_start=280
+  _globals['_SERVICEFIGURES']._serialized_end=468
+  _globals['_SERVICESTATUS']._serialized_start=471
+  _globals['_SERVICESTATUS']._serialized_end=673
+  _globals['_DEPENDENCYSTATUS']._serialized_start=676
+  _globals['_DEPENDENCYSTATUS']._serialized_end=821
+  _globals['_CAPABILITYSTATUS']._serialized_start=823
+  _globals['_CAPABILITYSTATUS']._serialized_end=932
+  _globals['_BURNRATEWINDOW']._serialized_start=935
+  _globals['_BURNRATEWINDOW']._serialized_end=1209
+  _globals['_SLOSTATUS']._serialized_start=1212
+  _globals['_SLOSTATUS']._serialized_end=1558
+  _globals['_SUITESTATUS']._serialized_start=1561
+  _globals['_SUITESTATUS']._serialized_end=1916
+  _globals['_GETSTATUSREQUEST']._serialized_start=1918
+  _globals['_GETSTATUSREQUEST']._serialized_end=1936
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1938
+  _globals['_GETSTATUSRESPONSE']._serialized_end=2011
+  _globals['_WATCHSTATUSREQUEST']._serialized_start=2013
+  _globals['_WATCHSTATUSREQUEST']._serialized_end=2033
+  _globals['_WATCHSTATUSRESPONSE']._serialized_start=2035
+  _globals['_WATCHSTATUSRESPONSE']._serialized_end=2110
+  _globals['_ALERT']._serialized_start=2113
+  _globals['_ALERT']._serialized_end=2527
+  _globals['_ALERT_LABELSENTRY']._serialized_start=2482
+  _globals['_ALERT_LABELSENTRY']._serialized_end=2527
+  _globals['_LISTALERTSREQUEST']._serialized_start=2529
+  _globals['_LISTALERTSREQUEST']._serialized_end=2574
+  _globals['_LISTALERTSRESPONSE']._serialized_start=2576
+  _globals['_LISTALERTSRESPONSE']._serialized_end=2644
+  _globals['_WATCHALERTSREQUEST']._serialized_start=2646
+  _globals['_WATCHALERTSREQUEST']._serialized_end=2666
+  _globals['_ALERTSNAPSHOT']._serialized_start=2668
+  _globals['_ALERTSNAPSHOT']._serialized_end=2731
+  _globals['_WATCHALERTSRESPONSE']._serialized_start=2734
+  _globals['_WATCHALERTSRESPONSE']._serialized_end=2873
+  _globals['_MONITORSERVICE']._serialized_start=3263
+  _globals['_MONITORSERVICE']._serialized_end=3706
 # @@protoc_insertion_point(module_scope)

@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class MonitorServiceStub:
-    """Watches every service's grpc.health.v1 stream and evaluates SLOs from the
-    services' metrics.
+    """Watches every replica's grpc.health.v1 stream, probes the suite's
+    dependencies, and evaluates the SLOs of the one SLO spec (deploy/slo) from
+    the services' metrics with the same windows as the generated Prometheus rules.
     """
 
     def __init__(self, channel):
@@ -59,8 +60,9 @@ class MonitorServiceStub:
 
 
 class MonitorServiceServicer:
-    """Watches every service's grpc.health.v1 stream and evaluates SLOs from the
-    services' metrics.
+    """Watches every replica's grpc.health.v1 stream, probes the suite's
+    dependencies, and evaluates the SLOs of the one SLO spec (deploy/slo) from
+    the services' metrics with the same windows as the generated Prometheus rules.
     """
 
     def GetStatus(self, request, context):
@@ -71,7 +73,9 @@ class MonitorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchStatus(self, request, context):
-        """The suite's status now, then again every time it changes.
+        """The suite's status now, then again every time it changes (a replica's
+        state, a dependency, a capability, an SLO verdict; figures alone do not
+        count as a change).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -85,7 +89,8 @@ class MonitorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchAlerts(self, request, context):
-        """Every alert as it fires or resolves.
+        """First a snapshot of the alerts firing now, then every alert as it fires
+        or resolves.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -123,8 +128,9 @@ def add_MonitorServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class MonitorService:
-    """Watches every service's grpc.health.v1 stream and evaluates SLOs from the
-    services' metrics.
+    """Watches every replica's grpc.health.v1 stream, probes the suite's
+    dependencies, and evaluates the SLOs of the one SLO spec (deploy/slo) from
+    the services' metrics with the same windows as the generated Prometheus rules.
     """
 
     @staticmethod

@@ -27,8 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class MonitorServiceStub:
-    """Watches every service's grpc.health.v1 stream and evaluates SLOs from the
-    services' metrics.
+    """Watches every replica's grpc.health.v1 stream, probes the suite's
+    dependencies, and evaluates the SLOs of the one SLO spec (deploy/slo) from
+    the services' metrics with the same windows as the generated Prometheus rules.
     """
 
     @_typing.overload
@@ -38,31 +39,43 @@ class MonitorServiceStub:
     GetStatus: _grpc.UnaryUnaryMultiCallable[_monitor_pb2.GetStatusRequest, _monitor_pb2.GetStatusResponse]
     """The suite's status now."""
     WatchStatus: _grpc.UnaryStreamMultiCallable[_monitor_pb2.WatchStatusRequest, _monitor_pb2.WatchStatusResponse]
-    """The suite's status now, then again every time it changes."""
+    """The suite's status now, then again every time it changes (a replica's
+    state, a dependency, a capability, an SLO verdict; figures alone do not
+    count as a change).
+    """
     ListAlerts: _grpc.UnaryUnaryMultiCallable[_monitor_pb2.ListAlertsRequest, _monitor_pb2.ListAlertsResponse]
     """Alerts firing now, and recently resolved ones."""
     WatchAlerts: _grpc.UnaryStreamMultiCallable[_monitor_pb2.WatchAlertsRequest, _monitor_pb2.WatchAlertsResponse]
-    """Every alert as it fires or resolves."""
+    """First a snapshot of the alerts firing now, then every alert as it fires
+    or resolves.
+    """
 
 @_typing.type_check_only
 class MonitorServiceAsyncStub(MonitorServiceStub):
-    """Watches every service's grpc.health.v1 stream and evaluates SLOs from the
-    services' metrics.
+    """Watches every replica's grpc.health.v1 stream, probes the suite's
+    dependencies, and evaluates the SLOs of the one SLO spec (deploy/slo) from
+    the services' metrics with the same windows as the generated Prometheus rules.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetStatus: _aio.UnaryUnaryMultiCallable[_monitor_pb2.GetStatusRequest, _monitor_pb2.GetStatusResponse]  # type: ignore[assignment]
     """The suite's status now."""
     WatchStatus: _aio.UnaryStreamMultiCallable[_monitor_pb2.WatchStatusRequest, _monitor_pb2.WatchStatusResponse]  # type: ignore[assignment]
-    """The suite's status now, then again every time it changes."""
+    """The suite's status now, then again every time it changes (a replica's
+    state, a dependency, a capability, an SLO verdict; figures alone do not
+    count as a change).
+    """
     ListAlerts: _aio.UnaryUnaryMultiCallable[_monitor_pb2.ListAlertsRequest, _monitor_pb2.ListAlertsResponse]  # type: ignore[assignment]
     """Alerts firing now, and recently resolved ones."""
     WatchAlerts: _aio.UnaryStreamMultiCallable[_monitor_pb2.WatchAlertsRequest, _monitor_pb2.WatchAlertsResponse]  # type: ignore[assignment]
-    """Every alert as it fires or resolves."""
+    """First a snapshot of the alerts firing now, then every alert as it fires
+    or resolves.
+    """
 
 class MonitorServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Watches every service's grpc.health.v1 stream and evaluates SLOs from the
-    services' metrics.
+    """Watches every replica's grpc.health.v1 stream, probes the suite's
+    dependencies, and evaluates the SLOs of the one SLO spec (deploy/slo) from
+    the services' metrics with the same windows as the generated Prometheus rules.
     """
 
     @_abc_1.abstractmethod
@@ -79,7 +92,10 @@ class MonitorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _monitor_pb2.WatchStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_monitor_pb2.WatchStatusResponse], _abc.AsyncIterator[_monitor_pb2.WatchStatusResponse]]:
-        """The suite's status now, then again every time it changes."""
+        """The suite's status now, then again every time it changes (a replica's
+        state, a dependency, a capability, an SLO verdict; figures alone do not
+        count as a change).
+        """
 
     @_abc_1.abstractmethod
     def ListAlerts(
@@ -95,6 +111,8 @@ class MonitorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _monitor_pb2.WatchAlertsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_monitor_pb2.WatchAlertsResponse], _abc.AsyncIterator[_monitor_pb2.WatchAlertsResponse]]:
-        """Every alert as it fires or resolves."""
+        """First a snapshot of the alerts firing now, then every alert as it fires
+        or resolves.
+        """
 
 def add_MonitorServiceServicer_to_server(servicer: MonitorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -242,6 +242,32 @@ class GetPointsResponse(_message.Message):
     points: _containers.RepeatedCompositeFieldContainer[RetrievedPoint]
     def __init__(self, points: _Optional[_Iterable[_Union[RetrievedPoint, _Mapping]]] = ...) -> None: ...
 
+class ScrollRequest(_message.Message):
+    __slots__ = ("tenant", "collection", "filter", "limit", "offset", "with_payload", "with_vectors")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    WITH_PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    collection: str
+    filter: _common_pb2.Filter
+    limit: int
+    offset: _common_pb2.PointId
+    with_payload: PayloadSelector
+    with_vectors: bool
+    def __init__(self, tenant: _Optional[str] = ..., collection: _Optional[str] = ..., filter: _Optional[_Union[_common_pb2.Filter, _Mapping]] = ..., limit: _Optional[int] = ..., offset: _Optional[_Union[_common_pb2.PointId, _Mapping]] = ..., with_payload: _Optional[_Union[PayloadSelector, _Mapping]] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+
+class ScrollResponse(_message.Message):
+    __slots__ = ("points", "next_offset")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[RetrievedPoint]
+    next_offset: _common_pb2.PointId
+    def __init__(self, points: _Optional[_Iterable[_Union[RetrievedPoint, _Mapping]]] = ..., next_offset: _Optional[_Union[_common_pb2.PointId, _Mapping]] = ...) -> None: ...
+
 class PayloadSelector(_message.Message):
     __slots__ = ("exclude_all", "include")
     EXCLUDE_ALL_FIELD_NUMBER: _ClassVar[int]

@@ -75,6 +75,11 @@ class RetrievalServiceStub:
                 request_serializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.GetPointsRequest.SerializeToString,
                 response_deserializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.GetPointsResponse.FromString,
                 _registered_method=True)
+        self.Scroll = channel.unary_unary(
+                '/ragserve.api.retrieval.v1.RetrievalService/Scroll',
+                request_serializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.ScrollRequest.SerializeToString,
+                response_deserializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.ScrollResponse.FromString,
+                _registered_method=True)
         self.Search = channel.unary_unary(
                 '/ragserve.api.retrieval.v1.RetrievalService/Search',
                 request_serializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.SearchRequest.SerializeToString,
@@ -171,6 +176,17 @@ class RetrievalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Scroll(self, request, context):
+        """Page through the points matching a filter in point-id order (unsigned
+        integer ids first, ascending, then UUIDs), as Qdrant's scroll does: pass
+        a page's next_offset as the next request's offset. Writes between pages
+        are seen or not according to their ids: a point written behind the
+        offset is not listed, one ahead of it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Search(self, request, context):
         """Nearest neighbours of one query vector.
         """
@@ -255,6 +271,11 @@ def add_RetrievalServiceServicer_to_server(servicer, server):
                     servicer.GetPoints,
                     request_deserializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.GetPointsRequest.FromString,
                     response_serializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.GetPointsResponse.SerializeToString,
+            ),
+            'Scroll': grpc.unary_unary_rpc_method_handler(
+                    servicer.Scroll,
+                    request_deserializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.ScrollRequest.FromString,
+                    response_serializer=ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.ScrollResponse.SerializeToString,
             ),
             'Search': grpc.unary_unary_rpc_method_handler(
                     servicer.Search,
@@ -504,6 +525,33 @@ class RetrievalService:
             '/ragserve.api.retrieval.v1.RetrievalService/GetPoints',
             ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.GetPointsRequest.SerializeToString,
             ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.GetPointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Scroll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragserve.api.retrieval.v1.RetrievalService/Scroll',
+            ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.ScrollRequest.SerializeToString,
+            ragserve_dot_api_dot_retrieval_dot_v1_dot_retrieval__pb2.ScrollResponse.FromString,
             options,
             channel_credentials,
             insecure,

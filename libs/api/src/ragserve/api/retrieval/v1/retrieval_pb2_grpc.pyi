@@ -55,6 +55,13 @@ class RetrievalServiceStub:
     """Count the points matching a filter (all points when none is given)."""
     GetPoints: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.GetPointsRequest, _retrieval_pb2.GetPointsResponse]
     """Retrieve points by id; missing ids are left out of the response."""
+    Scroll: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.ScrollRequest, _retrieval_pb2.ScrollResponse]
+    """Page through the points matching a filter in point-id order (unsigned
+    integer ids first, ascending, then UUIDs), as Qdrant's scroll does: pass
+    a page's next_offset as the next request's offset. Writes between pages
+    are seen or not according to their ids: a point written behind the
+    offset is not listed, one ahead of it is.
+    """
     Search: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.SearchRequest, _retrieval_pb2.SearchResponse]
     """Nearest neighbours of one query vector."""
     SearchBatch: _grpc.UnaryUnaryMultiCallable[_retrieval_pb2.SearchBatchRequest, _retrieval_pb2.SearchBatchResponse]
@@ -95,6 +102,13 @@ class RetrievalServiceAsyncStub(RetrievalServiceStub):
     """Count the points matching a filter (all points when none is given)."""
     GetPoints: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.GetPointsRequest, _retrieval_pb2.GetPointsResponse]  # type: ignore[assignment]
     """Retrieve points by id; missing ids are left out of the response."""
+    Scroll: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.ScrollRequest, _retrieval_pb2.ScrollResponse]  # type: ignore[assignment]
+    """Page through the points matching a filter in point-id order (unsigned
+    integer ids first, ascending, then UUIDs), as Qdrant's scroll does: pass
+    a page's next_offset as the next request's offset. Writes between pages
+    are seen or not according to their ids: a point written behind the
+    offset is not listed, one ahead of it is.
+    """
     Search: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.SearchRequest, _retrieval_pb2.SearchResponse]  # type: ignore[assignment]
     """Nearest neighbours of one query vector."""
     SearchBatch: _aio.UnaryUnaryMultiCallable[_retrieval_pb2.SearchBatchRequest, _retrieval_pb2.SearchBatchResponse]  # type: ignore[assignment]
@@ -180,6 +194,19 @@ class RetrievalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_retrieval_pb2.GetPointsResponse, _abc.Awaitable[_retrieval_pb2.GetPointsResponse]]:
         """Retrieve points by id; missing ids are left out of the response."""
+
+    @_abc_1.abstractmethod
+    def Scroll(
+        self,
+        request: _retrieval_pb2.ScrollRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_retrieval_pb2.ScrollResponse, _abc.Awaitable[_retrieval_pb2.ScrollResponse]]:
+        """Page through the points matching a filter in point-id order (unsigned
+        integer ids first, ascending, then UUIDs), as Qdrant's scroll does: pass
+        a page's next_offset as the next request's offset. Writes between pages
+        are seen or not according to their ids: a point written behind the
+        offset is not listed, one ahead of it is.
+        """
 
     @_abc_1.abstractmethod
     def Search(

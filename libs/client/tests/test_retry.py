@@ -1,0 +1,130 @@
+"""UNAVAILABLE and RESOURCE_EXHAUSTED are retried, only inside the call's deadline."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import grpc
+import pytest
+from scripted_gateway import Gateway, rich_status
+
+from ragserve.client import AsyncClient, Client, ResourceExhausted, RetryPolicy, Unavailable
+from ragserve.client.errors import RagserveError
+from ragserve.client.types import AnswerDelta, QueryDone, QueryHits, QueryStarted
+
+FAST = RetryPolicy(max_attempts=5, initial_backoff_s=0.01, max_backoff_s=0.02)
+
+
+def error(code: grpc.StatusCode, delay: float | None = None) -> RagserveError:
+    return RagserveError(code, "x", retry_delay_s=delay)
+
+
+def test_policy_retries_only_transient_codes() -> None:
+    policy = RetryPolicy(jitter=random.Random(1))
+    assert policy.delay(error(grpc.StatusCode.INVALID_ARGUMENT), 1, None) is None
+    assert policy.delay(error(grpc.StatusCode.UNAVAILABLE), 1, None) is not None
+    assert policy.delay(error(grpc.StatusCode.RESOURCE_EXHAUSTED, 0.3), 1, None) == 0.3
+
+
+def test_policy_never_waits_past_the_deadline() -> None:
+    policy = RetryPolicy(min_attempt_s=0.05)
+    assert policy.delay(error(grpc.StatusCode.RESOURCE_EXHAUSTED, 2.0), 1, 1.0) is None
+    assert policy.delay(error(grpc.StatusCode.RESOURCE_EXHAUSTED, 0.5), 1, 1.0) == 0.5
+    # A wait that leaves no time for the attempt itself is not worth it.
+    assert policy.delay(error(grpc.StatusCode.RESOURCE_EXHAUSTED, 0.98), 1, 1.0) is None
+
+
+def test_policy_caps_attempts_and_backoff() -> None:
+    policy = RetryPolicy(max_attempts=3, initial_backoff_s=1.0, max_backoff_s=1.5)
+    for attempt in (1, 2):
+        wait = policy.delay(error(grpc.StatusCode.UNAVAILABLE), attempt, None)
+        assert wait is not None and 0 <= wait <= 1.5
+    assert policy.delay(error(grpc.StatusCode.UNAVAILABLE), 3, None) is None
+
+
+def test_transient_failures_are_retried_until_success(gateway: Gateway) -> None:
+    gateway.script.failures["CreateCollection"] = [
+        rich_status(grpc.StatusCode.UNAVAILABLE, "orchestrator down"),
+        rich_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "limit", retry_delay_s=0.05),
+    ]
+    with Client(gateway.address, "k", retry=FAST) as client:
+        collection = client.create_collection("docs", timeout=10)
+    assert collection.name == "docs"
+    assert gateway.script.calls == ["CreateCollection"] * 3
+
+
+def test_advice_beyond_the_deadline_fails_at_once(gateway: Gateway) -> None:
+    gateway.script.failures["CreateCollection"] = [
+        rich_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "limit", retry_delay_s=30)
+    ]
+    started = time.monotonic()
+    with (
+        Client(gateway.address, "k", retry=FAST) as client,
+        pytest.raises(ResourceExhausted) as caught,
+    ):
+        client.create_collection("docs", timeout=2)
+    assert time.monotonic() - started < 1.5  # no sleep that could not succeed
+    assert caught.value.retry_delay_s == pytest.approx(30)
+    assert gateway.script.calls == ["CreateCollection"]
+
+
+def test_retries_stop_at_the_deadline(gateway: Gateway) -> None:
+    gateway.script.failures["CreateCollection"] = [
+        rich_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "limit", retry_delay_s=0.2)
+    ] * 100
+    policy = RetryPolicy(max_attempts=100)
+    started = time.monotonic()
+    with Client(gateway.address, "k", retry=policy) as client, pytest.raises(ResourceExhausted):
+        client.create_collection("docs", timeout=1.0)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0
+    assert 2 <= len(gateway.script.calls) <= 5
+
+
+def test_pages_are_followed(gateway: Gateway) -> None:
+    with Client(gateway.address, "k") as client:
+        assert [c.name for c in client.list_collections()] == ["a", "b"]
+
+
+def test_query_events_are_typed_and_gathered(gateway: Gateway) -> None:
+    with Client(gateway.address, "k") as client:
+        events = list(client.query("what do cats eat?", "docs"))
+        result = client.ask("what do cats eat?", "docs")
+    assert [type(e) for e in events][:4] == [QueryStarted, QueryHits, AnswerDelta, AnswerDelta]
+    assert isinstance(events[-1], QueryDone)
+    assert result.answer == "Cats eat fish."
+    assert result.cited_hits()[0].source.heading_path == ("Cats", "Food")
+    assert result.done is not None and result.done.timings[0].stage == "embed"
+
+
+def test_query_retried_before_its_first_event_not_after(gateway: Gateway) -> None:
+    gateway.script.failures["Query"] = [rich_status(grpc.StatusCode.UNAVAILABLE, "down")]
+    with Client(gateway.address, "k", retry=FAST) as client:
+        assert client.ask("q", "docs").answer == "Cats eat fish."
+    assert gateway.script.calls == ["Query", "Query"]
+
+    gateway.script.query_fail_after_start = rich_status(grpc.StatusCode.UNAVAILABLE, "lost")
+    gateway.script.calls.clear()
+    with Client(gateway.address, "k", retry=FAST) as client, pytest.raises(Unavailable):
+        client.ask("q", "docs")
+    assert gateway.script.calls == ["Query"]
+
+
+async def test_async_client_retries_the_same_way(gateway: Gateway) -> None:
+    gateway.script.failures["CreateCollection"] = [rich_status(grpc.StatusCode.UNAVAILABLE, "down")]
+    async with AsyncClient(gateway.address, "k", retry=FAST) as client:
+        collection = await client.create_collection("docs", timeout=10)
+        result = await client.ask("q", "docs")
+    assert collection.name == "docs"
+    assert result.answer == "Cats eat fish."
+    assert gateway.script.calls == ["CreateCollection", "CreateCollection", "Query"]
+
+
+def test_a_query_read_partly_is_cancelled(gateway: Gateway) -> None:
+    with Client(gateway.address, "k") as client:
+        events = client.query("q", "docs")
+        first = next(events)
+        events.close()  # the caller stops reading (a `break` out of its loop)
+        assert isinstance(first, QueryStarted)
+        assert client.ask("q", "docs").answer == "Cats eat fish."

@@ -1,0 +1,29 @@
+"""The monitor's own Prometheus metrics (its RPCs' RED metrics come from the runtime).
+
+Labels stay bounded: ``service`` and ``address`` come from the configured target list.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REPLICA_SERVING = Gauge(
+    "ragserve_monitor_replica_serving",
+    "1 while the replica's grpc.health.v1 stream says SERVING, else 0",
+    ["service", "address"],
+)
+ALERTS_FIRING = Gauge(
+    "ragserve_monitor_alerts_firing",
+    "Alerts firing now, by alert name and severity",
+    ["alertname", "severity"],
+)
+SCRAPE_FAILURES = Counter(
+    "ragserve_monitor_scrape_failures_total",
+    "Scrapes of a replica's /metrics that failed",
+    ["service"],
+)
+ROUND_SECONDS = Histogram(
+    "ragserve_monitor_evaluation_duration_seconds",
+    "Time of one round: scrape every replica, figures, SLO verdicts, alerts",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
