@@ -17,6 +17,18 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.retrieval.bench_retrieval", ["--quick"], []),
     ("benchmarks.orchestrator.bench_ingest", ["--documents", "300"], ["--documents", "10000"]),
     (
+        "benchmarks.orchestrator.bench_query",
+        [
+            "--chunks",
+            "10000",
+            "--rounds",
+            "5",
+            "--out",
+            "docs/bench/raw/orchestrator-query-quick.md",
+        ],
+        ["--chunks", "100000", "--rounds", "20"],
+    ),
+    (
         "benchmarks.runtime.bench_runtime",
         ["--calls", "2000", "--rounds", "3"],
         ["--calls", "5000", "--rounds", "5"],

@@ -94,3 +94,10 @@ async def test_only_the_context_chunks_are_used() -> None:
     options = AnswerOptions(max_context_chunks=1)
     pieces = [p async for p in ExtractiveGenerator().generate("sailors port", hits, options)]
     assert all(p.hit_index == 0 for p in pieces if isinstance(p, Citation))
+
+
+def test_inflections_meet_and_headings_rank_below_sentences() -> None:
+    text = "Basalt\n\nBasalt forms when lava cools quickly."
+    hit = Hit("c", "p", "d", 0, text, 0.5)
+    chosen = choose_sentences("How does basalt form?", [hit], max_tokens=100, max_sentences=1)
+    assert [c.sentence.text for c in chosen] == ["Basalt forms when lava cools quickly."]

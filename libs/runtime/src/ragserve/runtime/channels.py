@@ -15,6 +15,7 @@ OpenTelemetry interceptors per call reduced to a header.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,19 @@ def _trace_headers() -> list[tuple[str, str]]:
     return list(carrier.items())
 
 
+def _cancel_with_task(call: Any) -> Any:
+    """Cancel the RPC ``call`` if the interceptor task it was made in ends cancelled.
+
+    OpenTelemetry's aio client interceptor awaits a unary call's ``code()`` inside gRPC's
+    interceptor task; cancelling the caller cancels that task but not the RPC, which
+    went on running in the callee. This interceptor runs innermost, where the real call
+    is at hand, so a caller that goes away cancels the call below it."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.add_done_callback(lambda done: call.cancel() if done.cancelled() else None)
+    return call
+
+
 class CallContextInterceptor(
     _UnaryUnary,
     _UnaryStream,
@@ -104,7 +118,7 @@ class CallContextInterceptor(
     async def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
-        return await continuation(self._details(client_call_details), request)
+        return _cancel_with_task(await continuation(self._details(client_call_details), request))
 
     async def intercept_unary_stream(
         self, continuation: Any, client_call_details: Any, request: Any
@@ -114,7 +128,9 @@ class CallContextInterceptor(
     async def intercept_stream_unary(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
-        return await continuation(self._details(client_call_details), request_iterator)
+        return _cancel_with_task(
+            await continuation(self._details(client_call_details), request_iterator)
+        )
 
     async def intercept_stream_stream(
         self, continuation: Any, client_call_details: Any, request_iterator: Any

@@ -11,6 +11,7 @@ from ragserve.orchestrator.core import OrchestratorCore
 from ragserve.orchestrator.ingest import IngestLimits
 from ragserve.orchestrator.metrics import IngestMetrics
 from ragserve.orchestrator.peer_health import PeerHealth
+from ragserve.orchestrator.query.assembly import QueryBackend, QueryConfig
 from ragserve.orchestrator.retrieval_client import RetrievalClient
 from ragserve.orchestrator.router_client import RouterClient
 from ragserve.orchestrator.servicer import OrchestratorServicer, register
@@ -47,9 +48,25 @@ class OrchestratorService:
             metrics=IngestMetrics(),
         )
         self._peer_health: PeerHealth | None = None
+        self.query = QueryBackend(
+            QueryConfig(
+                router_address=self.router_address,
+                retrieval_address=self.retrieval_address,
+                peer_timeout_s=settings.peer_timeout_s,
+                binding_ttl_s=settings.collection_binding_ttl_s,
+                chat=settings.chat_config(),
+                chat_timeout_s=settings.chat_timeout_s,
+                extractive_max_sentences=settings.extractive_max_sentences,
+            ),
+            self._collection_model,
+        )
+
+    async def _collection_model(self, tenant: str, collection: str) -> str:
+        record = await self.core.collections.resolve(tenant, collection, "collections")
+        return record.model
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
-        return register(server, OrchestratorServicer(self.core))
+        return register(server, OrchestratorServicer(self.core, self.query))
 
     async def start(self, health: Health) -> None:
         """SERVING once the router and retrieval both serve; from then on health follows
@@ -72,10 +89,12 @@ class OrchestratorService:
             health,
         )
         self._peer_health.start()
+        await self.query.start()
         await self._peer_health.wait_serving()
 
     async def stop(self) -> None:
         if self._peer_health is not None:
             await self._peer_health.close()
+        await self.query.close()
         await self.router.close()
         await self.retrieval.close()

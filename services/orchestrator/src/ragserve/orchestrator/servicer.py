@@ -29,6 +29,7 @@ from ragserve.orchestrator.model import (
     IngestItem,
     MetadataType,
 )
+from ragserve.orchestrator.query.rpc import QueryRunner, query_events
 
 _PRIORITY: dict[int, int] = {
     common_pb2.PRIORITY_UNSPECIFIED: 1,
@@ -207,8 +208,9 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
-    def __init__(self, core: OrchestratorCore) -> None:
+    def __init__(self, core: OrchestratorCore, query: QueryRunner) -> None:
         self._core = core
+        self._query = query
 
     async def CreateCollection(
         self, request: pb.CreateCollectionRequest, context: Context
@@ -279,9 +281,8 @@ class OrchestratorServicer(orchestrator_pb2_grpc.OrchestratorServiceServicer):
     async def Query(
         self, request: pb.QueryRequest, context: Context
     ) -> AsyncIterator[pb.QueryResponse]:
-        # The query pipeline (ragserve.orchestrator.query) takes this method over.
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Query is not served yet")
-        yield pb.QueryResponse()
+        async for response in query_events(self._query, request, context):
+            yield response
 
 
 def register(server: grpc.aio.Server, servicer: OrchestratorServicer) -> list[str]:

@@ -3,17 +3,19 @@ the router and retrieval, the HTTP client of the chat generator, and the pipelin
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 
 from ragserve.api.embedding.v1 import embedding_pb2_grpc
 from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
+from ragserve.errors import Unavailable
 from ragserve.orchestrator.query.bindings import CollectionModelCache, Resolve
 from ragserve.orchestrator.query.chat import ChatConfig, ChatGenerator
 from ragserve.orchestrator.query.clients import RetrievalSearcher, RouterQueryEmbedder
 from ragserve.orchestrator.query.extractive import ExtractiveGenerator
-from ragserve.orchestrator.query.model import GeneratorKind
+from ragserve.orchestrator.query.model import GeneratorKind, QueryEvent, QueryRequest
 from ragserve.orchestrator.query.pipeline import QueryPipeline
 from ragserve.orchestrator.query.ports import AnswerGenerator
 from ragserve.runtime.channels import create_channel
@@ -39,31 +41,52 @@ class QueryConfig:
 
 
 class QueryBackend:
+    """Built with the service, started with it: gRPC channels and the HTTP client are
+    opened in :meth:`start`, inside the server's event loop (an aio channel made before
+    the loop runs is bound to another loop)."""
+
     def __init__(self, config: QueryConfig, resolve_model: Resolve) -> None:
-        self._router_channel = create_channel(config.router_address)
-        self._retrieval_channel = create_channel(config.retrieval_address)
-        self._http = httpx.AsyncClient(
+        self._config = config
+        self._resolve_model = resolve_model
+        self._pipeline: QueryPipeline | None = None
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def start(self) -> None:
+        config = self._config
+        router_channel = create_channel(config.router_address)
+        retrieval_channel = create_channel(config.retrieval_address)
+        http = httpx.AsyncClient(
             timeout=httpx.Timeout(config.chat_timeout_s, connect=_CHAT_CONNECT_S)
         )
+        self._closers = [
+            http.aclose,
+            lambda: router_channel.close(None),
+            lambda: retrieval_channel.close(None),
+        ]
         generators: dict[GeneratorKind, AnswerGenerator] = {
             GeneratorKind.EXTRACTIVE: ExtractiveGenerator(config.extractive_max_sentences)
         }
         if config.chat is not None:
-            generators[GeneratorKind.CHAT] = ChatGenerator(config.chat, self._http)
-        self.pipeline = QueryPipeline(
+            generators[GeneratorKind.CHAT] = ChatGenerator(config.chat, http)
+        self._pipeline = QueryPipeline(
             RouterQueryEmbedder(
-                embedding_pb2_grpc.EmbeddingRouterServiceStub(self._router_channel),
+                embedding_pb2_grpc.EmbeddingRouterServiceStub(router_channel),
                 config.peer_timeout_s,
             ),
             RetrievalSearcher(
-                retrieval_pb2_grpc.RetrievalServiceStub(self._retrieval_channel),
+                retrieval_pb2_grpc.RetrievalServiceStub(retrieval_channel),
                 config.peer_timeout_s,
             ),
-            CollectionModelCache(resolve_model, config.binding_ttl_s),
+            CollectionModelCache(self._resolve_model, config.binding_ttl_s),
             generators,
         )
 
+    def run(self, request: QueryRequest) -> AsyncIterator[QueryEvent]:
+        if self._pipeline is None:
+            raise Unavailable("the query pipeline is not started yet")
+        return self._pipeline.run(request)
+
     async def close(self) -> None:
-        await self._http.aclose()
-        await self._router_channel.close(None)
-        await self._retrieval_channel.close(None)
+        for close in self._closers:
+            await close()
+        self._closers = []

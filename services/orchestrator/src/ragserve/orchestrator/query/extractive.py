@@ -19,57 +19,100 @@ from ragserve.orchestrator.query.model import (
     Hit,
 )
 from ragserve.orchestrator.query.ports import AnswerPiece
-from ragserve.orchestrator.query.sentences import Sentence, split_sentences, terms
+from ragserve.orchestrator.query.sentences import Sentence, split_sentences, terms, word_count
 
 # The extractive answer's "tokens" are characters / 4 (English text averages about 4
 # characters per token), so max_tokens means the same length for both generators.
 _CHARS_PER_TOKEN = 4
+# Fewer words than this is a fragment (a heading), not an answer.
+_MIN_ANSWER_WORDS = 4
 
 
 @dataclass(frozen=True)
 class _Candidate:
     hit_index: int
     sentence: Sentence
+    # The question's topic words the sentence contains.
+    matched: frozenset[str]
+    # The hit's score, halved for fragments (headings, list labels) that say too little.
+    prior: float
+
+
+@dataclass(frozen=True)
+class _Scored:
+    candidate: _Candidate
     score: float
 
 
-def rank_sentences(question: str, hits: Sequence[Hit]) -> list[_Candidate]:
-    """Every sentence of ``hits`` that shares a topic word with the question, best first.
-
-    Score: share of the question's topic words present, times the hit's score, with a
-    slight preference for earlier hits on ties (stable sort)."""
+def _candidates(question: str, hits: Sequence[Hit]) -> tuple[list[_Candidate], dict[str, float]]:
+    """Every sentence of ``hits`` sharing a topic word with the question, and each topic
+    word's weight: its inverse sentence frequency within the hits (the words every
+    sentence repeats, like the product's name in its own manual, tell sentences apart
+    least)."""
     wanted = terms(question)
-    candidates: list[_Candidate] = []
-    for hit_index, hit in enumerate(hits):
-        for sentence in split_sentences(hit.text):
-            if not wanted:
-                break
-            overlap = len(wanted & terms(sentence.text)) / len(wanted)
-            if overlap > 0:
-                candidates.append(_Candidate(hit_index, sentence, overlap * max(hit.score, 1e-6)))
-    candidates.sort(key=lambda candidate: -candidate.score)
-    return candidates
+    sentences = [
+        (hit_index, sentence, terms(sentence.text))
+        for hit_index, hit in enumerate(hits)
+        for sentence in split_sentences(hit.text)
+    ]
+    count = len(sentences)
+    weights = {
+        term: math.log((count + 1) / (sum(term in found for _, _, found in sentences) + 0.5))
+        for term in wanted
+    }
+    candidates = [
+        _Candidate(
+            hit_index,
+            sentence,
+            frozenset(wanted & found),
+            max(hits[hit_index].score, 1e-6)
+            * (1.0 if word_count(sentence.text) >= _MIN_ANSWER_WORDS else 0.5),
+        )
+        for hit_index, sentence, found in sentences
+        if wanted & found
+    ]
+    return candidates, weights
+
+
+def _score(candidate: _Candidate, weights: dict[str, float], covered: set[str]) -> float:
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    fresh = sum(weights[term] for term in candidate.matched - covered)
+    return fresh / total * candidate.prior
 
 
 def choose_sentences(
     question: str, hits: Sequence[Hit], max_tokens: int, max_sentences: int
 ) -> list[_Candidate]:
-    """The sentences of the answer: best first, within the token budget; at least one
-    (the top hit's first sentence when no sentence shares a word with the question)."""
+    """The sentences of the answer, most relevant first, within the token budget.
+
+    Greedy coverage: each next sentence is scored by the question words no chosen
+    sentence contains yet, so the answer covers the question rather than repeating its
+    best-matched words. At least one sentence (the top hit's first when none shares a
+    word with the question)."""
+    candidates, weights = _candidates(question, hits)
     chosen: list[_Candidate] = []
+    covered: set[str] = set()
     budget = max_tokens
-    for candidate in rank_sentences(question, hits):
-        cost = math.ceil(len(candidate.sentence.text) / _CHARS_PER_TOKEN)
+    while candidates and len(chosen) < max_sentences and budget > 0:
+        best = max(
+            (_Scored(c, _score(c, weights, covered)) for c in candidates),
+            key=lambda item: item.score,
+        )
+        if best.score <= 0:
+            break
+        candidates = [c for c in candidates if c is not best.candidate]
+        cost = math.ceil(len(best.candidate.sentence.text) / _CHARS_PER_TOKEN)
         if chosen and cost > budget:
             continue
-        chosen.append(candidate)
+        chosen.append(best.candidate)
+        covered |= best.candidate.matched
         budget -= cost
-        if len(chosen) >= max_sentences or budget <= 0:
-            break
     if not chosen and hits:
         first = next(split_sentences(hits[0].text), None)
         if first is not None:
-            chosen.append(_Candidate(0, first, hits[0].score))
+            chosen.append(_Candidate(0, first, frozenset(), hits[0].score))
     return chosen
 
 

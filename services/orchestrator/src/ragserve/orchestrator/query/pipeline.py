@@ -281,6 +281,7 @@ class QueryPipeline:
                 # Part of the answer went out: appending another answer would garble it.
                 message = f"{failure}; the answer is cut short"
                 await emit(QueryWarning(WarningKind.GENERATOR_FAILED, subject, message[:1000]))
+                run.generator = generator.kind
                 return
             message = f"{failure}; answered extractively instead"
             await emit(QueryWarning(WarningKind.GENERATOR_FAILED, subject, message[:1000]))

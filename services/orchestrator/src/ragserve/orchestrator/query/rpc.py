@@ -5,16 +5,20 @@ the request's limits, then the pipeline's events as protos."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import trace
 
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
 from ragserve.orchestrator.query import convert
-from ragserve.orchestrator.query.pipeline import QueryPipeline
+from ragserve.orchestrator.query.model import QueryEvent, QueryRequest
 from ragserve.runtime import deadlines
 
 TRACE_ID_METADATA = "x-trace-id"
+
+
+class QueryRunner(Protocol):
+    def run(self, request: QueryRequest) -> AsyncIterator[QueryEvent]: ...
 
 
 def current_trace_id() -> str:
@@ -23,7 +27,7 @@ def current_trace_id() -> str:
 
 
 async def query_events(
-    pipeline: QueryPipeline, request: Any, context: Any
+    pipeline: QueryRunner, request: Any, context: Any
 ) -> AsyncIterator[pb.QueryResponse]:
     trace_id = current_trace_id()
     await context.send_initial_metadata(((TRACE_ID_METADATA, trace_id),))

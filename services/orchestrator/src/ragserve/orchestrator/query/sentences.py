@@ -69,7 +69,9 @@ _STOPWORDS = frozenset(
         "such",
     ]
 )
-_STEM_LENGTH = 5
+_STEM_LENGTH = 6
+# Inflections dropped before comparing words, longest first ("forms" meets "form").
+_SUFFIXES = ("ing", "ed", "es", "s")
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,19 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[Sentence]:
         yield Sentence(start, end, text[start:end])
 
 
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    return word[:_STEM_LENGTH]
+
+
 def terms(text: str) -> set[str]:
-    """Topic words, crudely stemmed (a prefix) so "parsing" meets "parsed"."""
+    """Topic words, crudely stemmed (inflection dropped, then a prefix) so that "parsing",
+    "parsed" and "parse" meet."""
     return {
-        word[:_STEM_LENGTH]
+        _stem(word)
         for word in (match.group().lower() for match in _WORD.finditer(text))
         if word not in _STOPWORDS and len(word) > 1
     }

@@ -1,0 +1,56 @@
+"""A caller that is cancelled cancels its outbound unary call, through every interceptor
+of a service channel (OpenTelemetry's aio interceptor awaits the call's status in a task
+of its own: cancelling the caller alone left the RPC running in the callee)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ragserve.runtime import channels
+from ragserve.runtime.channels import create_channel
+
+
+class SlowHealth(health_pb2_grpc.HealthServicer):
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def Check(self, request: object, context: object) -> health_pb2.HealthCheckResponse:
+        self.entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return health_pb2.HealthCheckResponse()
+
+
+@pytest.mark.parametrize("exporting", [True, False])
+async def test_cancelling_the_caller_cancels_the_rpc_in_the_callee(
+    monkeypatch: pytest.MonkeyPatch, exporting: bool
+) -> None:
+    # Exporting spans puts OpenTelemetry's client interceptors on the channel.
+    monkeypatch.setattr(channels, "exporting", lambda: exporting)
+    servicer = SlowHealth()
+    server = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with create_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+
+            async def call() -> None:
+                await stub.Check(health_pb2.HealthCheckRequest(), timeout=60)
+
+            caller = asyncio.create_task(call())
+            await asyncio.wait_for(servicer.entered.wait(), 30)
+            caller.cancel()
+            # While the channel is still open: the cancel itself reached the server.
+            await asyncio.wait_for(servicer.cancelled.wait(), 30)
+    finally:
+        await server.stop(0)
