@@ -5,32 +5,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prometheus_client import Histogram
+from prometheus_client.registry import Collector
 
 from ragserve.retrieval.metrics import SEARCH_DURATION
-from ragserve.runtime.interceptors import RPC_DURATION
+from ragserve.runtime.rpc_metrics import RPC_METRICS
 from ragserve.slo.promql import bucket_bound
 from ragserve.slo.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def bucket_bounds(histogram: Histogram) -> set[str]:
+def bucket_bounds(collector: Collector, histogram: str) -> set[str]:
     return {
         sample.labels["le"]
-        for family in histogram.collect()
+        for family in collector.collect()
         for sample in family.samples
-        if sample.name.endswith("_bucket")
+        if sample.name == histogram + "_bucket"
     }
 
 
 def test_latency_thresholds_are_bucket_bounds() -> None:
     # A child per histogram so that collect() lists its buckets.
-    RPC_DURATION.labels("slo.Test", "Bounds")
+    RPC_METRICS.method("slo.Test", "Bounds")
     SEARCH_DURATION.labels("slo-test")
     histograms = {
-        "grpc_server_handling_seconds": bucket_bounds(RPC_DURATION),
-        "ragserve_retrieval_search_duration_seconds": bucket_bounds(SEARCH_DURATION),
+        name: bucket_bounds(collector, name)
+        for name, collector in (
+            ("grpc_server_handling_seconds", RPC_METRICS),
+            ("ragserve_retrieval_search_duration_seconds", SEARCH_DURATION),
+        )
     }
     latency = [
         slo for slo in load_spec(ROOT / "deploy/slo/slos.yaml").slos if slo.kind == "latency"
