@@ -156,7 +156,9 @@ def main() -> None:
     texts = chunk_texts(documents, repository)
     raw_rate = in_process_rate(texts, repository)
 
-    with tempfile.TemporaryDirectory() as scratch:
+    # A killed retrieval's worker may still hold files in the scratch directory: a left-over
+    # must not cost the measured table.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as scratch:
         started: list[ServiceProcess | RedisServer] = []
         try:
             redis = RedisServer().start()
