@@ -12,7 +12,6 @@ then stops them in reverse order (SIGTERM, then SIGKILL after a grace period).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import os
 import queue
@@ -123,10 +122,25 @@ class Part:
         return self.process.poll() if self.process is not None else None
 
 
-def _set_parent_death_signal() -> None:
-    """Linux: the child gets SIGTERM if the launcher dies without stopping it (SIGKILL)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+# Linux: the child gets SIGTERM if the launcher dies without stopping it (SIGKILL). The flag
+# (PR_SET_PDEATHSIG) is set by a fresh interpreter that then execs the real command (the flag
+# survives execve), not by a preexec_fn: a preexec_fn makes subprocess fork() this process,
+# and gRPC's fork handlers then run in the child and can abort it before its exec (seen:
+# "Check failed: wakeup_fd_->Wakeup().ok()" in a service's log, the service never started).
+_EXEC_WITH_PARENT_DEATH_SIGNAL = (
+    "import ctypes, os, signal, sys\n"
+    "try:\n"
+    "    ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)\n"
+    "except OSError:\n"
+    "    pass\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])\n"
+)
+
+
+def _with_parent_death_signal(argv: list[str]) -> list[str]:
+    if sys.platform != "linux":
+        return argv
+    return [sys.executable, "-c", _EXEC_WITH_PARENT_DEATH_SIGNAL, *argv]
 
 
 @dataclass
@@ -229,13 +243,12 @@ class LocalSuite:
         log = part.log_path.open("ab")
         self._logs.append(log)
         part.process = subprocess.Popen(
-            argv,
+            _with_parent_death_signal(argv),
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_set_parent_death_signal if sys.platform == "linux" else None,
         )
         part.started_at = time.monotonic()
         self._set(part, "starting")
