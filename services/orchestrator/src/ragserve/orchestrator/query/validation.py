@@ -11,9 +11,11 @@ from typing import Any
 
 from ragserve.api.common.v1 import common_pb2
 from ragserve.errors import InvalidArgument
+from ragserve.orchestrator.validation import collection_name, shown, tenant
 
-NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# Query checks tenants and collection names as every other RPC does (re-exported for convert).
+__all__ = ["shown", "tenant"]
+
 # A metadata key, or a dotted path into nested metadata.
 METADATA_PATH = re.compile(r"[A-Za-z0-9_-]{1,64}(?:\.[A-Za-z0-9_-]{1,64}){0,3}")
 # Where the document's metadata sits in a chunk's payload (the ingest side's layout).
@@ -34,22 +36,6 @@ MAX_FILTER_CONDITIONS = 64
 MAX_FILTER_DEPTH = 4
 
 
-def shown(value: str, limit: int = 64) -> str:
-    """``value`` quoted for a message, cut to ``limit`` characters with its length."""
-    if len(value) <= limit:
-        return repr(value)
-    return f"{value[:limit]!r}... ({len(value)} characters)"
-
-
-def tenant(value: str) -> str:
-    if not NAME.fullmatch(value):
-        raise InvalidArgument(
-            "tenant",
-            f"{shown(value)} is not a valid tenant: use 1 to 64 letters, digits, '-' or '_'",
-        )
-    return value
-
-
 def collections(values: list[str]) -> tuple[str, ...]:
     if not values:
         raise InvalidArgument("collections", "name at least one collection")
@@ -60,12 +46,7 @@ def collections(values: list[str]) -> tuple[str, ...]:
     seen: set[str] = set()
     for index, name in enumerate(values):
         field = f"collections[{index}]"
-        if not COLLECTION_NAME.fullmatch(name):
-            raise InvalidArgument(
-                field,
-                f"{shown(name)} is not a valid collection name: use 1 to 64 letters, digits, "
-                "'-' or '_', starting with a letter or a digit",
-            )
+        collection_name(name, field)
         if name in seen:
             raise InvalidArgument(field, f"{name!r} is named twice")
         seen.add(name)
