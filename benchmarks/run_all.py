@@ -15,7 +15,11 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("benchmarks.inference.bench_inference", ["--seconds", "6"], ["--seconds", "15"]),
     ("benchmarks.embedding_router.bench_router", ["--seconds", "4"], ["--seconds", "10"]),
     ("benchmarks.retrieval.bench_retrieval", ["--quick"], []),
-    ("benchmarks.orchestrator.bench_ingest", ["--documents", "300"], ["--documents", "10000"]),
+    (
+        "benchmarks.orchestrator.bench_ingest",
+        ["--documents", "300", "--sample", "300"],
+        ["--documents", "10000"],
+    ),
     (
         "benchmarks.orchestrator.bench_query",
         [

@@ -10,16 +10,17 @@ which closes when it exits. Logs go to stderr; stdout carries only the result.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
 from ragserve.retrieval import edge_engine
 from ragserve.retrieval.specs import spec_from_json
+from ragserve.runtime.logs import configure_logging, stop_logging
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # JSON lines on stderr like the service's (stdout carries only the result).
+    configure_logging("retrieval")
     shard_dir, spec_json, options_json = argv
     options = json.loads(options_json)
     calibration = edge_engine.build_index(
@@ -29,6 +30,7 @@ def main(argv: list[str]) -> int:
         require_faster=bool(options["require_faster"]),
     )
     print(json.dumps(calibration.to_json()), flush=True)
+    stop_logging()
     return 0
 
 

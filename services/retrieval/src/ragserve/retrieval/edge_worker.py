@@ -69,6 +69,7 @@ from ragserve.retrieval.names import collection_of
 from ragserve.retrieval.search_calibration import Calibration
 from ragserve.retrieval.specs import spec_to_json
 from ragserve.retrieval.store import VectorStoreFault
+from ragserve.runtime.logs import configure_logging, stop_logging
 
 logger = logging.getLogger("ragserve.retrieval.edge_worker")
 
@@ -546,7 +547,8 @@ def worker_main(
     connection: multiprocessing.connection.Connection, data_dir: str, settings: WorkerSettings
 ) -> None:
     """Entry point of the worker process (started with the ``spawn`` method)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # The same JSON lines as the service's own, so its log readers see the worker's records.
+    configure_logging("retrieval")
     worker = EdgeWorker(Path(data_dir), settings)
     try:
         worker.open()
@@ -561,6 +563,7 @@ def worker_main(
         worker.serve(connection)
     finally:
         worker.close()
+        stop_logging()
 
 
 __all__ = ["EdgeWorker", "WorkerSettings", "decode_error", "encode_error", "worker_main"]
