@@ -25,6 +25,8 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
         [
             "--chunks",
             "10000",
+            "--index-threshold",
+            "5000",
             "--rounds",
             "5",
             "--out",
