@@ -38,17 +38,15 @@ import platform
 import statistics
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 import numpy as np
-from google.protobuf import struct_pb2
 
 from benchmarks import real_texts
-from ragserve.api.common.v1 import common_pb2
+from benchmarks.bulk_collection import add_passages, index_state, wait_for_index
 from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
 from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc
@@ -68,7 +66,6 @@ MEDIA_TYPES = {
 TENANT = "bench"
 # Passages kept out of the collection: the outside queries of the recall@10 measurement.
 HELD_OUT = 300
-UPSERT_BATCH = 1024
 STAGES = ("STAGE_EMBED", "STAGE_SEARCH", "STAGE_MERGE")
 
 
@@ -100,71 +97,6 @@ async def ingest(stub: Any, collection: str) -> int:
             raise RuntimeError(f"ingest failed: {ack}")
         chunks += ack.chunks
     return chunks
-
-
-def passage_point(index: int, text: str, vector: np.ndarray) -> rpb.Point:
-    """A real passage as the orchestrator stores a chunk (eight chunks to a document)."""
-    payload = struct_pb2.Struct()
-    payload.update(
-        {
-            "document_id": f"docstrings-{index // 8}",
-            "content_hash": "docstrings",
-            "chunk_index": index % 8,
-            "chunk_count": 8,
-            "text": text,
-            "start": 0,
-            "end": len(text),
-            "media_type": "text/plain",
-            "metadata": {},
-        }
-    )
-    return rpb.Point(
-        id=common_pb2.PointId(uuid=str(uuid.uuid5(uuid.NAMESPACE_OID, f"passage-{index}"))),
-        vector=vector.tolist(),
-        payload=payload,
-    )
-
-
-async def add_passages(
-    retrieval: Any, collection: str, texts: list[str], vectors: np.ndarray
-) -> None:
-    async def batches() -> Any:
-        for start in range(0, len(texts), UPSERT_BATCH):
-            stop = min(start + UPSERT_BATCH, len(texts))
-            yield rpb.UpsertRequest(
-                tenant=TENANT,
-                collection=collection,
-                points=[passage_point(i, texts[i], vectors[i]) for i in range(start, stop)],
-            )
-
-    await retrieval.Upsert(batches(), timeout=3600)
-
-
-def wait_for_index(
-    suite: Any, collection: str, points: int, threshold: int, timeout_s: float
-) -> str:
-    """Retrieval's log line about the collection's index build, once it has finished
-    (awaited by notification); "" when the collection is below the index threshold."""
-    if threshold <= 0 or points < threshold:
-        return ""
-
-    def finished(record: dict[str, Any]) -> bool:
-        message = str(record.get("message", ""))
-        return (
-            message.startswith("index build of")
-            and f"{collection}" in message
-            and (" done " in message or " failed " in message)
-        )
-
-    record = suite.retrieval.wait_for_record(finished, timeout_s=timeout_s)
-    return str(record["message"])
-
-
-async def index_state(retrieval: Any, collection: str) -> str:
-    info = await retrieval.DescribeCollection(
-        rpb.DescribeCollectionRequest(tenant=TENANT, name=collection), timeout=60
-    )
-    return rpb.IndexState.Name(info.collection.index_state)
 
 
 def _index_figures(address: str, vectors: list[list[float]]) -> dict[str, float]:
@@ -378,12 +310,17 @@ async def prepare(
         await ingest(stub, "bulk")
         extra = max(0, min(chunks - real_chunks, len(passages) - HELD_OUT))
         started = time.perf_counter()
-        await add_passages(retrieval, "bulk", passages[:extra], vectors[:extra])
+        await add_passages(retrieval, TENANT, "bulk", passages[:extra], vectors[:extra])
         print(f"{extra} passages upserted in {time.perf_counter() - started:.1f}s", flush=True)
         build = await asyncio.to_thread(
-            wait_for_index, suite, "bulk", real_chunks + extra, index_threshold, index_wait_s
+            wait_for_index,
+            suite.retrieval,
+            "bulk",
+            real_chunks + extra,
+            index_threshold,
+            index_wait_s,
         )
-        state = await index_state(retrieval, "bulk")
+        state = await index_state(retrieval, TENANT, "bulk")
         scores, corpus_vectors = await quality(stub, router, retrieval, queries())
         held_out = [list(map(float, v)) for v in vectors[len(vectors) - HELD_OUT :]]
         return Prepared(real_chunks + extra, state, build, scores, held_out + corpus_vectors)
