@@ -22,6 +22,7 @@ from typing import Any
 
 import grpc
 import pytest
+from orchestrator_suite import wait_health
 
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
@@ -873,6 +874,9 @@ async def test_router_down_is_unavailable_naming_the_model(
     await query(stub, request("sourdough starter"))  # the binding cached: only Embed fails
     suite.router.kill()
     try:
+        # The orchestrator says so in its health, and a query says which model it could
+        # not embed.
+        await wait_health(suite.orchestrator.address, serving=False)
         await expect_error_prefix(
             stub,
             request("a question for a router that is gone"),
