@@ -22,6 +22,7 @@ from typing import Any
 
 import grpc
 import pytest
+from orchestrator_suite import wait_health
 
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
@@ -131,6 +132,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             },
             router_env=router_env,
             orchestrator_env={
+                # Bindings stay cached for the whole module: the tests that freeze
+                # retrieval's engine warm them first, and a binding that expired meanwhile
+                # (a slow machine) would be read from the frozen engine, not the search.
+                "RAGSERVE_ORCHESTRATOR_COLLECTION_BINDING_TTL_S": "3600",
                 "RAGSERVE_ORCHESTRATOR_CHAT_URL": chat.url,
                 "RAGSERVE_ORCHESTRATOR_CHAT_MODEL": "tiny-chat",
                 "RAGSERVE_ORCHESTRATOR_CHAT_API_KEY_ENV": CHAT_KEY_ENV,
@@ -594,14 +599,49 @@ def embed_calls(world: World, code: str) -> float:
     )
 
 
+def search_calls(world: World, code: str) -> float:
+    return metric(
+        scrape(world.suite.retrieval),
+        "grpc_server_handled_total",
+        grpc_method="Search",
+        grpc_code=code,
+    )
+
+
 @contextmanager
-def stopped(process: Any) -> Iterator[None]:
+def frozen(pid: int) -> Iterator[None]:
     """The process frozen (SIGSTOP): calls to it hang until it is thawed (SIGCONT)."""
-    os.kill(process.process.pid, signal.SIGSTOP)
+    os.kill(pid, signal.SIGSTOP)
     try:
         yield
     finally:
-        os.kill(process.process.pid, signal.SIGCONT)
+        os.kill(pid, signal.SIGCONT)
+
+
+def stopped(process: Any) -> Any:
+    """A whole service frozen: its calls hang, its /metrics too."""
+    return frozen(process.process.pid)
+
+
+def engine_frozen(world: World) -> Any:
+    """Retrieval's engine worker frozen, its gRPC server not: a Search is received and
+    counted in flight (its handler awaits the engine's answer), and retrieval's /metrics
+    still answers, so the test can see the call end on retrieval's side."""
+    workers = world.suite.retrieval.spawned_children()
+    assert len(workers) == 1, workers
+    return frozen(workers[0])
+
+
+async def searching(world: World, stub: pb_grpc.OrchestratorServiceStub, text: str) -> Any:
+    """A Query of ``text`` whose retrieval Search is held in flight (the engine frozen by
+    the caller), once retrieval counts it in flight."""
+    call = stub.Query(request(text), timeout=60)
+    assert (await call.read()).WhichOneof("event") == "start"
+    in_flight = await asyncio.to_thread(
+        wait_for_metric, world.suite.retrieval, "grpc_server_in_flight", 1, grpc_method="Search"
+    )
+    assert in_flight == 1
+    return call
 
 
 async def test_client_cancel_cancels_the_router_call(
@@ -662,12 +702,40 @@ async def test_client_cancel_cancels_the_chat_call(
         world.chat.behaviour = "answer"
 
 
-async def test_a_deadline_ends_a_query_stuck_in_retrieval(
+async def test_client_cancel_cancels_the_retrieval_search(
     world: World, stub: pb_grpc.OrchestratorServiceStub
 ) -> None:
     # Embedded and bound once first, so the only call left to hang is the search.
+    await query(stub, request("why is basalt dark?"))
+    before = search_calls(world, "CANCELLED")
+    with engine_frozen(world):
+        call = await searching(world, stub, "why is basalt dark?")
+        call.cancel()
+        after = await asyncio.to_thread(
+            wait_for_metric,
+            world.suite.retrieval,
+            "grpc_server_handled_total",
+            before + 1,
+            grpc_method="Search",
+            grpc_code="CANCELLED",
+        )
+        assert after == before + 1
+        # Ended on retrieval's side while its engine is still frozen: by the cancellation.
+        in_flight = metric(
+            scrape(world.suite.retrieval), "grpc_server_in_flight", grpc_method="Search"
+        )
+        assert in_flight == 0
+
+
+async def test_a_deadline_ends_a_query_stuck_in_retrieval(
+    world: World, stub: pb_grpc.OrchestratorServiceStub
+) -> None:
+    def ended() -> float:
+        return search_calls(world, "DEADLINE_EXCEEDED") + search_calls(world, "CANCELLED")
+
     await query(stub, request("spring tides at full moon"))
-    with stopped(world.suite.retrieval):
+    before = ended()
+    with engine_frozen(world):
         started = time.monotonic()
         late = stub.Query(request("spring tides at full moon"), timeout=1.5)
         events: list[Any] = []
@@ -675,10 +743,36 @@ async def test_a_deadline_ends_a_query_stuck_in_retrieval(
             async for event in late:
                 events.append(event)
         elapsed = time.monotonic() - started
-    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert kinds(events) == ["start"]
-    # Ended by the caller's deadline, not by the orchestrator's own peer timeout (60 s).
-    assert elapsed < 10
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert kinds(events) == ["start"]
+        # Ended by the caller's deadline, not by the orchestrator's own peer timeout
+        # (60 s); and the search it was waiting for ended with it on retrieval's side.
+        assert elapsed < 10
+        assert await asyncio.to_thread(poll, ended, before + 1) == before + 1
+
+
+async def test_a_deadline_during_the_chat_answer_cancels_the_chat_call(
+    world: World, stub: pb_grpc.OrchestratorServiceStub
+) -> None:
+    world.chat.behaviour = "stall"
+    world.chat.disconnected.clear()
+    world.chat.stalled.clear()
+    try:
+        # Long enough to reach the chat call on a loaded machine; it then stalls there.
+        call = stub.Query(
+            request("basalt", answer=pb.AnswerOptions(generator=pb.GENERATOR_CHAT)), timeout=10
+        )
+        events: list[Any] = []
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            async for event in call:
+                events.append(event)
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert world.chat.stalled.is_set()
+        assert kinds(events) == ["start", "hits"]
+        # The stalled completion's connection was closed by the orchestrator.
+        assert await asyncio.to_thread(world.chat.disconnected.wait, 30)
+    finally:
+        world.chat.behaviour = "answer"
 
 
 # ---- one trace per query ----
@@ -767,3 +861,50 @@ async def test_concurrent_queries_keep_their_traces_apart(
         # Exactly this query's own calls: one embed and one search.
         assert len([s for s in below if s.name.endswith("/Embed") and s.kind == 2]) == 1
         assert len([s for s in below if s.name.endswith("/Search") and s.kind == 2]) == 1
+
+
+# ---- a peer down ----
+
+
+async def test_router_down_is_unavailable_naming_the_model(
+    world: World, stub: pb_grpc.OrchestratorServiceStub
+) -> None:
+    """Last in the module: it kills the router, and brings it back on its port."""
+    suite = world.suite
+    await query(stub, request("sourdough starter"))  # the binding cached: only Embed fails
+    suite.router.kill()
+    try:
+        # The orchestrator says so in its health, and a query says which model it could
+        # not embed.
+        await wait_health(suite.orchestrator.address, serving=False)
+        await expect_error_prefix(
+            stub,
+            request("a question for a router that is gone"),
+            grpc.StatusCode.UNAVAILABLE,
+            f"cannot embed the query with model '{DEFAULT_MODEL}': embedding router: ",
+        )
+    finally:
+        successor = suite.router.successor()
+        successor.start(timeout_s=120)
+        suite.router = successor
+        suite.started.append(successor)
+    # Back: the orchestrator serves again, and answers through the same channel.
+    await asyncio.to_thread(suite.orchestrator.wait_ready, 60)
+    events, _ = await query(stub, request("a question for a router that is back"))
+    assert kinds(events) == ["start", "hits", "done"]
+
+
+async def expect_error_prefix(
+    stub: pb_grpc.OrchestratorServiceStub,
+    message: pb.QueryRequest,
+    code: grpc.StatusCode,
+    prefix: str,
+) -> None:
+    call = stub.Query(message, timeout=60)
+    received: list[Any] = []
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for event in call:
+            received.append(event)
+    assert caught.value.code() == code, caught.value.details()
+    assert caught.value.details().startswith(prefix), caught.value.details()
+    assert kinds(received) == ["start"]

@@ -160,3 +160,31 @@ async def test_cancelling_the_consumer_closes_the_connection(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await asyncio.to_thread(server.disconnected.wait, 30)
+
+
+@pytest.mark.parametrize("steps_between", range(6))
+async def test_cancelled_twice_at_once_still_closes_the_connection(
+    server: ChatServer,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    steps_between: int,
+) -> None:
+    """A query's deadline and the server ending the call cancel the answer twice at once;
+    the second cancellation, wherever it lands in the first one's clean-up, must not leave
+    the completion's connection open (httpx's own clean-up does not survive it)."""
+    server.behaviour = "stall"
+    chat = generator(server, client, monkeypatch)
+
+    async def consume() -> None:
+        async for _ in chat.generate("q", HITS, AnswerOptions()):
+            pass
+
+    task = asyncio.create_task(consume())
+    assert await asyncio.to_thread(server.stalled.wait, 30)
+    task.cancel()
+    for _ in range(steps_between):
+        await asyncio.sleep(0)  # one event-loop step: where the second cancellation lands
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await asyncio.to_thread(server.disconnected.wait, 30)

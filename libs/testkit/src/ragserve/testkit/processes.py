@@ -170,6 +170,33 @@ class ServiceProcess:
             self.process.wait()
             raise ServiceFailed(f"{self.name} ignored SIGTERM:\n{self.log_tail()}") from None
 
+    def successor(self) -> ServiceProcess:
+        """A new, unstarted process of this service with this one's environment, on this
+        one's gRPC port: to bring back a killed service where its clients still look for
+        it (their channels reconnect to the same address)."""
+        if not self.grpc_port:
+            raise ServiceFailed(f"{self.name} has no port yet: start it first")
+        return ServiceProcess(
+            self.name,
+            {**self.env, f"{env_prefix(self.name)}PORT": str(self.grpc_port)},
+            cwd=self.cwd,
+        )
+
+    def spawned_children(self) -> list[int]:
+        """The live children this service started with multiprocessing's spawn (e.g.
+        retrieval's embedded engine worker), for tests that signal them. A killed child
+        not yet reaped has no command line any more, so it is left out."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        children = [
+            int(child)
+            for task in Path(f"/proc/{self.process.pid}/task").iterdir()
+            for child in _read_bytes(task / "children").split()
+        ]
+        return [
+            pid for pid in children if b"spawn_main" in _read_bytes(Path(f"/proc/{pid}/cmdline"))
+        ]
+
     def kill(self) -> None:
         """SIGKILL: the crash case (no flush, no goodbye)."""
         if self.process is not None and self.process.poll() is None:
@@ -184,6 +211,13 @@ class ServiceProcess:
             self.stop()
         finally:
             self.kill()
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the thread or process is gone meanwhile
+        return b""
 
 
 def _parse(line: str) -> dict[str, Any]:

@@ -1,8 +1,15 @@
 """The orchestrator is SERVING only while it can work: while both the embedding router and
-retrieval report SERVING on their own ``grpc.health.v1``.
+retrieval report SERVING on their own ``grpc.health.v1``, and the channel the
+orchestrator's calls to each go over is connected.
 
 One watcher per peer follows the peer's health ``Watch`` stream (reconnecting when it
 breaks, after a short backoff); every change is published in order by one task.
+
+The watch runs on a channel of its own (untraced: a watch lasts as long as the process,
+and is no request's work; and without retries, so a broken watch is seen at once). That
+channel and the calls' channel reconnect on their own schedules after a peer comes back,
+so a SERVING from the watch waits for the calls' channel to be READY as well: SERVING
+then means a call made now reaches the peer.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from collections.abc import Mapping
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ragserve.runtime.channels import create_channel
+from ragserve.orchestrator.peer_channels import peer_channel
 from ragserve.runtime.server import Health
 
 log = logging.getLogger("ragserve.orchestrator.health")
@@ -24,8 +31,16 @@ _RECONNECT_S = 0.5
 
 
 class PeerHealth:
-    def __init__(self, peers: Mapping[str, str], health: Health) -> None:
+    def __init__(
+        self,
+        peers: Mapping[str, str],
+        health: Health,
+        call_channels: Mapping[str, grpc.aio.Channel] | None = None,
+    ) -> None:
+        """``peers``: name → address; ``call_channels``: name → the channel the
+        orchestrator's calls to that peer go over (a peer is SERVING only once it is READY)."""
         self._addresses = dict(peers)
+        self._call_channels = dict(call_channels or {})
         self._health = health
         self._serving = dict.fromkeys(peers, False)
         self._published: bool | None = None
@@ -36,7 +51,7 @@ class PeerHealth:
 
     def start(self) -> None:
         for name, address in self._addresses.items():
-            channel = create_channel(address, retry=False, trace=False)
+            channel = peer_channel(address, retry=False, trace=False)
             self._channels.append(channel)
             self._tasks.append(asyncio.create_task(self._watch(name, channel)))
         self._tasks.append(asyncio.create_task(self._publish()))
@@ -71,7 +86,11 @@ class PeerHealth:
             try:
                 call = stub.Watch(health_pb2.HealthCheckRequest(service=""), wait_for_ready=True)
                 async for response in call:
-                    self._set(name, response.status == health_pb2.HealthCheckResponse.SERVING)
+                    serving = response.status == health_pb2.HealthCheckResponse.SERVING
+                    calls = self._call_channels.get(name)
+                    if serving and calls is not None:
+                        await calls.channel_ready()
+                    self._set(name, serving)
             except grpc.aio.AioRpcError:
                 pass
             self._set(name, False)

@@ -11,7 +11,9 @@ from google.protobuf import json_format, struct_pb2
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.retrieval.v1 import retrieval_pb2 as pb
 from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
+from ragserve.errors import Unavailable
 from ragserve.orchestrator.model import MetadataType
+from ragserve.orchestrator.peer_channels import peer_channel
 from ragserve.orchestrator.peer_errors import translate
 from ragserve.orchestrator.peers import (
     Hit,
@@ -23,7 +25,6 @@ from ragserve.orchestrator.peers import (
     StoredCollection,
     Vector,
 )
-from ragserve.runtime.channels import create_channel
 
 PEER = "retrieval"
 _SCHEMA = {
@@ -77,13 +78,29 @@ class RetrievalClient:
     def open(self) -> None:
         """Opens the channel; on the event loop that will use it (aio channels bind to it)."""
         if self._channel is None:
-            self._channel = create_channel(self._address)
+            self._channel = peer_channel(self._address)
             self._stub = retrieval_pb2_grpc.RetrievalServiceStub(self._channel)
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The channel this client's calls (and Query's) go over (after :meth:`open`)."""
+        if self._channel is None:
+            raise Unavailable(f"{PEER}: the channel is not open yet")
+        return self._channel
+
+    @property
+    def stub(self) -> Any:
+        """Retrieval's stub over this client's channel, for the Query side: one channel
+        per peer, shared by ingest and query (after :meth:`open`)."""
+        if self._stub is None:
+            raise Unavailable(f"{PEER}: the channel is not open yet")
+        return self._stub
 
     async def close(self) -> None:
         if self._channel is not None:
             await self._channel.close(grace=None)
             self._channel = None
+            self._stub = None
 
     async def _call(self, method: Any, request: Any) -> Any:
         try:

@@ -50,8 +50,6 @@ class OrchestratorService:
         self._peer_health: PeerHealth | None = None
         self.query = QueryBackend(
             QueryConfig(
-                router_address=self.router_address,
-                retrieval_address=self.retrieval_address,
                 peer_timeout_s=settings.peer_timeout_s,
                 binding_ttl_s=settings.collection_binding_ttl_s,
                 chat=settings.chat_config(),
@@ -84,12 +82,15 @@ class OrchestratorService:
         # different loop" on the first call otherwise).
         self.router.open()
         self.retrieval.open()
+        # Query calls the peers over these same channels (one per peer); the health
+        # watchers below keep their own untraced, non-retrying ones.
+        await self.query.start(self.router.stub, self.retrieval.stub)
         self._peer_health = PeerHealth(
             {"embedding_router": self.router_address, "retrieval": self.retrieval_address},
             health,
+            {"embedding_router": self.router.channel, "retrieval": self.retrieval.channel},
         )
         self._peer_health.start()
-        await self.query.start()
         await self._peer_health.wait_serving()
 
     async def stop(self) -> None:

@@ -1,15 +1,16 @@
-"""The Query side's parts, built from settings and closed with the service: channels to
-the router and retrieval, the HTTP client of the chat generator, and the pipeline."""
+"""The Query side's parts, built from settings and closed with the service: the HTTP
+client of the chat generator and the pipeline, over the router and retrieval stubs the
+service's ingest clients already hold: one channel (one connection) per peer, shared by
+ingest and query."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
-from ragserve.api.embedding.v1 import embedding_pb2_grpc
-from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
 from ragserve.errors import Unavailable
 from ragserve.orchestrator.query.bindings import CollectionModelCache, Resolve
 from ragserve.orchestrator.query.chat import ChatConfig, ChatGenerator
@@ -18,7 +19,6 @@ from ragserve.orchestrator.query.extractive import ExtractiveGenerator
 from ragserve.orchestrator.query.model import GeneratorKind, QueryEvent, QueryRequest
 from ragserve.orchestrator.query.pipeline import QueryPipeline
 from ragserve.orchestrator.query.ports import AnswerGenerator
-from ragserve.runtime.channels import create_channel
 
 # Seconds to open a connection to the chat endpoint (the whole call is bounded by the
 # query's deadline and chat_timeout_s).
@@ -27,8 +27,6 @@ _CHAT_CONNECT_S = 5.0
 
 @dataclass(frozen=True)
 class QueryConfig:
-    router_address: str
-    retrieval_address: str
     # Seconds a router or retrieval call may take when the caller set no deadline.
     peer_timeout_s: float
     # Seconds a collection → model binding is reused.
@@ -41,9 +39,9 @@ class QueryConfig:
 
 
 class QueryBackend:
-    """Built with the service, started with it: gRPC channels and the HTTP client are
-    opened in :meth:`start`, inside the server's event loop (an aio channel made before
-    the loop runs is bound to another loop)."""
+    """Built with the service, started with it: the HTTP client is opened in :meth:`start`,
+    inside the server's event loop, over the peers' stubs the service opened there (an aio
+    channel made before the loop runs is bound to another loop)."""
 
     def __init__(self, config: QueryConfig, resolve_model: Resolve) -> None:
         self._config = config
@@ -51,32 +49,22 @@ class QueryBackend:
         self._pipeline: QueryPipeline | None = None
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
-    async def start(self) -> None:
+    async def start(self, router_stub: Any, retrieval_stub: Any) -> None:
+        """``router_stub``: an ``EmbeddingRouterServiceStub``, ``retrieval_stub``: a
+        ``RetrievalServiceStub``, on channels the caller owns (and closes)."""
         config = self._config
-        router_channel = create_channel(config.router_address)
-        retrieval_channel = create_channel(config.retrieval_address)
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(config.chat_timeout_s, connect=_CHAT_CONNECT_S)
         )
-        self._closers = [
-            http.aclose,
-            lambda: router_channel.close(None),
-            lambda: retrieval_channel.close(None),
-        ]
+        self._closers = [http.aclose]
         generators: dict[GeneratorKind, AnswerGenerator] = {
             GeneratorKind.EXTRACTIVE: ExtractiveGenerator(config.extractive_max_sentences)
         }
         if config.chat is not None:
             generators[GeneratorKind.CHAT] = ChatGenerator(config.chat, http)
         self._pipeline = QueryPipeline(
-            RouterQueryEmbedder(
-                embedding_pb2_grpc.EmbeddingRouterServiceStub(router_channel),
-                config.peer_timeout_s,
-            ),
-            RetrievalSearcher(
-                retrieval_pb2_grpc.RetrievalServiceStub(retrieval_channel),
-                config.peer_timeout_s,
-            ),
+            RouterQueryEmbedder(router_stub, config.peer_timeout_s),
+            RetrievalSearcher(retrieval_stub, config.peer_timeout_s),
             CollectionModelCache(self._resolve_model, config.binding_ttl_s),
             generators,
         )

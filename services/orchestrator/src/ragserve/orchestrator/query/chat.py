@@ -10,6 +10,7 @@ what the client sees.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Sequence
@@ -36,6 +37,12 @@ DEFAULT_SYSTEM_PROMPT = (
 DEFAULT_PROMPT_TEMPLATE = "Context:\n{context}\n\nQuestion: {question}"
 # Error bodies are quoted in warnings: keep them short.
 _MAX_ERROR_CHARS = 200
+# Answer pieces read from the endpoint ahead of the pipeline (a slow reader slows the read).
+_BUFFERED_PIECES = 16
+
+
+class _End:
+    """The completion streamed to its end."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,44 @@ class ChatGenerator:
         self, question: str, hits: Sequence[Hit], options: AnswerOptions
     ) -> AsyncIterator[AnswerPiece]:
         context = hits[: options.max_context_chunks]
+        pieces: asyncio.Queue[AnswerPiece | _End | Exception] = asyncio.Queue(_BUFFERED_PIECES)
+        exchange = asyncio.create_task(self._exchange(question, context, options, pieces))
+        try:
+            while True:
+                item = await pieces.get()
+                if isinstance(item, _End):
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            # The HTTP exchange runs in a task of its own so that it is cancelled once, here,
+            # however often the query is: a query's deadline and the server ending the call
+            # cancel it twice at once, and httpx's clean-up after a cancellation (closing
+            # the connection, which is how the endpoint learns to stop generating) does not
+            # survive a second one landing in it. Waited for without passing on a further
+            # cancellation of ours (asyncio.wait does not cancel what it waits for).
+            exchange.cancel()
+            await asyncio.wait({exchange})
+
+    async def _exchange(
+        self,
+        question: str,
+        context: Sequence[Hit],
+        options: AnswerOptions,
+        out: asyncio.Queue[AnswerPiece | _End | Exception],
+    ) -> None:
+        try:
+            async for piece in self._stream(question, context, options):
+                await out.put(piece)
+        except Exception as error:  # GeneratorFailed, or a bug: the reader raises it
+            await out.put(error)
+        else:
+            await out.put(_End())
+
+    async def _stream(
+        self, question: str, context: Sequence[Hit], options: AnswerOptions
+    ) -> AsyncIterator[AnswerPiece]:
         markers = MarkerCitations(context)
         try:
             async with self.client.stream(
