@@ -17,6 +17,20 @@ from ragserve.api.retrieval.v1 import retrieval_pb2 as rpb
 from ragserve.testkit.processes import ServiceProcess
 
 UPSERT_BATCH = 1024
+# Passages beyond the collection's: outside queries (recall@10) for the benches that want
+# them. Part of the cached embedding set's size, so every bench asks for the same set.
+HELD_OUT = 500
+
+
+def real_passages(chunks: int) -> tuple[list[str], np.ndarray]:
+    """``chunks + HELD_OUT`` real passages and their embeddings (cached across benches)."""
+    from benchmarks import real_texts
+    from ragserve.model_setup import default_repository, ensure_models
+
+    repository = default_repository()
+    ensure_models(repository, report=lambda _line: None)
+    texts = real_texts.passages(chunks + HELD_OUT)
+    return texts, real_texts.embeddings(texts, repository)
 
 
 def passage_point(index: int, text: str, vector: np.ndarray) -> rpb.Point:

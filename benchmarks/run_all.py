@@ -39,7 +39,11 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
         ["--calls", "2000", "--rounds", "3"],
         ["--calls", "5000", "--rounds", "5"],
     ),
-    ("benchmarks.gateway.bench_gateway", ["--chunks", "2000", "--seconds", "5"], []),
+    (
+        "benchmarks.gateway.bench_gateway",
+        ["--chunks", "10000", "--index-threshold", "5000", "--seconds", "5"],
+        [],
+    ),
 ]
 
 

@@ -1,12 +1,14 @@
 """Gateway benchmark: what the public edge adds to a query, side by side in one run.
 
 Starts the suite as real processes (Redis, inference, retrieval on Qdrant Edge, the
-embedding router, the orchestrator) and a gateway in front, fills one collection with
-``--chunks`` one-chunk documents through the gateway's Ingest, then measures, alternating
-the two paths call by call so both see the same machine:
+embedding router, the orchestrator) and a gateway in front, creates one collection through
+the gateway and fills it with ``--chunks`` real passages with their real embeddings,
+written straight into retrieval (benchmarks/bulk_collection.py: the same set the query
+benchmark uses), waits for retrieval's HNSW build once it passes its index threshold,
+then measures, alternating the two paths call by call so both see the same machine:
 
-- one client, the same query text every time (its embedding cached after the first call),
-  ``top_k`` 5, hits only: p50/p99 through the gateway and straight to the orchestrator,
+- one client, the project corpus's 30 queries in turn (their embeddings cached by a
+  warm-up pass), ``top_k`` 5, hits only: p50/p99 through the gateway and straight to the orchestrator,
   the difference (what the gateway adds: key check, rate limit in Redis, validation,
   conversion, one more gRPC hop), and each hop's share from the final event's stage
   timings (embed, search, merge) against the end-to-end time;
@@ -18,8 +20,7 @@ the two paths call by call so both see the same machine:
 The clients run in a child process (the parent reads every service's log lines, which
 would otherwise compete with the clients for the GIL). Prints a markdown table and writes
 it to ``docs/bench/gateway.md`` (not with ``--smoke``). ``--chunks 100000`` is the
-published size; filling it through Ingest takes a while (documents/s as measured by the
-orchestrator's own benchmark).
+published size.
 Run: ``uv run python -m benchmarks.gateway.bench_gateway [--smoke]``.
 """
 
@@ -27,22 +28,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing
 import os
 import platform
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import grpc
 
+from benchmarks.bulk_collection import add_passages, index_state, real_passages, wait_for_index
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as orch
 from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc as orch_grpc
+from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
 from ragserve.testkit.gateway import admin_key, bearer, create_key, gateway_env
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.suite import start_suite
@@ -50,36 +54,36 @@ from ragserve.testkit.suite import start_suite
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = "bench"
 TENANT = "bench"
-QUERY = "how do glaciers shape mountain valleys over thousands of years"
-TOPICS = ["glaciers", "volcanoes", "tides", "bread", "owls", "rivers", "deserts", "comets"]
+CORPUS_QUERIES = ROOT / "services" / "orchestrator" / "tests" / "data" / "corpus" / "queries.json"
+MODEL = "all-minilm-l6-v2"
 
 
-def _document(n: int) -> pb.Document:
-    topic = TOPICS[n % len(TOPICS)]
-    text = f"Note {n} on {topic}: observation {n * 7919 % 10007} recorded in field book {n // 97}."
-    return pb.Document(sequence=n + 1, id=f"doc-{n}", text=text)
+def queries() -> list[str]:
+    return [case["query"] for case in json.loads(CORPUS_QUERIES.read_text())]
 
 
-async def fill(gateway: str, key: str, chunks: int) -> float:
-    """Ingests ``chunks`` one-chunk documents through the gateway; returns documents/s."""
-    async with grpc.aio.insecure_channel(gateway) as channel:
+async def fill(
+    gateway: str, retrieval: ServiceProcess, key: str, chunks: int, threshold: int
+) -> tuple[str, str]:
+    """Creates the collection through the gateway and fills it with ``chunks`` real
+    passages; returns (retrieval's index build line, the index state)."""
+    texts, vectors = real_passages(chunks)
+    async with (
+        grpc.aio.insecure_channel(gateway) as channel,
+        grpc.aio.insecure_channel(retrieval.address) as retrieval_channel,
+    ):
         stub = pb_grpc.GatewayServiceStub(channel)
         await stub.CreateCollection(
-            pb.CreateCollectionRequest(name=COLLECTION), metadata=bearer(key), timeout=60
+            pb.CreateCollectionRequest(name=COLLECTION, model=MODEL),
+            metadata=bearer(key),
+            timeout=60,
         )
-
-        async def requests() -> AsyncIterator[pb.IngestRequest]:
-            yield pb.IngestRequest(config=pb.IngestConfig(collection=COLLECTION))
-            for n in range(chunks):
-                yield pb.IngestRequest(document=_document(n))
-
-        started = time.perf_counter()
-        failed = 0
-        async for ack in stub.Ingest(requests(), metadata=bearer(key), timeout=86_400):
-            failed += ack.status == pb.INGEST_STATUS_FAILED
-        if failed:
-            raise RuntimeError(f"{failed} documents failed to ingest")
-        return chunks / (time.perf_counter() - started)
+        internal = retrieval_pb2_grpc.RetrievalServiceStub(retrieval_channel)
+        await add_passages(internal, TENANT, COLLECTION, texts[:chunks], vectors[:chunks])
+        build = await asyncio.to_thread(
+            wait_for_index, retrieval, COLLECTION, chunks, threshold, 3600.0
+        )
+        return build, await index_state(internal, TENANT, COLLECTION)
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -97,10 +101,15 @@ async def measure(
         public = pb_grpc.GatewayServiceStub(gateway_channel)
         internal = orch_grpc.OrchestratorServiceStub(orchestrator_channel)
         metadata = bearer(key)
+        texts = queries()
+        turn = [0]  # the query text of this round: both paths ask the same one
+
+        def text() -> str:
+            return texts[turn[0] % len(texts)]
 
         async def through_gateway() -> dict[int, float]:
             stages: dict[int, float] = {}
-            request = pb.QueryRequest(collections=[COLLECTION], query=QUERY, top_k=5)
+            request = pb.QueryRequest(collections=[COLLECTION], query=text(), top_k=5)
             async for event in public.Query(request, metadata=metadata, timeout=30):
                 if event.WhichOneof("event") == "done":
                     for timing in event.done.timings:
@@ -109,7 +118,7 @@ async def measure(
 
         async def direct() -> dict[int, float]:
             request = orch.QueryRequest(
-                tenant=TENANT, collections=[COLLECTION], query=QUERY, top_k=5
+                tenant=TENANT, collections=[COLLECTION], query=text(), top_k=5
             )
             async for _ in internal.Query(request, timeout=30):
                 pass
@@ -134,12 +143,12 @@ async def measure(
             ("get_gateway", get_through_gateway),
             ("get_direct", get_direct),
         )
-        for _ in range(20):  # warm-up: channels, caches, the query embedding
+        for turn[0] in range(len(texts)):  # warm-up: channels, caches, every query's embedding
             for _, call in paths:
                 await call()
         samples: dict[str, list[float]] = {name: [] for name, _ in paths}
         stage_sums: dict[int, list[float]] = {}
-        for _ in range(count):
+        for turn[0] in range(count):
             for name, call in paths:
                 started = time.perf_counter()
                 stages = await call()
@@ -154,6 +163,7 @@ async def measure(
             async def client() -> None:
                 nonlocal done
                 while time.perf_counter() < stop:
+                    turn[0] += 1
                     await call()
                     done += 1
 
@@ -190,7 +200,7 @@ def _result(queue: Any, child: Any) -> dict[str, Any]:
         return result
 
 
-def table(result: dict[str, Any], chunks: int, clients: int, ingest_rate: float) -> str:
+def table(result: dict[str, Any], chunks: int, clients: int, build: str, state: str) -> str:
     (g50, g99), (d50, d99) = result["gateway"], result["direct"]
     names = {
         pb.STAGE_EMBED: "embed (router, cached)",
@@ -198,8 +208,10 @@ def table(result: dict[str, Any], chunks: int, clients: int, ingest_rate: float)
         pb.STAGE_MERGE: "merge",
     }
     lines = [
-        f"Query at {chunks} chunks, top_k 5, hits only, query embedding cached; one client, the "
-        f"two paths alternating call by call; {platform.machine()}, {os.cpu_count()} cores.",
+        f"Query at {chunks} chunks (real passages, real embeddings; index {state}), top_k 5, "
+        "hits only, the corpus's 30 queries in turn with their embeddings cached; one client, "
+        "the two paths alternating call by call; "
+        f"{platform.machine()}, {os.cpu_count()} cores.",
         "",
         "| path | p50 ms | p99 ms | queries/s at " + f"{clients} clients |",
         "| --- | --- | --- | --- |",
@@ -216,24 +228,30 @@ def table(result: dict[str, Any], chunks: int, clients: int, ingest_rate: float)
     for stage, ms in sorted(result["stages"].items()):
         lines.append(f"| {names.get(stage, str(stage))} | {ms:.2f} | {ms / g50:.0%} |")
     lines.append(f"| gateway (edge + one hop) | {g50 - d50:.2f} | {(g50 - d50) / g50:.0%} |")
-    lines += ["", f"Filled through the gateway's Ingest at {ingest_rate:.0f} documents/s."]
+    lines += ["", f"Index build: {build or 'none (below the index threshold)'}"]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument(
+        "--index-threshold", type=int, default=100_000, help="retrieval's, set explicitly"
+    )
     parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; writes no table")
     args = parser.parse_args()
     if args.smoke:
-        args.chunks, args.queries, args.clients, args.seconds = 50, 20, 4, 1.0
+        args.chunks, args.queries, args.clients, args.seconds = 500, 20, 4, 1.0
     # The killed retrieval worker may still be writing while the directory goes.
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         state = Path(tmp)
-        suite = start_suite(state / "retrieval")
+        suite = start_suite(
+            state / "retrieval",
+            retrieval_env={"RAGSERVE_RETRIEVAL_INDEX_THRESHOLD": str(args.index_threshold)},
+        )
         gateway: ServiceProcess | None = None
         try:
             env = gateway_env(
@@ -249,7 +267,9 @@ def main() -> None:
                     TENANT,
                     [pb.PERMISSION_READ, pb.PERMISSION_WRITE],
                 ).secret
-            ingest_rate = asyncio.run(fill(gateway.address, key, args.chunks))
+            build, index = asyncio.run(
+                fill(gateway.address, suite.retrieval, key, args.chunks, args.index_threshold)
+            )
             queue: Any = multiprocessing.get_context("spawn").Queue()
             child = multiprocessing.get_context("spawn").Process(
                 target=_child,
@@ -271,7 +291,7 @@ def main() -> None:
             if gateway is not None:
                 gateway.stop()
             suite.stop()
-    text = table(result, args.chunks, args.clients, ingest_rate)
+    text = table(result, args.chunks, args.clients, build, index)
     print(text)
     if not args.smoke:
         out = ROOT / "docs" / "bench" / "gateway.md"

@@ -45,8 +45,13 @@ from typing import Any
 import grpc
 import numpy as np
 
-from benchmarks import real_texts
-from benchmarks.bulk_collection import add_passages, index_state, wait_for_index
+from benchmarks.bulk_collection import (
+    HELD_OUT,
+    add_passages,
+    index_state,
+    real_passages,
+    wait_for_index,
+)
 from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
 from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc
@@ -64,8 +69,6 @@ MEDIA_TYPES = {
     ".pdf": "application/pdf",
 }
 TENANT = "bench"
-# Passages kept out of the collection: the outside queries of the recall@10 measurement.
-HELD_OUT = 300
 STAGES = ("STAGE_EMBED", "STAGE_SEARCH", "STAGE_MERGE")
 
 
@@ -342,12 +345,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print, do not write the doc")
     args = parser.parse_args()
 
-    from ragserve.model_setup import default_repository, ensure_models
-
-    repository = default_repository()
-    ensure_models(repository, report=lambda _line: None)
-    passages = real_texts.passages(args.chunks + HELD_OUT)
-    vectors = real_texts.embeddings(passages, repository)
+    passages, vectors = real_passages(args.chunks)
     # The embedded store's index builder may still be removing its segments when the suite
     # has stopped: a left-over temporary file must not cost the measured table.
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as directory:
