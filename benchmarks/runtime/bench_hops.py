@@ -1,0 +1,422 @@
+"""What one internal hop costs over the work it does: each hop next to a no-op on a bare server.
+
+Real processes: Redis, the embedding router (its provider is never called: the query's vector
+is put in Redis before the first call, so every measured Embed is a cache hit, the first one
+from Redis and the rest from the router's in-process LRU), retrieval (embedded engine) with a
+small collection (engine work ~0), and servers of this script in processes of their own: a
+bare ``grpc.aio`` server and one with the runtime's stack (the interceptor services run
+with), each with a no-op unary method and a server stream of 4 small messages.
+
+The clients run in a spawned child process (the parent reads every service's log lines), one
+call at a time with a deadline, the paths alternating in rounds so a noisy machine moves every
+row alike; the median over rounds of each round's p50 and p99 is reported, with the p50 over
+the bare no-op of the same client kind.
+
+Unary hops are called from an asyncio client, as the orchestrator calls them, over a plain
+channel and over ``create_channel`` (the runtime's client stack: deadline and trace
+propagation); server streams from a synchronous client, as the query benchmark's client.
+
+Run: ``uv run python benchmarks/runtime/bench_hops.py [--calls 1000 --rounds 5]``;
+``--smoke`` runs a few calls to check the script works. Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from multiprocessing.queues import Queue
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+
+MODEL = "all-minilm-l6-v2"
+DIMENSION = 384
+TENANT = "bench"
+COLLECTION = "hops"
+QUERY_TEXT = "what does one internal hop cost over the work it does"
+SERVICE = "ragserve.bench.Hops"
+UNARY = f"/{SERVICE}/Unary"
+STREAM = f"/{SERVICE}/Stream"
+STREAM_MESSAGES = 4
+STREAM_MESSAGE = b"x" * 96
+TIMEOUT_S = 10.0
+# The payload keys the orchestrator asks retrieval for (its hit layout).
+HIT_PAYLOAD_KEYS = (
+    "document_id",
+    "chunk_index",
+    "text",
+    "start",
+    "end",
+    "page",
+    "heading_path",
+    "media_type",
+    "metadata",
+)
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+# ---------------------------------------------------------------------------- bench servers
+
+
+async def _serve(stack: bool, ports: Queue[int]) -> None:
+    interceptors: list[Any] = []
+    if stack:
+        from ragserve.runtime.logs import configure_logging
+        from ragserve.runtime.server import shared_interceptors
+
+        configure_logging("bench")
+        interceptors = shared_interceptors()
+    server = grpc.aio.server(interceptors=interceptors)
+
+    async def unary(request: bytes, context: Any) -> bytes:
+        return b""
+
+    async def stream(request: bytes, context: Any) -> AsyncIterator[bytes]:
+        for _ in range(STREAM_MESSAGES):
+            yield STREAM_MESSAGE
+
+    handlers = {
+        "Unary": grpc.unary_unary_rpc_method_handler(unary, _identity, _identity),
+        "Stream": grpc.unary_stream_rpc_method_handler(stream, _identity, _identity),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    ports.put(port)
+    await server.wait_for_termination()
+
+
+def _server_main(stack: bool, ports: Queue[int]) -> None:
+    # The access log is formatted and written as in a service, to nowhere.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - lives as long as the process
+    asyncio.run(_serve(stack, ports))
+
+
+def _start_server(stack: bool) -> tuple[multiprocessing.process.BaseProcess, str]:
+    context = multiprocessing.get_context("spawn")
+    ports: Queue[int] = context.Queue()
+    process = context.Process(target=_server_main, args=(stack, ports), daemon=True)
+    process.start()
+    return process, f"127.0.0.1:{ports.get(timeout=60)}"
+
+
+# ---------------------------------------------------------------------------- set-up
+
+
+def _query_vector() -> np.ndarray[tuple[int], np.dtype[np.float32]]:
+    vector = np.random.default_rng(7).standard_normal(DIMENSION).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def _seed_cache(redis_url: str) -> None:
+    """The query's vector in Redis under the router's key, as if computed before."""
+    import redis
+
+    from ragserve.embedding_router.cache import encode_entry
+
+    digest = hashlib.sha256(QUERY_TEXT.encode("utf-8")).hexdigest()
+    client = redis.Redis.from_url(redis_url)
+    client.set(f"ragserve:emb:v1:{MODEL}:1:{digest}", encode_entry(_query_vector(), "inference"))
+    client.close()
+
+
+def _router_config(path: Path, redis_url: str) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "models": [{"id": MODEL, "version": "1", "dimension": DIMENSION}],
+                "providers": [
+                    {
+                        "id": "inference",
+                        "model": MODEL,
+                        "kind": "inference",
+                        # Never called: every measured text is in the cache.
+                        "endpoints": ["127.0.0.1:9"],
+                        "remote_model": MODEL,
+                        "input_name": "text",
+                        "output_name": "embedding",
+                    }
+                ],
+                "cache": {"redis_url": redis_url, "lru_size": 1000},
+            }
+        )
+    )
+
+
+async def _fill_collection(address: str, points: int) -> None:
+    from google.protobuf import struct_pb2
+
+    from ragserve.api.common.v1 import common_pb2
+    from ragserve.api.retrieval.v1 import retrieval_pb2 as rpb
+    from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
+
+    rng = np.random.default_rng(11)
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = retrieval_pb2_grpc.RetrievalServiceStub(channel)
+        await stub.CreateCollection(
+            rpb.CreateCollectionRequest(
+                tenant=TENANT,
+                name=COLLECTION,
+                config=rpb.CollectionConfig(dimension=DIMENSION, distance=rpb.DISTANCE_COSINE),
+            ),
+            timeout=60,
+        )
+        batch = []
+        for index in range(points):
+            payload = struct_pb2.Struct()
+            payload.update(
+                {
+                    "document_id": f"doc-{index // 4}",
+                    "chunk_index": index % 4,
+                    "text": f"chunk {index} " + "words of a chunk of text " * 20,
+                    "start": 0,
+                    "end": 500,
+                    "heading_path": ["Section", f"Part {index % 3}"],
+                    "media_type": "text/markdown",
+                    "metadata": {"source": "bench"},
+                }
+            )
+            batch.append(
+                rpb.Point(
+                    id=common_pb2.PointId(num=index + 1),
+                    vector=rng.standard_normal(DIMENSION).astype(np.float32).tolist(),
+                    payload=payload,
+                )
+            )
+
+        async def requests() -> AsyncIterator[rpb.UpsertRequest]:
+            yield rpb.UpsertRequest(tenant=TENANT, collection=COLLECTION, points=batch)
+
+        await stub.Upsert(requests(), timeout=60)
+
+
+# ---------------------------------------------------------------------------- measuring
+
+Call = Callable[[], Awaitable[object]]
+
+
+async def _timed(call: Call, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _timed_sync(call: Callable[[], object], count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _p99(samples: Sequence[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+
+
+Rounds = dict[str, list[tuple[float, float]]]
+
+
+def _record(rounds: Rounds, name: str, samples: Sequence[float]) -> None:
+    rounds.setdefault(name, []).append((statistics.median(samples), _p99(samples)))
+
+
+async def _measure_unary(addresses: dict[str, str], calls: int, rounds: int) -> Rounds:
+    from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
+    from ragserve.api.retrieval.v1 import retrieval_pb2 as rpb
+    from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
+    from ragserve.runtime.channels import create_channel
+
+    plain = {name: grpc.aio.insecure_channel(address) for name, address in addresses.items()}
+    stacked = {name: create_channel(address) for name, address in addresses.items()}
+    try:
+        embed_request = embedding_pb2.EmbedRequest(tenant=TENANT, model=MODEL, texts=[QUERY_TEXT])
+        vector = _query_vector().tolist()
+
+        def search_request(limit: int, payload: bool) -> rpb.SearchRequest:
+            query = rpb.SearchQuery(vector=vector, limit=limit)
+            if payload:
+                query.with_payload.CopyFrom(rpb.PayloadSelector(include=HIT_PAYLOAD_KEYS))
+            return rpb.SearchRequest(tenant=TENANT, collection=COLLECTION, query=query)
+
+        search_10 = search_request(10, True)
+        search_1 = search_request(1, False)
+
+        def paths(channels: dict[str, grpc.aio.Channel], suffix: str) -> dict[str, Call]:
+            bare = channels["bare"].unary_unary(
+                UNARY, request_serializer=_identity, response_deserializer=_identity
+            )
+            runtime = channels["runtime"].unary_unary(
+                UNARY, request_serializer=_identity, response_deserializer=_identity
+            )
+            router = embedding_pb2_grpc.EmbeddingRouterServiceStub(channels["router"])
+            retrieval = retrieval_pb2_grpc.RetrievalServiceStub(channels["retrieval"])
+            list_models = embedding_pb2.ListModelsRequest()
+            return {
+                f"bare no-op{suffix}": lambda: bare(b"", timeout=TIMEOUT_S),
+                f"runtime stack no-op{suffix}": lambda: runtime(b"", timeout=TIMEOUT_S),
+                f"router ListModels{suffix}": lambda: router.ListModels(
+                    list_models, timeout=TIMEOUT_S
+                ),
+                f"router Embed, cache hit{suffix}": lambda: router.Embed(
+                    embed_request, timeout=TIMEOUT_S
+                ),
+                f"retrieval Search, 1 hit, no payload{suffix}": lambda: retrieval.Search(
+                    search_1, timeout=TIMEOUT_S
+                ),
+                f"retrieval Search, 10 hits with payload{suffix}": lambda: retrieval.Search(
+                    search_10, timeout=TIMEOUT_S
+                ),
+            }
+
+        all_paths = {**paths(plain, ""), **paths(stacked, " (create_channel)")}
+        for call in all_paths.values():  # warm-up: connections, the router's Redis read
+            await _timed(call, max(10, calls // 10))
+        results: Rounds = {}
+        for _ in range(rounds):
+            for name, call in all_paths.items():
+                _record(results, name, await _timed(call, calls))
+        return results
+    finally:
+        for channel in [*plain.values(), *stacked.values()]:
+            await channel.close()
+
+
+def _measure_streams(addresses: dict[str, str], calls: int, rounds: int) -> Rounds:
+    channels = {name: grpc.insecure_channel(addresses[name]) for name in ("bare", "runtime")}
+    try:
+        paths: dict[str, Callable[[], object]] = {}
+        for name, channel in channels.items():
+            unary = channel.unary_unary(
+                UNARY, request_serializer=_identity, response_deserializer=_identity
+            )
+            stream = channel.unary_stream(
+                STREAM, request_serializer=_identity, response_deserializer=_identity
+            )
+            label = "bare" if name == "bare" else "runtime stack"
+            paths[f"{label} no-op (sync client)"] = lambda u=unary: u(b"", timeout=TIMEOUT_S)
+            paths[f"{label} server stream of {STREAM_MESSAGES} (sync client)"] = (
+                lambda s=stream: list(s(b"", timeout=TIMEOUT_S))
+            )
+        for call in paths.values():
+            _timed_sync(call, max(10, calls // 10))
+        results: Rounds = {}
+        for _ in range(rounds):
+            for name, call in paths.items():
+                _record(results, name, _timed_sync(call, calls))
+        return results
+    finally:
+        for channel in channels.values():
+            channel.close()
+
+
+def _measure(addresses: dict[str, str], calls: int, rounds: int) -> Rounds:
+    results = asyncio.run(_measure_unary(addresses, calls, rounds))
+    results.update(_measure_streams(addresses, calls, rounds))
+    return results
+
+
+def _measure_in_child(addresses: dict[str, str], calls: int, rounds: int) -> Rounds:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        results: Rounds = pool.apply(_measure, (addresses, calls, rounds))
+    return results
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _table(results: Rounds, calls: int, rounds: int) -> str:
+    def p50(name: str) -> float:
+        return statistics.median(r[0] for r in results[name])
+
+    lines = [
+        "# Internal hops: what a call costs over a no-op on a bare server",
+        "",
+        f"`benchmarks/runtime/bench_hops.py`; {calls} calls per path in each of {rounds} "
+        f"alternating rounds, one at a time; {os.cpu_count()} CPUs. Median over rounds of "
+        "each round's p50 / p99.",
+        "",
+        "| path | p50 ms | p99 ms | p50 over bare no-op, ms |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, values in results.items():
+        if name.endswith("(sync client)"):
+            baseline = p50("bare no-op (sync client)")
+        elif name.endswith("(create_channel)"):
+            baseline = p50("bare no-op (create_channel)")
+        else:
+            baseline = p50("bare no-op")
+        p99 = statistics.median(r[1] for r in values)
+        lines.append(f"| {name} | {p50(name):.3f} | {p99:.3f} | {p50(name) - baseline:+.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=1000, help="per path and round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--points", type=int, default=200, help="in the small collection")
+    parser.add_argument("--smoke", action="store_true", help="a few calls: check the script")
+    parser.add_argument("--out", type=Path, default=None, help="also write the table here")
+    args = parser.parse_args()
+    if args.smoke:
+        args.calls, args.rounds, args.points = 20, 1, 20
+
+    from ragserve.testkit.processes import ServiceProcess
+    from ragserve.testkit.redis_server import RedisServer
+
+    servers = [_start_server(stack=False), _start_server(stack=True)]
+    with tempfile.TemporaryDirectory() as tmp, RedisServer() as redis_server:
+        _seed_cache(redis_server.url)
+        config = Path(tmp) / "providers.json"
+        _router_config(config, redis_server.url)
+        router = ServiceProcess(
+            "embedding_router", env={"RAGSERVE_EMBEDDING_ROUTER_PROVIDERS_FILE": str(config)}
+        ).start(timeout_s=120)
+        retrieval = ServiceProcess(
+            "retrieval", env={"RAGSERVE_RETRIEVAL_DATA_DIR": str(Path(tmp) / "retrieval")}
+        ).start(timeout_s=120)
+        try:
+            asyncio.run(_fill_collection(retrieval.address, args.points))
+            addresses = {
+                "bare": servers[0][1],
+                "runtime": servers[1][1],
+                "router": router.address,
+                "retrieval": retrieval.address,
+            }
+            results = _measure_in_child(addresses, args.calls, args.rounds)
+        finally:
+            router.stop()
+            retrieval.stop()
+            for process, _ in servers:
+                process.kill()
+                process.join()
+    table = _table(results, args.calls, args.rounds)
+    print(table)
+    if args.out is not None:
+        args.out.write_text(table)
+
+
+if __name__ == "__main__":
+    main()
