@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import json
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ def _identity(data: bytes) -> bytes:
 # ---------------------------------------------------------------------------- bench servers
 
 
-async def _serve(stack: bool, ports: Queue[int]) -> None:
+async def _serve(stack: bool) -> None:
     interceptors: list[Any] = []
     if stack:
         from ragserve.runtime.logs import configure_logging
@@ -96,24 +97,37 @@ async def _serve(stack: bool, ports: Queue[int]) -> None:
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    ports.put(port)
+    print(port, flush=True)
     await server.wait_for_termination()
 
 
-def _server_main(stack: bool, ports: Queue[int]) -> None:
+def _serve_main(stack: bool) -> None:
     # The access log is formatted and written as in a service, to nowhere.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - lives as long as the process
-    asyncio.run(_serve(stack, ports))
+    asyncio.run(_serve(stack))
 
 
-def _start_server(stack: bool) -> tuple[multiprocessing.process.BaseProcess, str]:
-    context = multiprocessing.get_context("spawn")
-    ports: Queue[int] = context.Queue()
-    process = context.Process(target=_server_main, args=(stack, ports), daemon=True)
-    process.start()
-    return process, f"127.0.0.1:{ports.get(timeout=60)}"
+def _start_server(stack: bool, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """A bench server in a process of its own, with ``env`` (a baseline's PYTHONPATH)."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", "runtime" if stack else "bare"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, f"127.0.0.1:{int(process.stdout.readline())}"
+
+
+def _baseline_env(tree: Path | None) -> dict[str, str]:
+    """The environment that runs a baseline tree's code (``git archive <commit>`` unpacked):
+    its libs' and services' sources ahead of this checkout's on PYTHONPATH."""
+    if tree is None:
+        return dict(os.environ)
+    sources = sorted(str(p) for p in tree.glob("*/*/src") if p.parts[-3] in ("libs", "services"))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sources)}
 
 
 # ---------------------------------------------------------------------------- set-up
@@ -241,55 +255,75 @@ def _record(rounds: Rounds, name: str, samples: Sequence[float]) -> None:
     rounds.setdefault(name, []).append((statistics.median(samples), _p99(samples)))
 
 
-async def _measure_unary(addresses: dict[str, str], calls: int, rounds: int) -> Rounds:
+# Per tree measured (this checkout: "", a baseline: BASELINE): its servers' addresses by role
+# ("runtime", "router", "retrieval"); the bare server ("bare") is this checkout's only.
+Targets = dict[str, dict[str, str]]
+BASELINE = " [baseline]"
+
+
+async def _measure_unary(targets: Targets, calls: int, rounds: int) -> Rounds:
     from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
     from ragserve.api.retrieval.v1 import retrieval_pb2 as rpb
     from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
     from ragserve.runtime.channels import create_channel
 
-    plain = {name: grpc.aio.insecure_channel(address) for name, address in addresses.items()}
-    stacked = {name: create_channel(address) for name, address in addresses.items()}
+    embed_request = embedding_pb2.EmbedRequest(tenant=TENANT, model=MODEL, texts=[QUERY_TEXT])
+    list_models = embedding_pb2.ListModelsRequest()
+    vector = _query_vector().tolist()
+
+    def search_request(limit: int, payload: bool) -> rpb.SearchRequest:
+        query = rpb.SearchQuery(vector=vector, limit=limit)
+        if payload:
+            query.with_payload.CopyFrom(rpb.PayloadSelector(include=HIT_PAYLOAD_KEYS))
+        return rpb.SearchRequest(tenant=TENANT, collection=COLLECTION, query=query)
+
+    search_10 = search_request(10, True)
+    search_1 = search_request(1, False)
+    channels: list[grpc.aio.Channel] = []
+
+    def paths(addresses: dict[str, str], tag: str, stacked: bool) -> dict[str, Call]:
+        suffix = (" (create_channel)" if stacked else "") + tag
+
+        def channel(role: str) -> grpc.aio.Channel:
+            made = (
+                create_channel(addresses[role])
+                if stacked
+                else grpc.aio.insecure_channel(addresses[role])
+            )
+            channels.append(made)
+            return made
+
+        found: dict[str, Call] = {}
+        if "bare" in addresses:
+            bare = channel("bare").unary_unary(
+                UNARY, request_serializer=_identity, response_deserializer=_identity
+            )
+            found[f"bare no-op{suffix}"] = lambda: bare(b"", timeout=TIMEOUT_S)
+        runtime = channel("runtime").unary_unary(
+            UNARY, request_serializer=_identity, response_deserializer=_identity
+        )
+        router = embedding_pb2_grpc.EmbeddingRouterServiceStub(channel("router"))
+        retrieval = retrieval_pb2_grpc.RetrievalServiceStub(channel("retrieval"))
+        found[f"runtime stack no-op{suffix}"] = lambda: runtime(b"", timeout=TIMEOUT_S)
+        found[f"router ListModels{suffix}"] = lambda: router.ListModels(
+            list_models, timeout=TIMEOUT_S
+        )
+        found[f"router Embed, cache hit{suffix}"] = lambda: router.Embed(
+            embed_request, timeout=TIMEOUT_S
+        )
+        found[f"retrieval Search, 1 hit, no payload{suffix}"] = lambda: retrieval.Search(
+            search_1, timeout=TIMEOUT_S
+        )
+        found[f"retrieval Search, 10 hits with payload{suffix}"] = lambda: retrieval.Search(
+            search_10, timeout=TIMEOUT_S
+        )
+        return found
+
     try:
-        embed_request = embedding_pb2.EmbedRequest(tenant=TENANT, model=MODEL, texts=[QUERY_TEXT])
-        vector = _query_vector().tolist()
-
-        def search_request(limit: int, payload: bool) -> rpb.SearchRequest:
-            query = rpb.SearchQuery(vector=vector, limit=limit)
-            if payload:
-                query.with_payload.CopyFrom(rpb.PayloadSelector(include=HIT_PAYLOAD_KEYS))
-            return rpb.SearchRequest(tenant=TENANT, collection=COLLECTION, query=query)
-
-        search_10 = search_request(10, True)
-        search_1 = search_request(1, False)
-
-        def paths(channels: dict[str, grpc.aio.Channel], suffix: str) -> dict[str, Call]:
-            bare = channels["bare"].unary_unary(
-                UNARY, request_serializer=_identity, response_deserializer=_identity
-            )
-            runtime = channels["runtime"].unary_unary(
-                UNARY, request_serializer=_identity, response_deserializer=_identity
-            )
-            router = embedding_pb2_grpc.EmbeddingRouterServiceStub(channels["router"])
-            retrieval = retrieval_pb2_grpc.RetrievalServiceStub(channels["retrieval"])
-            list_models = embedding_pb2.ListModelsRequest()
-            return {
-                f"bare no-op{suffix}": lambda: bare(b"", timeout=TIMEOUT_S),
-                f"runtime stack no-op{suffix}": lambda: runtime(b"", timeout=TIMEOUT_S),
-                f"router ListModels{suffix}": lambda: router.ListModels(
-                    list_models, timeout=TIMEOUT_S
-                ),
-                f"router Embed, cache hit{suffix}": lambda: router.Embed(
-                    embed_request, timeout=TIMEOUT_S
-                ),
-                f"retrieval Search, 1 hit, no payload{suffix}": lambda: retrieval.Search(
-                    search_1, timeout=TIMEOUT_S
-                ),
-                f"retrieval Search, 10 hits with payload{suffix}": lambda: retrieval.Search(
-                    search_10, timeout=TIMEOUT_S
-                ),
-            }
-
-        all_paths = {**paths(plain, ""), **paths(stacked, " (create_channel)")}
+        all_paths: dict[str, Call] = {}
+        for stacked in (False, True):
+            for tag, addresses in targets.items():
+                all_paths.update(paths(addresses, tag, stacked))
         for call in all_paths.values():  # warm-up: connections, the router's Redis read
             await _timed(call, max(10, calls // 10))
         results: Rounds = {}
@@ -298,26 +332,37 @@ async def _measure_unary(addresses: dict[str, str], calls: int, rounds: int) -> 
                 _record(results, name, await _timed(call, calls))
         return results
     finally:
-        for channel in [*plain.values(), *stacked.values()]:
-            await channel.close()
+        for made in channels:
+            await made.close(None)
 
 
-def _measure_streams(addresses: dict[str, str], calls: int, rounds: int) -> Rounds:
-    channels = {name: grpc.insecure_channel(addresses[name]) for name in ("bare", "runtime")}
+def _drain(stream: Any) -> list[bytes]:
+    return list(stream(b"", timeout=TIMEOUT_S))
+
+
+def _measure_streams(targets: Targets, calls: int, rounds: int) -> Rounds:
+    channels: list[grpc.Channel] = []
+    paths: dict[str, Callable[[], object]] = {}
     try:
-        paths: dict[str, Callable[[], object]] = {}
-        for name, channel in channels.items():
-            unary = channel.unary_unary(
-                UNARY, request_serializer=_identity, response_deserializer=_identity
-            )
-            stream = channel.unary_stream(
-                STREAM, request_serializer=_identity, response_deserializer=_identity
-            )
-            label = "bare" if name == "bare" else "runtime stack"
-            paths[f"{label} no-op (sync client)"] = lambda u=unary: u(b"", timeout=TIMEOUT_S)
-            paths[f"{label} server stream of {STREAM_MESSAGES} (sync client)"] = (
-                lambda s=stream: list(s(b"", timeout=TIMEOUT_S))
-            )
+        for tag, addresses in targets.items():
+            for role in ("bare", "runtime"):
+                if role not in addresses:
+                    continue
+                channel = grpc.insecure_channel(addresses[role])
+                channels.append(channel)
+                unary = channel.unary_unary(
+                    UNARY, request_serializer=_identity, response_deserializer=_identity
+                )
+                stream = channel.unary_stream(
+                    STREAM, request_serializer=_identity, response_deserializer=_identity
+                )
+                label = "bare" if role == "bare" else "runtime stack"
+                paths[f"{label} no-op (sync client){tag}"] = functools.partial(
+                    unary, b"", timeout=TIMEOUT_S
+                )
+                paths[f"{label} server stream of {STREAM_MESSAGES} (sync client){tag}"] = (
+                    functools.partial(_drain, stream)
+                )
         for call in paths.values():
             _timed_sync(call, max(10, calls // 10))
         results: Rounds = {}
@@ -326,20 +371,20 @@ def _measure_streams(addresses: dict[str, str], calls: int, rounds: int) -> Roun
                 _record(results, name, _timed_sync(call, calls))
         return results
     finally:
-        for channel in channels.values():
+        for channel in channels:
             channel.close()
 
 
-def _measure(addresses: dict[str, str], calls: int, rounds: int) -> Rounds:
-    results = asyncio.run(_measure_unary(addresses, calls, rounds))
-    results.update(_measure_streams(addresses, calls, rounds))
+def _measure(targets: Targets, calls: int, rounds: int) -> Rounds:
+    results = asyncio.run(_measure_unary(targets, calls, rounds))
+    results.update(_measure_streams(targets, calls, rounds))
     return results
 
 
-def _measure_in_child(addresses: dict[str, str], calls: int, rounds: int) -> Rounds:
+def _measure_in_child(targets: Targets, calls: int, rounds: int) -> Rounds:
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        results: Rounds = pool.apply(_measure, (addresses, calls, rounds))
+        results: Rounds = pool.apply(_measure, (targets, calls, rounds))
     return results
 
 
@@ -361,9 +406,9 @@ def _table(results: Rounds, calls: int, rounds: int) -> str:
         "| --- | ---: | ---: | ---: |",
     ]
     for name, values in results.items():
-        if name.endswith("(sync client)"):
+        if "(sync client)" in name:
             baseline = p50("bare no-op (sync client)")
-        elif name.endswith("(create_channel)"):
+        elif "(create_channel)" in name:
             baseline = p50("bare no-op (create_channel)")
         else:
             baseline = p50("bare no-op")
@@ -372,46 +417,92 @@ def _table(results: Rounds, calls: int, rounds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _start_tree(
+    tmp: Path, redis_url: str, env: dict[str, str], tag: str
+) -> tuple[dict[str, str], list[Any], list[Any]]:
+    """One tree's servers: its addresses by role, its services, its bench servers."""
+    from ragserve.testkit.processes import ServiceProcess
+
+    config = tmp / f"providers{tag.strip()}.json"
+    _router_config(config, redis_url)
+    services = []
+    try:
+        services.append(
+            ServiceProcess(
+                "embedding_router",
+                env={**env, "RAGSERVE_EMBEDDING_ROUTER_PROVIDERS_FILE": str(config)},
+            ).start(timeout_s=120)
+        )
+        services.append(
+            ServiceProcess(
+                "retrieval",
+                env={**env, "RAGSERVE_RETRIEVAL_DATA_DIR": str(tmp / f"retrieval{tag.strip()}")},
+            ).start(timeout_s=120)
+        )
+        runtime = _start_server(stack=True, env=env)
+    except BaseException:
+        for service in services:
+            service.stop()
+        raise
+    addresses = {
+        "runtime": runtime[1],
+        "router": services[0].address,
+        "retrieval": services[1].address,
+    }
+    return addresses, services, [runtime[0]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=1000, help="per path and round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--points", type=int, default=200, help="in the small collection")
     parser.add_argument("--smoke", action="store_true", help="a few calls: check the script")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="also measure the services of this tree (an unpacked `git archive <commit>`), "
+        "in the same alternating rounds, rows tagged [baseline]",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write the table here")
+    parser.add_argument("--serve", choices=("bare", "runtime"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve is not None:  # a bench server, started by _start_server
+        _serve_main(args.serve == "runtime")
+        return
     if args.smoke:
         args.calls, args.rounds, args.points = 20, 1, 20
 
-    from ragserve.testkit.processes import ServiceProcess
     from ragserve.testkit.redis_server import RedisServer
 
-    servers = [_start_server(stack=False), _start_server(stack=True)]
-    with tempfile.TemporaryDirectory() as tmp, RedisServer() as redis_server:
-        _seed_cache(redis_server.url)
-        config = Path(tmp) / "providers.json"
-        _router_config(config, redis_server.url)
-        router = ServiceProcess(
-            "embedding_router", env={"RAGSERVE_EMBEDDING_ROUTER_PROVIDERS_FILE": str(config)}
-        ).start(timeout_s=120)
-        retrieval = ServiceProcess(
-            "retrieval", env={"RAGSERVE_RETRIEVAL_DATA_DIR": str(Path(tmp) / "retrieval")}
-        ).start(timeout_s=120)
-        try:
-            asyncio.run(_fill_collection(retrieval.address, args.points))
-            addresses = {
-                "bare": servers[0][1],
-                "runtime": servers[1][1],
-                "router": router.address,
-                "retrieval": retrieval.address,
-            }
-            results = _measure_in_child(addresses, args.calls, args.rounds)
-        finally:
-            router.stop()
-            retrieval.stop()
-            for process, _ in servers:
-                process.kill()
-                process.join()
+    trees = {"": _baseline_env(None)}
+    if args.baseline is not None:
+        trees[BASELINE] = _baseline_env(args.baseline.resolve())
+    bare, bare_address = _start_server(stack=False, env=trees[""])
+    processes: list[Any] = [bare]
+    services: list[Any] = []
+    targets: Targets = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp, RedisServer() as redis_server:
+            _seed_cache(redis_server.url)
+            for tag, env in trees.items():
+                addresses, started, servers = _start_tree(Path(tmp), redis_server.url, env, tag)
+                services += started
+                processes += servers
+                asyncio.run(_fill_collection(addresses["retrieval"], args.points))
+                targets[tag] = addresses
+            targets[""]["bare"] = bare_address
+            results = _measure_in_child(targets, args.calls, args.rounds)
+            for service in services:
+                service.stop()
+            services = []
+    finally:
+        for service in services:
+            service.stop()
+        for process in processes:
+            process.kill()
+            process.wait()
     table = _table(results, args.calls, args.rounds)
     print(table)
     if args.out is not None:
