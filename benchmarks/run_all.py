@@ -34,6 +34,11 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
         ["--calls", "5000", "--rounds", "5"],
     ),
     ("benchmarks.gateway.bench_gateway", ["--chunks", "2000", "--seconds", "5"], []),
+    (
+        "benchmarks.runtime.bench_hops",
+        ["--calls", "300", "--rounds", "3", "--out", "docs/bench/raw/hops-quick.md"],
+        ["--calls", "2000", "--rounds", "5", "--out", "docs/bench/hops.md"],
+    ),
 ]
 
 

@@ -8,9 +8,10 @@ bare ``grpc.aio`` server and one with the runtime's stack (the interceptor servi
 with), each with a no-op unary method and a server stream of 4 small messages.
 
 The clients run in a spawned child process (the parent reads every service's log lines), one
-call at a time with a deadline, the paths alternating in rounds so a noisy machine moves every
-row alike; the median over rounds of each round's p50 and p99 is reported, with the p50 over
-the bare no-op of the same client kind.
+call at a time with a deadline, one call of each path in turn so that a noisy machine moves
+every row alike; the median over rounds of each round's p50 and p99 is reported, with the p50
+over the bare no-op of the same client kind. ``--baseline`` adds the services of another tree
+(``git archive <commit>`` unpacked) to the same rounds, for a before/after from one run.
 
 Unary hops are called from an asyncio client, as the orchestrator calls them, over a plain
 channel and over ``create_channel`` (the runtime's client stack: deadline and trace
@@ -328,8 +329,16 @@ async def _measure_unary(targets: Targets, calls: int, rounds: int) -> Rounds:
             await _timed(call, max(10, calls // 10))
         results: Rounds = {}
         for _ in range(rounds):
-            for name, call in all_paths.items():
-                _record(results, name, await _timed(call, calls))
+            # One call of each path in turn: a burst of a neighbour's load lands on every
+            # path alike, not on one path's block of calls.
+            samples: dict[str, list[float]] = {name: [] for name in all_paths}
+            for _ in range(calls):
+                for name, call in all_paths.items():
+                    started = time.perf_counter()
+                    await call()
+                    samples[name].append((time.perf_counter() - started) * 1000)
+            for name, taken in samples.items():
+                _record(results, name, taken)
         return results
     finally:
         for made in channels:
@@ -367,8 +376,14 @@ def _measure_streams(targets: Targets, calls: int, rounds: int) -> Rounds:
             _timed_sync(call, max(10, calls // 10))
         results: Rounds = {}
         for _ in range(rounds):
-            for name, call in paths.items():
-                _record(results, name, _timed_sync(call, calls))
+            samples: dict[str, list[float]] = {name: [] for name in paths}
+            for _ in range(calls):
+                for name, sync_call in paths.items():
+                    started = time.perf_counter()
+                    sync_call()
+                    samples[name].append((time.perf_counter() - started) * 1000)
+            for name, taken in samples.items():
+                _record(results, name, taken)
         return results
     finally:
         for channel in channels:
@@ -506,6 +521,7 @@ def main() -> None:
     table = _table(results, args.calls, args.rounds)
     print(table)
     if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(table)
 
 
