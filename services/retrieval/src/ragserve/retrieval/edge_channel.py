@@ -25,14 +25,16 @@ _LONG_LENGTH = struct.Struct("!Q")
 # Connection's framing: lengths that do not fit a signed 32-bit int are sent as -1 and 8 bytes.
 _LONG = -1
 _MAX_SHORT = 0x7FFFFFFF
+# Messages up to this size are sent with their header in one write.
+_JOIN_BELOW = 64 * 1024
 
 
-def frame(message: Any) -> list[bytes]:
+def frame(message: Any) -> tuple[bytes, bytes]:
     """The bytes ``Connection.send(message)`` would write: the header, then the pickle."""
     data = bytes(ForkingPickler.dumps(message))
     if len(data) > _MAX_SHORT:
-        return [_LENGTH.pack(_LONG) + _LONG_LENGTH.pack(len(data)), data]
-    return [_LENGTH.pack(len(data)), data]
+        return _LENGTH.pack(_LONG) + _LONG_LENGTH.pack(len(data)), data
+    return _LENGTH.pack(len(data)), data
 
 
 class WorkerChannel(asyncio.Protocol):
@@ -74,7 +76,12 @@ class WorkerChannel(asyncio.Protocol):
         transport = self._transport
         if self._lost or transport is None or transport.is_closing():
             raise ConnectionResetError("the worker's channel is closed")
-        transport.writelines(frame(message))
+        header, data = frame(message)
+        if len(data) <= _JOIN_BELOW:
+            transport.write(header + data)  # one send for the usual small request
+        else:
+            transport.write(header)  # no copy of a big batch just to prepend 4 bytes
+            transport.write(data)
         while self._resumed is not None and not self._lost:
             await asyncio.shield(self._resumed)
 
