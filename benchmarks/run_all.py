@@ -44,6 +44,11 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
         ["--chunks", "10000", "--index-threshold", "5000", "--seconds", "5"],
         [],
     ),
+    (
+        "benchmarks.runtime.bench_hops",
+        ["--calls", "300", "--rounds", "3", "--out", "docs/bench/raw/hops-quick.md"],
+        ["--calls", "2000", "--rounds", "5", "--out", "docs/bench/hops.md"],
+    ),
 ]
 
 

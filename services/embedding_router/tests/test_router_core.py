@@ -445,6 +445,12 @@ async def test_wrong_dimension_from_a_provider_is_never_returned() -> None:
         assert result.items[0].vector.shape == (DIM,)
 
 
+TENANT_MESSAGE = (
+    "tenant: must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or "
+    "digit"
+)
+
+
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
@@ -455,6 +461,10 @@ async def test_wrong_dimension_from_a_provider_is_never_returned() -> None:
         ),
         (lambda: call([]), InvalidArgument, "texts: must contain at least one text"),
         (lambda: call(["a", ""]), InvalidArgument, "texts[1]: must not be empty"),
+        # Once a pydantic ValidationError of the tenant's default config: INTERNAL.
+        (lambda: call(["x"], tenant=""), InvalidArgument, TENANT_MESSAGE),
+        (lambda: call(["x"], tenant="a tenant\n"), InvalidArgument, TENANT_MESSAGE),
+        (lambda: call(["x"], tenant="t" * 129), InvalidArgument, TENANT_MESSAGE),
     ],
 )
 async def test_invalid_calls(make: Callable[[], EmbedCall], error: type, message: str) -> None:
@@ -463,6 +473,18 @@ async def test_invalid_calls(make: Callable[[], EmbedCall], error: type, message
         with pytest.raises(error) as caught:
             await router.embed(make())
         assert caught.value.message == message
+
+
+async def test_an_unconfigured_tenants_defaults_are_made_once_and_kept_bounded() -> None:
+    config = router_config([provider("a")])
+    async with running(config, {"a": FakeClient()}) as router:
+        first = await router.embed(call(["x"], tenant="walk-in"))
+        again = await router.embed(call(["x"], tenant="walk-in"))
+        assert first.items[0].vector.tolist() == again.items[0].vector.tolist()
+        assert router._tenant("walk-in") is router._tenant("walk-in")
+        for n in range(5000):
+            router._tenant(f"tenant-{n}")
+        assert len(router._unconfigured) <= 4096
 
 
 async def test_list_models() -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from google.protobuf import struct_pb2
+
+from ragserve.api.common.v1 import common_pb2
 from ragserve.api.retrieval.v1 import retrieval_pb2 as pb
 from ragserve.retrieval import convert
 from ragserve.retrieval.model import (
@@ -11,7 +16,26 @@ from ragserve.retrieval.model import (
     HnswSettings,
     IndexState,
     PayloadFieldType,
+    Record,
+    ScoredPoint,
+    ScrollPage,
 )
+
+UUID = "0b7e1a52-3f0e-4c8e-9a43-2f6f0d4b8c11"
+PAYLOADS: list[dict[str, Any] | None] = [
+    {"doc": "a", "rank": 3, "score": 0.5, "tags": ["x", "y"], "meta": {"n": None, "ok": True}},
+    {},
+    None,
+]
+
+
+def built(payload: dict[str, Any] | None) -> struct_pb2.Struct | None:
+    """A payload as a Struct passed to a constructor (the long way, for comparison)."""
+    if payload is None:
+        return None
+    message = struct_pb2.Struct()
+    message.update(payload)
+    return message
 
 
 def test_proto3_zero_values_take_the_documented_defaults() -> None:
@@ -46,3 +70,36 @@ def test_collection_info_carries_points_and_indexed_vectors() -> None:
     assert [(index.field, index.type) for index in message.config.payload_indexes] == [
         ("doc", pb.PAYLOAD_SCHEMA_TYPE_KEYWORD)
     ]
+
+
+def test_hits_and_records_filled_in_place_equal_messages_built_whole() -> None:
+    hits = [
+        ScoredPoint(id=7, score=0.75, payload=PAYLOADS[0], vector=(1.0, 0.5)),
+        ScoredPoint(id=UUID, score=0.25, payload=PAYLOADS[1], vector=None),
+        ScoredPoint(id=0, score=0.0, payload=PAYLOADS[2], vector=None),
+    ]
+    expected = [
+        pb.ScoredPoint(
+            id=common_pb2.PointId(num=7), score=0.75, payload=built(PAYLOADS[0]), vector=[1.0, 0.5]
+        ),
+        pb.ScoredPoint(id=common_pb2.PointId(uuid=UUID), score=0.25, payload=built(PAYLOADS[1])),
+        pb.ScoredPoint(id=common_pb2.PointId(num=0), score=0.0),
+    ]
+    response = pb.SearchResponse()
+    convert.scored_into(response.hits, hits)
+    assert response == pb.SearchResponse(hits=expected)
+    assert [h.HasField("payload") for h in response.hits] == [True, True, False]
+    assert [convert.scored_out(hit) for hit in hits] == expected
+
+    records = [Record(id=hit.id, payload=hit.payload, vector=hit.vector) for hit in hits]
+    page = convert.scroll_out(ScrollPage(records, next_offset=UUID))
+    assert page == pb.ScrollResponse(
+        points=[
+            pb.RetrievedPoint(
+                id=e.id, payload=e.payload if e.HasField("payload") else None, vector=e.vector
+            )
+            for e in expected
+        ],
+        next_offset=common_pb2.PointId(uuid=UUID),
+    )
+    assert not convert.scroll_out(ScrollPage([], next_offset=None)).HasField("next_offset")

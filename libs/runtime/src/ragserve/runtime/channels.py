@@ -7,10 +7,13 @@ every address a name resolves to (headless Services on Kubernetes), and a
 retry policy for UNAVAILABLE with exponential backoff.
 
 When this process exports spans, OpenTelemetry's client interceptors make a
-CLIENT span per call. When it does not, no span is made: the one interceptor
-that caps the deadline also writes the current trace context (the caller's,
-adopted by the server side) into the call's metadata, the work of four
-OpenTelemetry interceptors per call reduced to a header.
+CLIENT span per call, and one more interceptor caps the deadline. When it does
+not, no span is made and there is no interceptor at all: the channel's
+multi-callables are wrapped (:class:`_CallContextChannel`) to cap the timeout
+and write the current trace context (the caller's, adopted by the server side)
+into the call's metadata. A grpc.aio client interceptor runs each call through
+a task of its own and an intercepted-call object (~0.1 ms a call here,
+``benchmarks/runtime/bench_hops.py``); the wrapper is a function call.
 """
 
 from __future__ import annotations
@@ -138,6 +141,96 @@ class CallContextInterceptor(
         return await continuation(self._details(client_call_details), request_iterator)
 
 
+def _call_context(
+    timeout: float | None, metadata: Any, propagate_trace: bool
+) -> tuple[float | None, Any]:
+    """The timeout capped at the inbound deadline and, with ``propagate_trace``, the
+    metadata with the trace headers."""
+    timeout = _bounded_timeout(timeout)
+    headers = _trace_headers() if propagate_trace else None
+    if headers:
+        metadata = grpc.aio.Metadata(*(metadata or ()), *headers)
+    return timeout, metadata
+
+
+class _UnaryRequest:
+    """A unary-request multi-callable (unary-unary, unary-stream) with the call's context.
+    Cancelling the task that awaits a call cancels the RPC: grpc.aio does that itself for a
+    call made without interceptors."""
+
+    __slots__ = ("_inner", "_propagate_trace")
+
+    def __init__(self, inner: Any, propagate_trace: bool) -> None:
+        self._inner = inner
+        self._propagate_trace = propagate_trace
+
+    def __call__(
+        self, request: Any, *, timeout: float | None = None, metadata: Any = None, **kw: Any
+    ) -> Any:
+        timeout, metadata = _call_context(timeout, metadata, self._propagate_trace)
+        return self._inner(request, timeout=timeout, metadata=metadata, **kw)
+
+
+class _StreamRequest:
+    """A request-streaming multi-callable (stream-unary, stream-stream) with the context."""
+
+    __slots__ = ("_inner", "_propagate_trace")
+
+    def __init__(self, inner: Any, propagate_trace: bool) -> None:
+        self._inner = inner
+        self._propagate_trace = propagate_trace
+
+    def __call__(
+        self,
+        request_iterator: Any = None,
+        *,
+        timeout: float | None = None,
+        metadata: Any = None,
+        **kw: Any,
+    ) -> Any:
+        timeout, metadata = _call_context(timeout, metadata, self._propagate_trace)
+        return self._inner(request_iterator, timeout=timeout, metadata=metadata, **kw)
+
+
+class _CallContextChannel(grpc.aio.Channel):
+    """A channel whose calls carry the inbound deadline and (``propagate_trace``) the trace
+    context, without interceptors (used when no spans are exported)."""
+
+    def __init__(self, inner: grpc.aio.Channel, *, propagate_trace: bool) -> None:
+        self._inner = inner
+        self._propagate_trace = propagate_trace
+
+    async def __aenter__(self) -> _CallContextChannel:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._inner.close(None)
+
+    async def close(self, grace: float | None = None) -> None:
+        await self._inner.close(grace)
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        return self._inner.get_state(try_to_connect)
+
+    async def wait_for_state_change(self, last_observed_state: grpc.ChannelConnectivity) -> None:
+        await self._inner.wait_for_state_change(last_observed_state)
+
+    async def channel_ready(self) -> None:
+        await self._inner.channel_ready()
+
+    def unary_unary(self, method: str, *args: Any, **kw: Any) -> Any:
+        return _UnaryRequest(self._inner.unary_unary(method, *args, **kw), self._propagate_trace)
+
+    def unary_stream(self, method: str, *args: Any, **kw: Any) -> Any:
+        return _UnaryRequest(self._inner.unary_stream(method, *args, **kw), self._propagate_trace)
+
+    def stream_unary(self, method: str, *args: Any, **kw: Any) -> Any:
+        return _StreamRequest(self._inner.stream_unary(method, *args, **kw), self._propagate_trace)
+
+    def stream_stream(self, method: str, *args: Any, **kw: Any) -> Any:
+        return _StreamRequest(self._inner.stream_stream(method, *args, **kw), self._propagate_trace)
+
+
 def channel_options(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, retry: bool = True
 ) -> list[tuple[str, Any]]:
@@ -169,13 +262,13 @@ def create_channel(
     them at once); ``extra_options`` are appended to the shared channel options;
     ``trace=False``: the callee does not continue the caller's trace.
     """
-    spans = trace and exporting()
-    interceptors: list[Any] = [CallContextInterceptor(propagate_trace=trace and not spans)]
-    if spans:
-        tracing = aio_client_interceptors()  # type: ignore[no-untyped-call]
-        interceptors = [*tracing, *interceptors]
-    return grpc.aio.insecure_channel(
-        target,
-        options=channel_options(max_message_bytes, retry) + list(extra_options),
-        interceptors=interceptors,
-    )
+    options = channel_options(max_message_bytes, retry) + list(extra_options)
+    if not (trace and exporting()):
+        return _CallContextChannel(
+            grpc.aio.insecure_channel(target, options=options), propagate_trace=trace
+        )
+    interceptors: list[Any] = [
+        *aio_client_interceptors(),  # type: ignore[no-untyped-call]
+        CallContextInterceptor(propagate_trace=False),
+    ]
+    return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)

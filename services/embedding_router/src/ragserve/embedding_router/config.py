@@ -60,7 +60,9 @@ def _not_empty(value: object) -> object:
     return value
 
 
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+# An id of a model, provider or tenant (a tenant id also arrives in every call).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Text = Annotated[str, Field(min_length=1)]
 PositiveInt = Annotated[StrictInt, Field(ge=1)]
 Share = Annotated[StrictFloat, Field(ge=0, le=1)]

@@ -53,6 +53,8 @@ from ragserve.errors import InvalidArgument, NotFound
 
 ClientFactory = Callable[[object, ModelConfig], EmbeddingClient]
 
+_UNCONFIGURED_TENANTS_KEPT = 4096
+
 
 def default_client_factory(provider: object, model: ModelConfig) -> EmbeddingClient:
     from ragserve.embedding_router.config import ProviderConfig
@@ -129,6 +131,9 @@ class EmbeddingRouter:
             attempts, self._lookup, self.providers, self.metrics, clock
         )
         self._tenants = {t.id: t for t in config.tenants}
+        # The defaults of tenants not in the config, made once per id (a pydantic dataclass
+        # costs ~20 µs to build, most of a cache hit's own time) and shared: they are frozen.
+        self._unconfigured: dict[str, TenantConfig] = {}
 
     async def start(self) -> None:
         for runtime in self.providers.values():
@@ -170,10 +175,19 @@ class EmbeddingRouter:
 
     # ------------------------------------------------------------------ embed
 
+    def _tenant(self, tenant_id: str) -> TenantConfig:
+        """The tenant's config; a tenant not configured gets the defaults."""
+        found = self._tenants.get(tenant_id) or self._unconfigured.get(tenant_id)
+        if found is None:
+            if len(self._unconfigured) >= _UNCONFIGURED_TENANTS_KEPT:
+                self._unconfigured.clear()  # bounded, whatever ids callers send
+            found = self._unconfigured[tenant_id] = TenantConfig(id=tenant_id)
+        return found
+
     async def embed(self, call: EmbedCall) -> EmbedResult:
         model = validate_call(call, self._models, self.config.routing.max_texts_per_call)
         state = CallState(
-            tenant=self._tenants.get(call.tenant) or TenantConfig(id=call.tenant),
+            tenant=self._tenant(call.tenant),
             tenant_label=call.tenant if call.tenant in self._tenants else "other",
             model=model,
             deadline=(

@@ -3,18 +3,27 @@ for a model not served here. No message contains a caller's text."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
-from ragserve.embedding_router.config import ModelConfig
+from ragserve.embedding_router.config import ID_PATTERN, ModelConfig
 from ragserve.embedding_router.tokens import TokenCounter, count_tokens
 from ragserve.embedding_router.types import EmbedCall
 from ragserve.errors import InvalidArgument, NotFound
+
+_TENANT_ID = re.compile(ID_PATTERN)
 
 
 def validate_call(
     call: EmbedCall, models: Mapping[str, ModelConfig], max_texts: int
 ) -> ModelConfig:
     """The call's model, once the call is well formed."""
+    if not _TENANT_ID.fullmatch(call.tenant):
+        raise InvalidArgument(
+            "tenant",
+            "must be 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter "
+            "or digit",
+        )
     model = models.get(call.model)
     if not call.model:
         raise InvalidArgument("model", "must name a model")

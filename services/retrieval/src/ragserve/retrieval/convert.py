@@ -8,7 +8,7 @@ integers on the way in, so an integer field matches an integer filter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -259,26 +259,58 @@ def collection_out(info: CollectionInfo) -> Any:
     )
 
 
+# Answers are filled in place (``hits.add()``, ``payload.update``) rather than built as
+# messages and passed to their parent: a message passed to a constructor is copied, so a hit's
+# Struct was built once and copied twice (into its ScoredPoint, that into the response), which
+# cost a ten-hit answer with payloads ~40% of its conversion time.
+
+
+def _fill_point(
+    target: Any, point_id: PointId, payload: Mapping[str, Any] | None, vector: Any
+) -> None:
+    """Set a ScoredPoint's or RetrievedPoint's id, payload and vector."""
+    if isinstance(point_id, int):
+        target.id.num = point_id
+    else:
+        target.id.uuid = point_id
+    if payload is not None:
+        target.payload.SetInParent()  # present even when empty, as a Struct passed in was
+        target.payload.update(payload)
+    if vector:
+        target.vector.extend(vector)
+
+
+def scored_into(hits: Any, found: Sequence[ScoredPoint]) -> None:
+    """Append ``found`` to the repeated ScoredPoint field ``hits``."""
+    for hit in found:
+        target = hits.add(score=hit.score)
+        _fill_point(target, hit.id, hit.payload, hit.vector)
+
+
 def scored_out(hit: ScoredPoint) -> Any:
-    return pb.ScoredPoint(
-        id=point_id_out(hit.id),
-        score=hit.score,
-        payload=payload_out(hit.payload),
-        vector=hit.vector or (),
-    )
+    target = pb.ScoredPoint(score=hit.score)
+    _fill_point(target, hit.id, hit.payload, hit.vector)
+    return target
+
+
+def records_into(points: Any, records: Sequence[Record]) -> None:
+    """Append ``records`` to the repeated RetrievedPoint field ``points``."""
+    for record in records:
+        _fill_point(points.add(), record.id, record.payload, record.vector)
 
 
 def record_out(record: Record) -> Any:
-    return pb.RetrievedPoint(
-        id=point_id_out(record.id), payload=payload_out(record.payload), vector=record.vector or ()
-    )
+    target = pb.RetrievedPoint()
+    _fill_point(target, record.id, record.payload, record.vector)
+    return target
 
 
 def scroll_out(page: ScrollPage) -> Any:
-    return pb.ScrollResponse(
-        points=[record_out(record) for record in page.records],
-        next_offset=point_id_out(page.next_offset) if page.next_offset is not None else None,
-    )
+    response = pb.ScrollResponse()
+    records_into(response.points, page.records)
+    if page.next_offset is not None:
+        response.next_offset.CopyFrom(point_id_out(page.next_offset))
+    return response
 
 
 def snapshot_out(info: SnapshotInfo) -> Any:

@@ -43,6 +43,7 @@ from ragserve.retrieval.names import (
     tenant_collections,
 )
 from ragserve.retrieval.store import VectorStore
+from ragserve.runtime.spans import internal_span
 
 logger = logging.getLogger("ragserve.retrieval.core")
 tracer = trace.get_tracer("ragserve.retrieval")
@@ -117,9 +118,10 @@ class RetrievalCore:
         # One write per id, the batch's last: what both engines keep, made explicit so the
         # count is of points written, not of entries sent.
         distinct = list({point.id: point for point in checked}.values())
-        with tracer.start_as_current_span(
+        with internal_span(
+            tracer,
             "retrieval.upsert_batch",
-            attributes={
+            lambda: {
                 "retrieval.collection": collection,
                 "retrieval.points": len(distinct),
                 "retrieval.backend": self.backend,
@@ -184,9 +186,10 @@ class RetrievalCore:
         ``next_offset`` starts the next one (None after the last)."""
         physical = physical_name(tenant, collection)
         checked = validation.scroll_query(query)
-        with tracer.start_as_current_span(
+        with internal_span(
+            tracer,
             "retrieval.scroll",
-            attributes={
+            lambda: {
                 "retrieval.collection": collection,
                 "retrieval.limit": checked.limit,
                 "retrieval.filtered": checked.filter is not None,
@@ -216,9 +219,10 @@ class RetrievalCore:
         self, physical: str, collection: str, queries: Sequence[SearchQuery]
     ) -> list[list[ScoredPoint]]:
         label = self._labels.label(collection)
-        with tracer.start_as_current_span(
+        with internal_span(
+            tracer,
             "retrieval.search",
-            attributes={
+            lambda: {
                 "retrieval.collection": collection,
                 "retrieval.queries": len(queries),
                 "retrieval.limit": max(query.limit for query in queries),

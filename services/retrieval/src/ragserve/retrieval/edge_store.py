@@ -1,8 +1,9 @@
 """The embedded backend: a ``VectorStore`` whose engine runs in a worker process we own.
 
-The service side never touches Qdrant Edge: requests go to the worker over a pipe, tagged
-with an id, and come back on a reader thread that resolves the matching future on the
-event loop. Requests are pipelined (many in flight; the worker answers in order).
+The service side never touches Qdrant Edge: requests go to the worker over a socket, tagged
+with an id, and the replies resolve the matching futures; both ends of that are served by
+the event loop (:mod:`edge_channel`). Requests are pipelined (many in flight; the worker
+answers in order).
 
 If the worker dies (crash, SIGKILL, OOM), every request in flight fails with Unavailable,
 the worker is started again (with backoff), and calls made meanwhile wait for it up to
@@ -17,15 +18,13 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
-import multiprocessing.connection
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 from ragserve.errors import Unavailable
+from ragserve.retrieval.edge_channel import WorkerChannel
 from ragserve.retrieval.edge_worker import WorkerSettings, decode_error, worker_main
 from ragserve.retrieval.model import (
     CollectionInfo,
@@ -47,11 +46,11 @@ logger = logging.getLogger("ragserve.retrieval.edge_store")
 
 
 class _Worker:
-    """One incarnation of the worker process and its pipe."""
+    """One incarnation of the worker process and its channel."""
 
-    def __init__(self, process: BaseProcess, connection: multiprocessing.connection.Connection):
+    def __init__(self, process: BaseProcess) -> None:
         self.process = process
-        self.connection = connection
+        self.channel: WorkerChannel | None = None
         self.pending: dict[int, asyncio.Future[Any]] = {}
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.lost = False
@@ -79,8 +78,6 @@ class EdgeStore:
         self._restart_task: asyncio.Task[None] | None = None
         self._next_restart: asyncio.Future[None] | None = None
         self._listeners: list[Callable[[bool], None]] = []
-        # One thread so that sends keep their order; a big batch must not block the loop.
-        self._sender = ThreadPoolExecutor(1, thread_name_prefix="edge-store-send")
 
     @property
     def worker_pid(self) -> int | None:
@@ -107,7 +104,8 @@ class EdgeStore:
                 await asyncio.wait_for(self._call_on(worker, "close"), self._start_timeout_s)
         if worker is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._reap, worker.process)
-        self._sender.shutdown(wait=True)
+            if worker.channel is not None:
+                worker.channel.close()
 
     async def ready(self) -> bool:
         return self._alive.is_set()
@@ -134,21 +132,24 @@ class EdgeStore:
     # ------------------------------------------------------------------ process management
 
     async def _spawn(self) -> None:
-        parent, child = self._context.Pipe(duplex=True)
+        mine, child = WorkerChannel.pair()
         process = self._context.Process(
             target=worker_main,
             args=(child, str(self._data_dir), self._settings),
             name="ragserve-retrieval-edge",
             daemon=True,
         )
-        process.start()
-        child.close()
-        worker = _Worker(process, parent)
+        try:
+            process.start()
+        finally:
+            child.close()
+        worker = _Worker(process)
         self._worker = worker
-        loop = asyncio.get_running_loop()
-        threading.Thread(
-            target=self._read_loop, args=(worker, loop), name="edge-store-read", daemon=True
-        ).start()
+        worker.channel = await WorkerChannel.open(
+            mine,
+            lambda message: self._deliver(worker, message),
+            lambda: self._lost(worker),
+        )
         try:
             await asyncio.wait_for(asyncio.shield(worker.ready), self._start_timeout_s)
         except TimeoutError:
@@ -164,17 +165,6 @@ class EdgeStore:
             self._data_dir,
             extra={"event": "edge_worker_serving", "worker_pid": process.pid},
         )
-
-    def _read_loop(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> None:
-        while True:
-            try:
-                message = worker.connection.recv()
-            except (EOFError, OSError):
-                with contextlib.suppress(RuntimeError):  # loop already closed
-                    loop.call_soon_threadsafe(self._lost, worker)
-                return
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._deliver, worker, message)
 
     def _deliver(self, worker: _Worker, message: tuple[int, bool, Any]) -> None:
         request_id, ok, body = message
@@ -262,11 +252,10 @@ class EdgeStore:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         worker.pending[request_id] = future
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                self._sender, worker.connection.send, (request_id, operation, args)
-            )
-        except (OSError, ValueError) as exc:
-            # The worker died under us; the reader thread reports it and a restart follows.
+            assert worker.channel is not None
+            await worker.channel.send((request_id, operation, args))
+        except OSError as exc:
+            # The worker died under us; its channel reports it and a restart follows.
             worker.pending.pop(request_id, None)
             if future.done():
                 future.exception()  # already failed by _lost: consumed here, raised below

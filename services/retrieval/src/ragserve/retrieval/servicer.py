@@ -103,7 +103,9 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
             with_payload=convert.payload_selection_in(request),
             with_vectors=request.with_vectors,
         )
-        return pb.GetPointsResponse(points=[convert.record_out(record) for record in records])
+        response = pb.GetPointsResponse()
+        convert.records_into(response.points, records)
+        return response
 
     async def Scroll(self, request: Any, context: Context) -> Any:
         page = await self.core.scroll(
@@ -115,18 +117,19 @@ class RetrievalServicer(pb_grpc.RetrievalServiceServicer):
         hits = await self.core.search(
             request.tenant, request.collection, convert.query_in("query", request.query)
         )
-        return pb.SearchResponse(hits=[convert.scored_out(hit) for hit in hits])
+        response = pb.SearchResponse()
+        convert.scored_into(response.hits, hits)
+        return response
 
     async def SearchBatch(self, request: Any, context: Context) -> Any:
         queries = [
             convert.query_in(f"queries[{i}]", query) for i, query in enumerate(request.queries)
         ]
         results = await self.core.search_batch(request.tenant, request.collection, queries)
-        return pb.SearchBatchResponse(
-            results=[
-                pb.SearchResult(hits=[convert.scored_out(hit) for hit in hits]) for hits in results
-            ]
-        )
+        response = pb.SearchBatchResponse()
+        for hits in results:
+            convert.scored_into(response.results.add().hits, hits)
+        return response
 
     async def CreateSnapshot(self, request: Any, context: Context) -> Any:
         info = await self.core.create_snapshot(request.tenant, request.collection)
