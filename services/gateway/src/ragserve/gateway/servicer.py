@@ -34,6 +34,7 @@ from ragserve.gateway.auth import Principal
 from ragserve.gateway.core import GatewayCore
 from ragserve.gateway.key_admin import KeyAdmin
 from ragserve.gateway.policy import deadline_for
+from ragserve.gateway.tracing import start_trace
 from ragserve.gateway.upstream_errors import translate
 from ragserve.runtime import deadlines
 from ragserve.runtime.interceptors import current_trace_id
@@ -121,10 +122,18 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self, rpc: str, context: Context, *, texts: int = 0
     ) -> AsyncIterator[Principal]:
         """Trace id out first, then the key, then the deadline every call below inherits."""
-        trace_id = current_trace_id()
-        if trace_id:
-            await context.send_initial_metadata(((TRACE_ID_KEY, trace_id),))
-        principal = await self.core.admit(rpc, _authorization(context), texts=texts)
+        # The runtime's SERVER span when spans are exported; otherwise a trace of our own.
+        trace_id = current_trace_id() or start_trace()
+        # Sent while the key is checked (both mostly wait: on the client's socket, on
+        # Redis), and always awaited before the call goes on or is refused.
+        sending = asyncio.ensure_future(context.send_initial_metadata(((TRACE_ID_KEY, trace_id),)))
+        try:
+            principal = await self.core.admit(rpc, _authorization(context), texts=texts)
+        except BaseException:
+            # The refusal is what the caller hears; a failed send only means it left.
+            await asyncio.gather(sending, return_exceptions=True)
+            raise
+        await sending
         # The runtime published the inbound deadline for this call's task; the gateway
         # narrows it to the RPC's default when the client set none.
         deadlines.publish(deadline_for(rpc, context.time_remaining()))
