@@ -148,6 +148,13 @@ def main() -> None:
         metavar="REV",
         help="also start a gateway from this git revision's code and alternate with it",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for this tree's gateway only (e.g. an experiment)",
+    )
     parser.add_argument("--cprofile", type=Path, help="write a cProfile of the gateway here")
     parser.add_argument(
         "--plain-channel",
@@ -182,6 +189,8 @@ def main() -> None:
                 env["RAGSERVE_STAGE_TIMES"] = str(state / f"stages-{len(gateways)}.json")
                 if args.plain_channel:
                     env["RAGSERVE_STAGE_PLAIN_CHANNEL"] = "1"
+                if source is None:
+                    env.update(item.split("=", 1) for item in args.env)
                 if args.cprofile and source is None:
                     env["RAGSERVE_STAGE_CPROFILE"] = str(args.cprofile.resolve())
                 gateways[name] = ServiceProcess("gateway", env).start()

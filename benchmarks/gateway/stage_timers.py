@@ -16,6 +16,7 @@ import atexit
 import cProfile
 import functools
 import json
+import logging
 import os
 import signal
 import time
@@ -186,6 +187,7 @@ def _plain_orchestrator_stub(original: Any) -> Any:
 def install() -> None:
     from ragserve.gateway import auth, convert, core, rate_limit, servicer, validation
     from ragserve.runtime import interceptors, server_tracing
+    from ragserve.runtime.logs import ACCESS_LOGGER
 
     auth.Authenticator.authenticate = _async("auth", auth.Authenticator.authenticate)  # type: ignore[method-assign]
     rate_limit.RateLimiter.acquire = _async("rate limit", rate_limit.RateLimiter.acquire)  # type: ignore[method-assign]
@@ -230,6 +232,9 @@ def install() -> None:
             _profile = cProfile.Profile()
             _profile.enable()
 
+    if os.environ.get("RAGSERVE_STAGE_NO_ACCESS_LOG"):
+        # An experiment: what the access-log line (handed to the log thread) costs a call.
+        logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
     signal.signal(signal.SIGUSR1, reset)
     atexit.register(_dump)
 
