@@ -4,18 +4,21 @@ Redis that stops answering, a socket that accepts commands and never replies).""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
+import redis as redis_sync
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ragserve.gateway.redis_pipeline import PipelinedRedis
-from ragserve.testkit.redis_server import RedisServer
+from ragserve.testkit.ports import free_port
+from ragserve.testkit.redis_server import RedisServer, redis_binary
 
 
 @pytest.fixture
@@ -115,3 +118,39 @@ async def test_a_silent_redis_times_out_every_command_and_the_next_one_reconnect
         for writer in accepted:
             writer.close()
         await server.wait_closed()
+
+
+@pytest.fixture
+def redis_with_password() -> Iterator[int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--requirepass", "s3cret"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        client = redis_sync.Redis(port=port, password="s3cret", retry_on_error=[])
+        deadline = time.monotonic() + 15
+        while True:  # redis-server accepts connections a moment after it starts (as testkit)
+            try:
+                client.ping()
+                break
+            except redis_sync.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+        client.close()
+        yield port
+    finally:
+        process.kill()
+        process.wait()
+
+
+async def test_the_password_of_the_url_is_sent(redis_with_password: int) -> None:
+    port = redis_with_password
+    client = PipelinedRedis(f"redis://:s3cret@127.0.0.1:{port}/0", timeout_s=2.0)
+    assert await client.execute("PING") == b"PONG"
+    await client.close()
+    wrong = PipelinedRedis(f"redis://:wrong@127.0.0.1:{port}/0", timeout_s=2.0)
+    with pytest.raises(RedisConnectionError, match="redis refused AUTH"):
+        await wrong.execute("PING")
+    await wrong.close()

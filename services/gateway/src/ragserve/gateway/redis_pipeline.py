@@ -83,18 +83,33 @@ class _Connection(asyncio.Protocol):
                 future.set_exception(error)
 
 
+_CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+
+
+def _ssl_context(options: dict[str, Any]) -> ssl.SSLContext:
+    """TLS as redis-py reads it from a ``rediss://`` URL's ``ssl_*`` query options."""
+    context = ssl.create_default_context(cafile=options.get("ssl_ca_certs"))
+    if options.get("ssl_certfile"):
+        context.load_cert_chain(options["ssl_certfile"], options.get("ssl_keyfile"))
+    requirement = _CERT_REQS.get(str(options.get("ssl_cert_reqs", "required")).lower())
+    if requirement is not None and requirement != ssl.CERT_REQUIRED:
+        context.check_hostname = False
+        context.verify_mode = requirement
+    elif options.get("ssl_check_hostname") is False:
+        context.check_hostname = False
+    return context
+
+
 class PipelinedRedis:
     """``execute(*args)`` on one shared connection, opened on first use and after a failure."""
 
     def __init__(self, url: str, timeout_s: float) -> None:
-        options = parse_url(url)
+        options: dict[str, Any] = dict(parse_url(url))
         self._path: str | None = options.get("path")
         self._host: str = options.get("host", "localhost")
         self._port: int = int(options.get("port", 6379))
         self._ssl = (
-            ssl.create_default_context()
-            if options.get("connection_class") is SSLConnection
-            else None
+            _ssl_context(options) if options.get("connection_class") is SSLConnection else None
         )
         self._setup: list[tuple[Any, ...]] = []
         if options.get("password"):
