@@ -318,15 +318,16 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def Search(self, request: Any, context: Context) -> Any:
         async with self._call("Search", context, texts=1) as principal:
             validation.search(request)
-            hits: list[pb.Hit] = []
+            response = pb.SearchResponse()
             with _upstream(ORCHESTRATOR):
                 # A query without answer options: the hits event is all that comes.
                 async for event in self.orchestrator.Query(
                     convert.query_in(principal.tenant, request)
                 ):
                     if event.WhichOneof("event") == "hits":
-                        hits = [convert.hit_out(h) for h in event.hits.hits]
-            return pb.SearchResponse(hits=hits)
+                        del response.hits[:]
+                        convert.hits_out(event.hits.hits, response.hits)
+            return response
 
     # ------------------------------------------------------------ embeddings
 
