@@ -154,3 +154,19 @@ async def test_the_password_of_the_url_is_sent(redis_with_password: int) -> None
     with pytest.raises(RedisConnectionError, match="redis refused AUTH"):
         await wrong.execute("PING")
     await wrong.close()
+
+
+async def test_a_server_that_does_not_speak_redis_is_a_connection_error() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = PipelinedRedis(f"redis://127.0.0.1:{port}/0", timeout_s=2.0)
+    try:
+        with pytest.raises(RedisConnectionError, match="unreadable reply"):
+            await client.execute("PING")
+    finally:
+        await client.close()
+        server.close()

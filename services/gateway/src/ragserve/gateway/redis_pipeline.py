@@ -49,7 +49,11 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self._reader.feed(data)
         while True:
-            reply = self._reader.gets()
+            try:
+                reply = self._reader.gets()
+            except hiredis.ProtocolError as error:  # not Redis speaking: give the socket up
+                self.fail(RedisConnectionError(f"unreadable reply from redis: {error}"))
+                return
             if reply is False:
                 return
             if not self._owed:  # a reply nobody asked for: the stream is out of step
