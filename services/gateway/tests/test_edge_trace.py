@@ -38,6 +38,7 @@ FOREIGN = "0af7651916cd43dd8448eb211c80319c"
 class RecordingOrchestrator(orch_grpc.OrchestratorServiceServicer):
     def __init__(self) -> None:
         self.traceparents: list[str] = []
+        self.query_deadlines: list[float | None] = []
 
     def GetCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
         metadata = dict(context.invocation_metadata())
@@ -45,6 +46,13 @@ class RecordingOrchestrator(orch_grpc.OrchestratorServiceServicer):
         return orch.GetCollectionResponse(
             collection=orch.CollectionSummary(name=request.name, model="m", dimension=3)
         )
+
+    def Query(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        metadata = dict(context.invocation_metadata())
+        self.traceparents.append(str(metadata.get("traceparent", "")))
+        self.query_deadlines.append(context.time_remaining())
+        yield orch.QueryResponse(start=orch.StartEvent(trace_id="from-orchestrator"))
+        yield orch.QueryResponse(done=orch.DoneEvent())
 
 
 @pytest.fixture
@@ -82,12 +90,24 @@ def test_each_call_starts_an_unsampled_trace_that_reaches_the_orchestrator(
                     )
                     assert response.collection.name == "docs"
                     trace_ids += [v for k, v in call.initial_metadata() if k == "x-trace-id"]
+                stream = stub.Query(
+                    pb.QueryRequest(collections=["docs"], query="q"),
+                    metadata=bearer(key),
+                    timeout=10,
+                )
+                events = list(stream)
+                assert events[0].started.trace_id == "from-orchestrator"
+                trace_ids += [v for k, v in stream.initial_metadata() if k == "x-trace-id"]
         finally:
             process.stop()
-    assert len(trace_ids) == 3 and len(set(trace_ids)) == 3
+    assert len(trace_ids) == 4 and len(set(trace_ids)) == 4
     assert all(re.fullmatch(r"[0-9a-f]{32}", t) and t != FOREIGN for t in trace_ids)
     assert [p.split("-")[1] for p in recorded.traceparents] == trace_ids
     assert all(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", p) for p in recorded.traceparents)
+    # A stream below inherits the caller's deadline (10 s) too; gRPC rounds a deadline
+    # up on the wire (a few significant digits), so a little over 10 s may arrive.
+    (remaining,) = recorded.query_deadlines
+    assert remaining is not None and 5 < remaining < 10.5
     # The access log line of each call carries its trace id.
     logged = {r.get("trace_id") for r in process.records() if r.get("message") == "rpc"}
     assert set(trace_ids) <= logged

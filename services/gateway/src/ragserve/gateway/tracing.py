@@ -79,3 +79,15 @@ def start_trace() -> str:
     span = NonRecordingSpan(SpanContext(trace_id, span_id, False, _UNSAMPLED))
     attach(trace.set_span_in_context(span))
     return format(trace_id, "032x")
+
+
+def outbound_trace() -> tuple[tuple[str, str], ...]:
+    """The current trace as call metadata (``traceparent``).
+
+    For the gateway's streaming calls: the runtime's channel interceptor adds it to
+    unary calls only (grpc.aio files an interceptor object under the first call kind it
+    implements), and without an exporter no other interceptor adds it. With one,
+    OpenTelemetry's interceptor replaces it with its CLIENT span's."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return tuple(carrier.items())
