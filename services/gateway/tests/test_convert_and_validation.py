@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from google.protobuf import struct_pb2
+from google.protobuf.struct_pb2 import Struct
 
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
@@ -88,6 +89,30 @@ def test_query_events_keep_no_internal_flags() -> None:
     out = convert.hit_out(hit)
     assert (out.source.char_start, out.source.char_end, out.source.page) == (10, 20, 3)
     assert list(out.source.heading_path) == ["A", "B"]
+
+
+def test_a_hits_event_is_copied_field_by_field() -> None:
+    metadata = Struct()
+    metadata.update({"lang": "en", "year": 2024})
+    hits = [
+        orch.Hit(
+            collection="c", document_id=f"d{n}", chunk_index=n, text=f"t{n}", score=0.5 - n / 10,
+            start=n, end=n + 5, page=n, heading_path=["A", f"B{n}"], media_type="text/html",
+            metadata=metadata if n else None,
+        )
+        for n in range(3)
+    ]  # fmt: skip
+    public = convert.query_event_out(orch.QueryResponse(hits=orch.HitsEvent(hits=hits)), 1.0)
+    expected = [
+        pb.Hit(
+            collection="c", document_id=f"d{n}", chunk_index=n, text=f"t{n}", score=0.5 - n / 10,
+            media_type="text/html", metadata=metadata if n else None,
+            source=pb.ChunkSource(char_start=n, char_end=n + 5, page=n, heading_path=["A", f"B{n}"]),
+        )
+        for n in range(3)
+    ]  # fmt: skip
+    assert public == pb.QueryResponse(hits=pb.QueryHits(hits=expected))
+    assert not public.hits.hits[0].HasField("metadata")
 
 
 def _invalid(check: Any, *args: Any) -> str:

@@ -7,6 +7,10 @@ provider ids, costs, cache flags — have no public field to land in.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
+
 from ragserve.api.common.v1 import common_pb2 as common
 from ragserve.api.embedding.v1 import embedding_pb2 as emb
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
@@ -203,23 +207,32 @@ def query_in(tenant: str, request: pb.QueryRequest | pb.SearchRequest) -> orch.Q
 
 
 def hit_out(hit: orch.Hit) -> pb.Hit:
-    public = pb.Hit(
-        collection=hit.collection,
-        document_id=hit.document_id,
-        chunk_index=hit.chunk_index,
-        text=hit.text,
-        score=hit.score,
-        media_type=hit.media_type,
-        source=pb.ChunkSource(
-            char_start=hit.start,
-            char_end=hit.end,
-            page=hit.page,
-            heading_path=list(hit.heading_path),
-        ),
-    )
+    public = pb.Hit()
+    _fill_hit(public, hit)
+    return public
+
+
+def _fill_hit(public: pb.Hit, hit: orch.Hit) -> None:
+    # Field by field into a message already in place (``hits.add()``): about half the
+    # time of building each message and sub-message from keyword arguments.
+    public.collection = hit.collection
+    public.document_id = hit.document_id
+    public.chunk_index = hit.chunk_index
+    public.text = hit.text
+    public.score = hit.score
+    public.media_type = hit.media_type
+    source = public.source
+    source.char_start = hit.start
+    source.char_end = hit.end
+    source.page = hit.page
+    source.heading_path.extend(hit.heading_path)
     if hit.HasField("metadata"):
         public.metadata.CopyFrom(hit.metadata)
-    return public
+
+
+def hits_out(hits: Iterable[orch.Hit], into: RepeatedCompositeFieldContainer[pb.Hit]) -> None:
+    for hit in hits:
+        _fill_hit(into.add(), hit)
 
 
 _STAGES = {
@@ -242,7 +255,9 @@ def query_event_out(event: orch.QueryResponse, total_ms: float) -> pb.QueryRespo
     if kind == "start":
         return pb.QueryResponse(started=pb.QueryStarted(trace_id=event.start.trace_id))
     if kind == "hits":
-        return pb.QueryResponse(hits=pb.QueryHits(hits=[hit_out(h) for h in event.hits.hits]))
+        public = pb.QueryResponse()
+        hits_out(event.hits.hits, public.hits.hits)
+        return public
     if kind == "answer":
         return pb.QueryResponse(answer=pb.AnswerDelta(text=event.answer.text_delta))
     if kind == "citation":

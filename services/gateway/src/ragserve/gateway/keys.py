@@ -57,7 +57,8 @@ class KeyHasher:
 
     def hash(self, key: str) -> str:
         if self._secret:
-            return hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()
+            # OpenSSL's one-shot HMAC (what hmac.new computes, without the Python object).
+            return hmac.digest(self._secret, key.encode(), "sha256").hex()
         return hashlib.sha256(key.encode()).hexdigest()
 
     def matches(self, key: str, record: KeyRecord) -> bool:

@@ -34,6 +34,7 @@ from ragserve.gateway.auth import Principal
 from ragserve.gateway.core import GatewayCore
 from ragserve.gateway.key_admin import KeyAdmin
 from ragserve.gateway.policy import deadline_for
+from ragserve.gateway.tracing import outbound_trace, start_trace
 from ragserve.gateway.upstream_errors import translate
 from ragserve.runtime import deadlines
 from ragserve.runtime.interceptors import current_trace_id
@@ -65,6 +66,17 @@ def _decode_token(token: str) -> str:
         return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidArgument("page_token", "not a token this API returned") from None
+
+
+def _stream_options() -> dict[str, Any]:
+    """What a streaming call below needs given by hand: the remaining deadline and the
+    trace. The runtime's channel interceptor gives them to unary calls only (grpc.aio
+    files one interceptor object under the first call kind it implements)."""
+    remaining = deadlines.remaining()
+    return {
+        "timeout": None if remaining is None else max(remaining, 0.0),
+        "metadata": outbound_trace(),
+    }
 
 
 @contextmanager
@@ -121,10 +133,18 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         self, rpc: str, context: Context, *, texts: int = 0
     ) -> AsyncIterator[Principal]:
         """Trace id out first, then the key, then the deadline every call below inherits."""
-        trace_id = current_trace_id()
-        if trace_id:
-            await context.send_initial_metadata(((TRACE_ID_KEY, trace_id),))
-        principal = await self.core.admit(rpc, _authorization(context), texts=texts)
+        # The runtime's SERVER span when spans are exported; otherwise a trace of our own.
+        trace_id = current_trace_id() or start_trace()
+        # Sent while the key is checked (both mostly wait: on the client's socket, on
+        # Redis), and always awaited before the call goes on or is refused.
+        sending = asyncio.ensure_future(context.send_initial_metadata(((TRACE_ID_KEY, trace_id),)))
+        try:
+            principal = await self.core.admit(rpc, _authorization(context), texts=texts)
+        except BaseException:
+            # The refusal is what the caller hears; a failed send only means it left.
+            await asyncio.gather(sending, return_exceptions=True)
+            raise
+        await sending
         # The runtime published the inbound deadline for this call's task; the gateway
         # narrows it to the RPC's default when the client set none.
         deadlines.publish(deadline_for(rpc, context.time_remaining()))
@@ -189,7 +209,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             validation.ingest_config(first.config)
             # Written and read concurrently: acks flow back while documents still go out.
             open_stream: Any = self.orchestrator.Ingest
-            call = open_stream()
+            call = open_stream(**_stream_options())
             tracker = AckTracker()
             writer = asyncio.create_task(
                 self._forward_documents(principal, first.config, request_iterator, call, tracker)
@@ -293,7 +313,9 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         started = time.perf_counter()
         async with self._call("Query", context, texts=1) as principal:
             validation.query(request)
-            call = self.orchestrator.Query(convert.query_in(principal.tenant, request))
+            call = self.orchestrator.Query(
+                convert.query_in(principal.tenant, request), **_stream_options()
+            )
             try:
                 with _upstream(ORCHESTRATOR):
                     async for event in call:
@@ -309,15 +331,16 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def Search(self, request: Any, context: Context) -> Any:
         async with self._call("Search", context, texts=1) as principal:
             validation.search(request)
-            hits: list[pb.Hit] = []
+            response = pb.SearchResponse()
             with _upstream(ORCHESTRATOR):
                 # A query without answer options: the hits event is all that comes.
                 async for event in self.orchestrator.Query(
-                    convert.query_in(principal.tenant, request)
+                    convert.query_in(principal.tenant, request), **_stream_options()
                 ):
                     if event.WhichOneof("event") == "hits":
-                        hits = [convert.hit_out(h) for h in event.hits.hits]
-            return pb.SearchResponse(hits=hits)
+                        del response.hits[:]
+                        convert.hits_out(event.hits.hits, response.hits)
+            return response
 
     # ------------------------------------------------------------ embeddings
 

@@ -1,0 +1,113 @@
+"""Trace ids without an exporter: a gateway process in front of a stand-in orchestrator
+(a gRPC server in this test that records what it receives), and a real Redis.
+
+Each call starts a trace of its own at the gateway: its id is the call's ``x-trace-id``,
+it reaches the orchestrator in ``traceparent`` (unsampled: nothing exports its spans),
+and a caller's own ``traceparent`` is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from ragserve.api.gateway.v1 import gateway_pb2 as pb
+from ragserve.api.orchestrator.v1 import orchestrator_pb2 as orch
+from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc as orch_grpc
+from ragserve.testkit.gateway import (
+    admin_key,
+    bearer,
+    create_key,
+    gateway_env,
+    gateway_stub,
+    start_gateway,
+)
+from ragserve.testkit.redis_server import RedisServer
+
+pytestmark = pytest.mark.slow
+
+FOREIGN = "0af7651916cd43dd8448eb211c80319c"
+
+
+class RecordingOrchestrator(orch_grpc.OrchestratorServiceServicer):
+    def __init__(self) -> None:
+        self.traceparents: list[str] = []
+        self.query_deadlines: list[float | None] = []
+
+    def GetCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
+        metadata = dict(context.invocation_metadata())
+        self.traceparents.append(str(metadata.get("traceparent", "")))
+        return orch.GetCollectionResponse(
+            collection=orch.CollectionSummary(name=request.name, model="m", dimension=3)
+        )
+
+    def Query(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        metadata = dict(context.invocation_metadata())
+        self.traceparents.append(str(metadata.get("traceparent", "")))
+        self.query_deadlines.append(context.time_remaining())
+        yield orch.QueryResponse(start=orch.StartEvent(trace_id="from-orchestrator"))
+        yield orch.QueryResponse(done=orch.DoneEvent())
+
+
+@pytest.fixture
+def orchestrator() -> Iterator[tuple[str, RecordingOrchestrator]]:
+    servicer = RecordingOrchestrator()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    orch_grpc.add_OrchestratorServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}", servicer
+    finally:
+        server.stop(None)
+
+
+def test_each_call_starts_an_unsampled_trace_that_reaches_the_orchestrator(
+    tmp_path: Path, orchestrator: tuple[str, RecordingOrchestrator]
+) -> None:
+    address, recorded = orchestrator
+    with RedisServer() as redis:
+        env = gateway_env(tmp_path, redis.url)
+        env["RAGSERVE_ORCHESTRATOR_ADDR"] = address
+        # No exporter, whatever the environment running the tests says.
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = ""
+        process = start_gateway(env)
+        try:
+            with gateway_stub(process.address) as stub:
+                key = create_key(stub, admin_key(tmp_path), "acme", [pb.PERMISSION_READ]).secret
+                trace_ids = []
+                for _ in range(3):
+                    response, call = stub.GetCollection.with_call(
+                        pb.GetCollectionRequest(name="docs"),
+                        metadata=(*bearer(key), ("traceparent", f"00-{FOREIGN}-{1:016x}-01")),
+                        timeout=10,
+                    )
+                    assert response.collection.name == "docs"
+                    trace_ids += [v for k, v in call.initial_metadata() if k == "x-trace-id"]
+                stream = stub.Query(
+                    pb.QueryRequest(collections=["docs"], query="q"),
+                    metadata=bearer(key),
+                    timeout=10,
+                )
+                events = list(stream)
+                assert events[0].started.trace_id == "from-orchestrator"
+                trace_ids += [v for k, v in stream.initial_metadata() if k == "x-trace-id"]
+        finally:
+            process.stop()
+    assert len(trace_ids) == 4 and len(set(trace_ids)) == 4
+    assert all(re.fullmatch(r"[0-9a-f]{32}", t) and t != FOREIGN for t in trace_ids)
+    assert [p.split("-")[1] for p in recorded.traceparents] == trace_ids
+    assert all(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", p) for p in recorded.traceparents)
+    # A stream below inherits the caller's deadline (10 s) too; gRPC rounds a deadline
+    # up on the wire (a few significant digits), so a little over 10 s may arrive.
+    (remaining,) = recorded.query_deadlines
+    assert remaining is not None and 5 < remaining < 10.5
+    # The access log line of each call carries its trace id.
+    logged = {r.get("trace_id") for r in process.records() if r.get("message") == "rpc"}
+    assert set(trace_ids) <= logged
