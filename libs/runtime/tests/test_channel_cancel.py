@@ -10,7 +10,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ragserve.runtime import channels
+from ragserve.runtime import channels, deadlines
 from ragserve.runtime.channels import create_channel
 
 
@@ -54,3 +54,39 @@ async def test_cancelling_the_caller_cancels_the_rpc_in_the_callee(
             await asyncio.wait_for(servicer.cancelled.wait(), 30)
     finally:
         await server.stop(0)
+
+
+class DeadlineRecordingHealth(health_pb2_grpc.HealthServicer):
+    """Watch (a server stream) records the time its caller left it, then ends."""
+
+    def __init__(self) -> None:
+        self.remaining: list[float | None] = []
+
+    async def Watch(self, request: object, context: grpc.aio.ServicerContext) -> object:  # type: ignore[type-arg]
+        self.remaining.append(context.time_remaining())
+        yield health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
+
+
+@pytest.mark.parametrize("exporting", [True, False])
+async def test_streaming_calls_carry_the_inbound_deadline(
+    monkeypatch: pytest.MonkeyPatch, exporting: bool
+) -> None:
+    # grpc.aio files an interceptor object under the first call kind it implements: one
+    # object serving every kind used to leave streaming calls without the deadline.
+    monkeypatch.setattr(channels, "exporting", lambda: exporting)
+    servicer = DeadlineRecordingHealth()
+    server = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with create_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            deadlines.publish(5.0)  # as the runtime does for an inbound call with 5 s left
+            async for _ in stub.Watch(health_pb2.HealthCheckRequest()):
+                pass
+    finally:
+        await server.stop(0)
+    (remaining,) = servicer.remaining
+    # gRPC rounds a deadline up a little on the wire.
+    assert remaining is not None and 3.0 < remaining < 5.1

@@ -2,7 +2,8 @@
 (a gRPC server in this test that records what it receives), and a real Redis.
 
 Each call starts a trace of its own at the gateway: its id is the call's ``x-trace-id``,
-it reaches the orchestrator in ``traceparent`` (unsampled: nothing exports its spans),
+it reaches the orchestrator in ``traceparent`` (sampled, so a service below that exports
+records its part),
 and a caller's own ``traceparent`` is ignored.
 """
 
@@ -35,21 +36,24 @@ pytestmark = pytest.mark.slow
 FOREIGN = "0af7651916cd43dd8448eb211c80319c"
 
 
+def _traceparent(context: grpc.ServicerContext) -> str:
+    """The call's one ``traceparent`` ("" without; every one of them, joined, if several)."""
+    return ",".join(v for k, v in context.invocation_metadata() if k == "traceparent")
+
+
 class RecordingOrchestrator(orch_grpc.OrchestratorServiceServicer):
     def __init__(self) -> None:
         self.traceparents: list[str] = []
         self.query_deadlines: list[float | None] = []
 
     def GetCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
-        metadata = dict(context.invocation_metadata())
-        self.traceparents.append(str(metadata.get("traceparent", "")))
+        self.traceparents.append(_traceparent(context))
         return orch.GetCollectionResponse(
             collection=orch.CollectionSummary(name=request.name, model="m", dimension=3)
         )
 
     def Query(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        metadata = dict(context.invocation_metadata())
-        self.traceparents.append(str(metadata.get("traceparent", "")))
+        self.traceparents.append(_traceparent(context))
         self.query_deadlines.append(context.time_remaining())
         yield orch.QueryResponse(start=orch.StartEvent(trace_id="from-orchestrator"))
         yield orch.QueryResponse(done=orch.DoneEvent())
@@ -68,7 +72,7 @@ def orchestrator() -> Iterator[tuple[str, RecordingOrchestrator]]:
         server.stop(None)
 
 
-def test_each_call_starts_an_unsampled_trace_that_reaches_the_orchestrator(
+def test_each_call_starts_a_trace_of_its_own_that_reaches_the_orchestrator(
     tmp_path: Path, orchestrator: tuple[str, RecordingOrchestrator]
 ) -> None:
     address, recorded = orchestrator
@@ -103,7 +107,7 @@ def test_each_call_starts_an_unsampled_trace_that_reaches_the_orchestrator(
     assert len(trace_ids) == 4 and len(set(trace_ids)) == 4
     assert all(re.fullmatch(r"[0-9a-f]{32}", t) and t != FOREIGN for t in trace_ids)
     assert [p.split("-")[1] for p in recorded.traceparents] == trace_ids
-    assert all(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-00", p) for p in recorded.traceparents)
+    assert all(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", p) for p in recorded.traceparents)
     # A stream below inherits the caller's deadline (10 s) too; gRPC rounds a deadline
     # up on the wire (a few significant digits), so a little over 10 s may arrive.
     (remaining,) = recorded.query_deadlines

@@ -90,12 +90,7 @@ def _cancel_with_task(call: Any) -> Any:
     return call
 
 
-class CallContextInterceptor(
-    _UnaryUnary,
-    _UnaryStream,
-    _StreamUnary,
-    _StreamStream,
-):
+class _CallContext:
     """Caps each outbound call's timeout at the inbound call's remaining deadline and,
     with ``propagate_trace``, carries the current trace context in its metadata."""
 
@@ -118,16 +113,24 @@ class CallContextInterceptor(
             wait_for_ready=details.wait_for_ready,
         )
 
+
+# One class per call kind: grpc.aio files an interceptor object under the first kind it
+# implements only, so one object implementing all four would see unary-unary calls alone.
+class _UnaryUnaryContext(_CallContext, _UnaryUnary):
     async def intercept_unary_unary(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
         return _cancel_with_task(await continuation(self._details(client_call_details), request))
 
+
+class _UnaryStreamContext(_CallContext, _UnaryStream):
     async def intercept_unary_stream(
         self, continuation: Any, client_call_details: Any, request: Any
     ) -> Any:
         return await continuation(self._details(client_call_details), request)
 
+
+class _StreamUnaryContext(_CallContext, _StreamUnary):
     async def intercept_stream_unary(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
@@ -135,10 +138,25 @@ class CallContextInterceptor(
             await continuation(self._details(client_call_details), request_iterator)
         )
 
+
+class _StreamStreamContext(_CallContext, _StreamStream):
     async def intercept_stream_stream(
         self, continuation: Any, client_call_details: Any, request_iterator: Any
     ) -> Any:
         return await continuation(self._details(client_call_details), request_iterator)
+
+
+def call_context_interceptors(*, propagate_trace: bool) -> list[Any]:
+    """The deadline cap (and trace header) as interceptors, one per call kind."""
+    return [
+        kind(propagate_trace=propagate_trace)
+        for kind in (
+            _UnaryUnaryContext,
+            _UnaryStreamContext,
+            _StreamUnaryContext,
+            _StreamStreamContext,
+        )
+    ]
 
 
 def _call_context(
@@ -269,6 +287,6 @@ def create_channel(
         )
     interceptors: list[Any] = [
         *aio_client_interceptors(),  # type: ignore[no-untyped-call]
-        CallContextInterceptor(propagate_trace=False),
+        *call_context_interceptors(propagate_trace=False),
     ]
     return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)

@@ -20,11 +20,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from ragserve.gateway.metrics import LOCAL_ADMISSIONS, RATE_LIMITED
 from ragserve.gateway.redis_link import RedisDown, RedisLink
-from ragserve.gateway.redis_pipeline import PipelinedRedis
 
 
 class Limit(StrEnum):
@@ -165,17 +165,17 @@ class RateLimiter:
             ]
         key = self.bucket_key(key_id)
 
-        async def run(redis: PipelinedRedis) -> list[int]:
+        async def run(client: aioredis.Redis) -> list[int]:
             if self._sha is None:
-                self._sha = (await redis.execute("SCRIPT", "LOAD", GCRA_SCRIPT)).decode()
+                self._sha = await client.script_load(GCRA_SCRIPT)
             try:
-                result = await redis.execute("EVALSHA", self._sha, 1, key, *args)
+                result = await client.evalsha(self._sha, 1, key, *args)
             except NoScriptError:  # a restarted Redis forgot the script: load it again
-                self._sha = (await redis.execute("SCRIPT", "LOAD", GCRA_SCRIPT)).decode()
-                result = await redis.execute("EVALSHA", self._sha, 1, key, *args)
+                self._sha = await client.script_load(GCRA_SCRIPT)
+                result = await client.evalsha(self._sha, 1, key, *args)
             return [int(v) for v in result]
 
-        allowed, retry_us, index = await self._link.call_pipelined("rate_limit", run)
+        allowed, retry_us, index = await self._link.call("rate_limit", run)
         if allowed:
             return Decision(True)
         return Decision(False, retry_us / 1e6, limits[index - 1])

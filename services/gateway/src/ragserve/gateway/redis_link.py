@@ -22,12 +22,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ragserve.gateway.metrics import DEGRADED, REDIS_FAILURES
-from ragserve.gateway.redis_pipeline import PipelinedRedis
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-C = TypeVar("C")
 
 
 class RedisDown(Exception):
@@ -44,8 +42,6 @@ class RedisLink:
             socket_connect_timeout=timeout_s,
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
-        # The rate-limit script, run by every call, goes through a leaner client.
-        self.pipelined = PipelinedRedis(url, timeout_s)
         self._retry_interval_s = retry_interval_s
         self._down_until = 0.0
         self.available = True
@@ -53,19 +49,10 @@ class RedisLink:
 
     async def call(self, operation: str, command: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         """Run ``command``; RedisDown when Redis is down or the command fails."""
-        return await self._guarded(operation, command, self.client)
-
-    async def call_pipelined(
-        self, operation: str, command: Callable[[PipelinedRedis], Awaitable[T]]
-    ) -> T:
-        """As :meth:`call`, on the pipelined connection (the per-call hot path)."""
-        return await self._guarded(operation, command, self.pipelined)
-
-    async def _guarded(self, operation: str, command: Callable[[C], Awaitable[T]], client: C) -> T:
         if not self.available and time.monotonic() < self._down_until:
             raise RedisDown(f"redis down (retrying after {self._retry_interval_s}s)")
         try:
-            result = await command(client)
+            result = await command(self.client)
         except (RedisError, OSError) as error:
             REDIS_FAILURES.labels(operation).inc()
             self._mark_down(error)
@@ -92,5 +79,4 @@ class RedisLink:
             )
 
     async def close(self) -> None:
-        await self.pipelined.close()
         await self.client.aclose()

@@ -34,7 +34,7 @@ from ragserve.gateway.auth import Principal
 from ragserve.gateway.core import GatewayCore
 from ragserve.gateway.key_admin import KeyAdmin
 from ragserve.gateway.policy import deadline_for
-from ragserve.gateway.tracing import outbound_trace, start_trace
+from ragserve.gateway.tracing import start_trace
 from ragserve.gateway.upstream_errors import translate
 from ragserve.runtime import deadlines
 from ragserve.runtime.interceptors import current_trace_id
@@ -66,17 +66,6 @@ def _decode_token(token: str) -> str:
         return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidArgument("page_token", "not a token this API returned") from None
-
-
-def _stream_options() -> dict[str, Any]:
-    """What a streaming call below needs given by hand: the remaining deadline and the
-    trace. The runtime's channel interceptor gives them to unary calls only (grpc.aio
-    files one interceptor object under the first call kind it implements)."""
-    remaining = deadlines.remaining()
-    return {
-        "timeout": None if remaining is None else max(remaining, 0.0),
-        "metadata": outbound_trace(),
-    }
 
 
 @contextmanager
@@ -209,7 +198,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             validation.ingest_config(first.config)
             # Written and read concurrently: acks flow back while documents still go out.
             open_stream: Any = self.orchestrator.Ingest
-            call = open_stream(**_stream_options())
+            call = open_stream()
             tracker = AckTracker()
             writer = asyncio.create_task(
                 self._forward_documents(principal, first.config, request_iterator, call, tracker)
@@ -313,9 +302,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         started = time.perf_counter()
         async with self._call("Query", context, texts=1) as principal:
             validation.query(request)
-            call = self.orchestrator.Query(
-                convert.query_in(principal.tenant, request), **_stream_options()
-            )
+            call = self.orchestrator.Query(convert.query_in(principal.tenant, request))
             try:
                 with _upstream(ORCHESTRATOR):
                     async for event in call:
@@ -335,7 +322,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             with _upstream(ORCHESTRATOR):
                 # A query without answer options: the hits event is all that comes.
                 async for event in self.orchestrator.Query(
-                    convert.query_in(principal.tenant, request), **_stream_options()
+                    convert.query_in(principal.tenant, request)
                 ):
                     if event.WhichOneof("event") == "hits":
                         del response.hits[:]

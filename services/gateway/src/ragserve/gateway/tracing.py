@@ -6,9 +6,10 @@ sampling), while the trace the gateway starts is propagated to every service
 below as usual.
 
 Trace ids exist even when no exporter is configured, so ``x-trace-id`` and every
-service's logs always carry one: :func:`start_trace` then makes a fresh, unsampled
-trace context current (nothing would read its spans), which costs two random
-numbers. No SDK tracer provider is installed for it: one would make this process
+service's logs always carry one: :func:`start_trace` then makes a fresh trace context
+current, which costs two random numbers. It is marked sampled, as the SDK's default
+sampler would: a service below that does export (a partly configured deployment) then
+still records its part of the request under the id the client was given. No SDK tracer provider is installed for it: one would make this process
 look like it exports (``ragserve.runtime.server_tracing.exporting``), and the runtime
 would then record a SERVER span per call (70-100 µs a call on the busy development
 machine, ``benchmarks/gateway/profile_gateway.py``) and put OpenTelemetry's client
@@ -64,30 +65,18 @@ def configure_edge_tracing() -> None:
     propagate.set_global_textmap(OutboundOnlyPropagator())
 
 
-_UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
 def start_trace() -> str:
     """Make a new trace current for the rest of the calling task (an RPC's own task:
     the context ends with it) and return its id, 32 hex digits.
 
-    For calls the runtime did not start a span for (no exporter): the trace is not
-    sampled, so services below adopt its id without recording spans for it. Ids as
+    For calls the runtime did not start a span for (no exporter): services below adopt
+    its id (and record spans under it if they export). Ids as
     OpenTelemetry's default generator makes them (``random.getrandbits``), never 0."""
     trace_id = random.getrandbits(128) or 1
     span_id = random.getrandbits(64) or 1
-    span = NonRecordingSpan(SpanContext(trace_id, span_id, False, _UNSAMPLED))
+    span = NonRecordingSpan(SpanContext(trace_id, span_id, False, _SAMPLED))
     attach(trace.set_span_in_context(span))
     return format(trace_id, "032x")
-
-
-def outbound_trace() -> tuple[tuple[str, str], ...]:
-    """The current trace as call metadata (``traceparent``).
-
-    For the gateway's streaming calls: the runtime's channel interceptor adds it to
-    unary calls only (grpc.aio files an interceptor object under the first call kind it
-    implements), and without an exporter no other interceptor adds it. With one,
-    OpenTelemetry's interceptor replaces it with its CLIENT span's."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    return tuple(carrier.items())
