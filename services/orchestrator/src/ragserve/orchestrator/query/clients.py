@@ -111,26 +111,39 @@ class RouterQueryEmbedder:
 
 
 def hit_in(collection: str, point: Any) -> Hit:
-    payload = json_format.MessageToDict(point.payload)
-    page = payload.get("page")
-    metadata = payload.get("metadata")
+    # Read straight from the payload Struct (json_format.MessageToDict of the whole payload
+    # cost ~27 us a hit); the orchestrator wrote these payloads, so each field's kind is known.
+    fields = point.payload.fields
+    page = fields["page"].number_value if "page" in fields else 0
+    heading_path = fields["heading_path"].list_value.values if "heading_path" in fields else ()
+    metadata = fields["metadata"].struct_value if "metadata" in fields else None
     return Hit(
         collection=collection,
         point_id=point.id.uuid or str(point.id.num),
-        document_id=str(payload.get("document_id", "")),
-        chunk_index=int(payload.get("chunk_index", 0)),
-        text=str(payload.get("text", "")),
+        document_id=_text(fields, "document_id"),
+        chunk_index=_integer(fields, "chunk_index"),
+        text=_text(fields, "text"),
         score=float(point.score),
         location=ChunkLocation(
-            start=int(payload.get("start", 0)),
-            end=int(payload.get("end", 0)),
+            start=_integer(fields, "start"),
+            end=_integer(fields, "end"),
             page=int(page) if page else None,
-            heading_path=tuple(str(h) for h in payload.get("heading_path") or ()),
+            heading_path=tuple(value.string_value for value in heading_path),
         ),
-        metadata=metadata if isinstance(metadata, dict) else {},
-        media_type=str(payload.get("media_type", "")),
+        metadata=json_format.MessageToDict(metadata)
+        if metadata is not None and metadata.fields
+        else {},
+        media_type=_text(fields, "media_type"),
         vector=np.asarray(point.vector, dtype=np.float32) if len(point.vector) else None,
     )
+
+
+def _text(fields: Any, name: str) -> str:
+    return str(fields[name].string_value) if name in fields else ""
+
+
+def _integer(fields: Any, name: str) -> int:
+    return int(fields[name].number_value) if name in fields else 0
 
 
 class RetrievalSearcher:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import struct_pb2
-
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
 from ragserve.errors import InvalidArgument
@@ -120,29 +118,31 @@ def start_out(trace_id: str) -> pb.QueryResponse:
     return pb.QueryResponse(start=pb.StartEvent(trace_id=trace_id))
 
 
-def hit_out(hit: Hit) -> pb.Hit:
-    message = pb.Hit(
-        collection=hit.collection,
-        document_id=hit.document_id,
-        chunk_index=hit.chunk_index,
-        text=hit.text,
-        score=hit.score,
-        start=hit.location.start,
-        end=hit.location.end,
-        page=hit.location.page or 0,
-        heading_path=hit.location.heading_path,
-        media_type=hit.media_type,
-    )
+def hit_out(hit: Hit, message: pb.Hit | None = None) -> pb.Hit:
+    """``hit`` as a message; filled in place when ``message`` is given (a repeated field's
+    new element: building one and copying it in costs the copy)."""
+    message = pb.Hit() if message is None else message
+    message.collection = hit.collection
+    message.document_id = hit.document_id
+    message.chunk_index = hit.chunk_index
+    message.text = hit.text
+    message.score = hit.score
+    message.start = hit.location.start
+    message.end = hit.location.end
+    message.page = hit.location.page or 0
+    message.heading_path.extend(hit.location.heading_path)
+    message.media_type = hit.media_type
     if hit.metadata:
-        metadata = struct_pb2.Struct()
-        metadata.update(hit.metadata)
-        message.metadata.CopyFrom(metadata)
+        message.metadata.update(hit.metadata)
     return message
 
 
 def event_out(event: QueryEvent) -> pb.QueryResponse:
     if isinstance(event, HitsEvent):
-        return pb.QueryResponse(hits=pb.HitsEvent(hits=[hit_out(hit) for hit in event.hits]))
+        response = pb.QueryResponse(hits=pb.HitsEvent())
+        for hit in event.hits:
+            hit_out(hit, response.hits.hits.add())
+        return response
     if isinstance(event, AnswerDelta):
         return pb.QueryResponse(answer=pb.AnswerDeltaEvent(text_delta=event.text))
     if isinstance(event, Citation):
