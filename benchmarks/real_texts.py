@@ -105,7 +105,8 @@ def embeddings(
     digest.update(_model_fingerprint(repository).encode())
     cached = CACHE / f"embeddings-{len(texts)}-{digest.hexdigest()[:16]}.npy"
     if cached.exists():
-        return np.load(cached)
+        loaded: npt.NDArray[np.float32] = np.load(cached)
+        return loaded
 
     from ragserve.inference.config import load_model_config
     from ragserve.inference.served_model import ModelFiles

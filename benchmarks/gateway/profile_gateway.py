@@ -30,7 +30,7 @@ from typing import Any
 
 import grpc
 
-from benchmarks.gateway.bench_gateway import COLLECTION, QUERY, TENANT, _result, fill
+from benchmarks.gateway.bench_gateway import COLLECTION, TENANT, _result, fill
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as orch
@@ -38,6 +38,8 @@ from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc as orch_grpc
 from ragserve.testkit.gateway import admin_key, bearer, create_key, gateway_env
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.suite import start_suite
+
+QUERY = "how do glaciers shape mountain valleys over thousands of years"
 
 ROOT = Path(__file__).resolve().parents[2]
 SITECUSTOMIZE = "from benchmarks.gateway import stage_timers\nstage_timers.install()\n"
@@ -54,7 +56,7 @@ async def alternate(
         query = pb.QueryRequest(collections=[COLLECTION], query=QUERY, top_k=5)
         get = pb.GetCollectionRequest(name=COLLECTION)
 
-        def through(public: pb_grpc.GatewayServiceStub) -> dict[str, Callable[[], Awaitable[None]]]:
+        def through(public: Any) -> dict[str, Callable[[], Awaitable[None]]]:
             async def query_gateway() -> None:
                 async for _ in public.Query(query, metadata=metadata, timeout=30):
                     pass
@@ -95,7 +97,7 @@ async def alternate(
                     samples[name].append((time.perf_counter() - started) * 1000)
         finally:
             for channel in channels.values():
-                await channel.close()
+                await channel.close(None)
         return samples
 
 
@@ -167,7 +169,7 @@ def main() -> None:
         hook = state / "hook"
         hook.mkdir()
         (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        sources = {"gateway": None}
+        sources: dict[str, Path | None] = {"gateway": None}
         if args.baseline:
             (state / "baseline").mkdir()
             sources = {
@@ -202,7 +204,8 @@ def main() -> None:
                     TENANT,
                     [pb.PERMISSION_READ, pb.PERMISSION_WRITE],
                 ).secret
-            asyncio.run(fill(first.address, key, args.chunks))
+            # Small: below retrieval's index threshold, searched exactly.
+            asyncio.run(fill(first.address, suite.retrieval, key, args.chunks, 0))
             context = multiprocessing.get_context("spawn")
             queue: Any = context.Queue()
             pids = [g.process.pid for g in gateways.values() if g.process is not None]

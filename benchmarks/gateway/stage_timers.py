@@ -197,8 +197,8 @@ def install() -> None:
     convert.query_in = _sync("convert in", convert.query_in)
     convert.query_event_out = _sync("convert out (per event)", convert.query_event_out)
     convert.collection_out = _sync("convert out (per event)", convert.collection_out)
-    servicer.deadline_for = _sync("deadline policy", servicer.deadline_for)
-    servicer.current_trace_id = _sync("trace id", servicer.current_trace_id)
+    servicer.deadline_for = _sync("deadline policy", servicer.deadline_for)  # type: ignore[attr-defined]
+    servicer.current_trace_id = _sync("trace id", servicer.current_trace_id)  # type: ignore[attr-defined]
     servicer.GatewayServicer.GetCollection = _handler(  # type: ignore[method-assign]
         "handler GetCollection", servicer.GatewayServicer.GetCollection
     )

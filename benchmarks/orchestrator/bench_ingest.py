@@ -27,6 +27,7 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def chunk_texts(documents: list[str], repository: Path) -> list[str]:
     from ragserve.orchestrator.documents.parsing import parse_document
 
     tokenizer = Tokenizer.from_file(str(repository / MODEL / "tokenizer.json"))
-    texts = []
+    texts: list[str] = []
     for document in documents:
         extracted = parse_document(document.encode(), "text/markdown")
         chunks = chunk_document(
@@ -107,7 +108,7 @@ async def _ingest(address: str, documents: list[str]) -> tuple[float, int, int, 
             pb.CreateCollectionRequest(tenant=TENANT, name=COLLECTION, model=MODEL), timeout=60
         )
 
-        async def requests():  # type: ignore[no-untyped-def]
+        async def requests() -> AsyncIterator[pb.IngestRequest]:
             yield pb.IngestRequest(config=pb.IngestConfig(tenant=TENANT, collection=COLLECTION))
             for sequence, text in enumerate(documents, start=1):
                 yield pb.IngestRequest(

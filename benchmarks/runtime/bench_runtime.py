@@ -187,9 +187,9 @@ def main() -> None:
     for name in names:
         p50 = statistics.median(p50s[name])
         p99 = statistics.median(p99s[name])
-        baseline = baselines[CONFIGURATIONS[name][2]]
+        bare_p50 = baselines[CONFIGURATIONS[name][2]]
         lines.append(
-            f"| {CONFIGURATIONS[name][0]} | {p50:.3f} | {p99:.3f} | {p50 - baseline:+.3f} |"
+            f"| {CONFIGURATIONS[name][0]} | {p50:.3f} | {p99:.3f} | {p50 - bare_p50:+.3f} |"
         )
     lines += [
         "",

@@ -87,12 +87,12 @@ async def test_without_redis_each_replica_limits_alone_and_says_so(
     assert not any(d.shared for d in decisions)
     assert degraded() == 1
     # Redis back on the same port: the script is loaded again (NOSCRIPT) and limits are shared.
-    RedisServer(port=redis.port).start()
-    deadline = time.monotonic() + 10
-    while not (await limiter.acquire("k5", {Limit.REQUESTS: 1})).shared:
-        assert time.monotonic() < deadline, "limits never shared again after Redis came back"
-        await asyncio.sleep(0.05)  # the retry interval: the link skips Redis until it passes
-    assert degraded() == 0
+    with RedisServer(port=redis.port):  # stopped at the end, not left running
+        deadline = time.monotonic() + 10
+        while not (await limiter.acquire("k5", {Limit.REQUESTS: 1})).shared:
+            assert time.monotonic() < deadline, "limits never shared again after Redis came back"
+            await asyncio.sleep(0.05)  # the retry interval: the link skips Redis until it passes
+        assert degraded() == 0
 
 
 def test_local_buckets_follow_the_same_algorithm() -> None:
