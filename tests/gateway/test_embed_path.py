@@ -44,6 +44,7 @@ class Suite:
 def suite(tmp_path_factory: pytest.TempPathFactory, model_repository: Path) -> Iterator[Suite]:
     state = tmp_path_factory.mktemp("embed-path")
     started: list[ServiceProcess] = []
+    made: list[Suite] = []
     with OtlpReceiver() as receiver:
         redis = RedisServer(data_dir=state / "redis").start()
         tracing = {
@@ -70,11 +71,14 @@ def suite(tmp_path_factory: pytest.TempPathFactory, model_repository: Path) -> I
             started.append(gateway)
             stub = pb_grpc.GatewayServiceStub(grpc.insecure_channel(gateway.address))
             key = create_key(stub, admin_key(state), "acme", [pb.PERMISSION_READ]).secret
-            yield Suite(state, redis, inference, router, gateway, receiver, key)
+            made.append(Suite(state, redis, inference, router, gateway, receiver, key))
+            yield made[0]
         finally:
             for process in reversed(started):
                 process.stop()
             redis.kill()
+            for world in made:  # a test restarts Redis: the new server is in world.redis
+                world.redis.kill()
 
 
 def test_vectors_come_through_without_internals(suite: Suite) -> None:

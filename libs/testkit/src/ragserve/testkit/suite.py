@@ -33,6 +33,8 @@ class Suite:
     def stop(self) -> None:
         for part in reversed(self.started):
             part.kill()
+        # A test that restarted Redis put a new server in ``redis``: stop that one too.
+        self.redis.kill()
 
 
 def start_suite(
