@@ -18,6 +18,7 @@ from ragserve.api.orchestrator.v1 import orchestrator_pb2 as pb
 from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc
 from ragserve.api.retrieval.v1 import retrieval_pb2 as rpb
 from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
+from ragserve.testkit import suite as testkit_suite
 from ragserve.testkit.ports import free_port
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.redis_server import RedisServer
@@ -119,33 +120,17 @@ def orchestrator_process(router: str, retrieval: str, **env: str) -> ServiceProc
 
 
 def start_suite(data_dir: Path) -> Suite:
-    started: list[Any] = []
-    try:
-        redis = RedisServer().start()
-        started.append(redis)
-        inference = ServiceProcess("inference", {"RAGSERVE_INFERENCE_MODELS": MODEL})
-        inference.start(timeout_s=120)
-        started.append(inference)
-        router = ServiceProcess(
-            "embedding_router",
-            {
-                "RAGSERVE_INFERENCE_ADDR": inference.address,
-                "RAGSERVE_EMBEDDING_ROUTER_REDIS_URL": redis.url,
-            },
-        )
-        router.start(timeout_s=60)
-        started.append(router)
-        retrieval = retrieval_process(data_dir / "retrieval", free_port())
-        retrieval.start(timeout_s=60)
-        started.append(retrieval)
-        orchestrator = orchestrator_process(router.address, retrieval.address)
-        orchestrator.start(timeout_s=60)
-        started.append(orchestrator)
-    except BaseException:
-        for part in reversed(started):
-            part.kill()
-        raise
-    return Suite(data_dir, redis, inference, router, retrieval, orchestrator, started)
+    """The testkit's suite, with retrieval on a port of its own so a test can restart it."""
+    parts = testkit_suite.start_suite(data_dir / "retrieval", retrieval_port=free_port())
+    return Suite(
+        data_dir,
+        parts.redis,
+        parts.inference,
+        parts.router,
+        parts.retrieval,
+        parts.orchestrator,
+        parts.started,
+    )
 
 
 def text_document(

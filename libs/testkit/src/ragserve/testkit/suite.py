@@ -44,9 +44,13 @@ def start_suite(
     router_env: Callable[[str], Mapping[str, str]] | None = None,
     retrieval_env: Mapping[str, str] | None = None,
     orchestrator_env: Mapping[str, str] | None = None,
+    retrieval_port: int = 0,
     timeout_s: float = 120.0,
 ) -> Suite:
     """Every process started and SERVING; on a failure the ones started are killed.
+
+    ``retrieval_port``: a fixed port for retrieval (tests that restart it in place, so
+    the orchestrator finds it again); 0 picks any.
 
     ``router_env`` gets the inference address (known only once it runs), for a
     providers file that names it."""
@@ -63,6 +67,7 @@ def start_suite(
         retrieval = ServiceProcess(
             "retrieval",
             {**common, "RAGSERVE_RETRIEVAL_DATA_DIR": str(data_dir), **(retrieval_env or {})},
+            grpc_port=retrieval_port,
         )
         retrieval.start(timeout_s=timeout_s)
         started.append(retrieval)
