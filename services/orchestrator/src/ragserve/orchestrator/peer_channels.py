@@ -10,8 +10,12 @@ down costs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import grpc
 
+from ragserve.errors import Unavailable
 from ragserve.runtime.channels import create_channel
 
 # Longest wait between two connection attempts to a peer that is down, in milliseconds.
@@ -26,3 +30,42 @@ def peer_channel(address: str, *, retry: bool = True, trace: bool = True) -> grp
         trace=trace,
         extra_options=(("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),),
     )
+
+
+class PeerConnection:
+    """One channel to a peer and the stub over it, shared by ingest and Query (one channel
+    per peer); opened on the event loop that uses it (aio channels bind to it)."""
+
+    def __init__(
+        self, peer: str, address: str, stub_class: Callable[[grpc.aio.Channel], Any]
+    ) -> None:
+        self._peer = peer
+        self._address = address
+        self._stub_class = stub_class
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: Any = None
+
+    def open(self) -> None:
+        if self._channel is None:
+            self._channel = peer_channel(self._address)
+            self._stub = self._stub_class(self._channel)
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The channel the calls go over (after :meth:`open`)."""
+        if self._channel is None:
+            raise Unavailable(f"{self._peer}: the channel is not open yet")
+        return self._channel
+
+    @property
+    def stub(self) -> Any:
+        """The peer's stub over :attr:`channel` (after :meth:`open`)."""
+        if self._stub is None:
+            raise Unavailable(f"{self._peer}: the channel is not open yet")
+        return self._stub
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close(grace=None)
+            self._channel = None
+            self._stub = None

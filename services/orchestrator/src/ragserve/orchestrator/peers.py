@@ -7,7 +7,7 @@ never sees a proto or a status code, only ``ragserve.errors`` exceptions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ragserve.orchestrator.model import MetadataType
@@ -94,13 +94,6 @@ class StoredCollection:
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    id: str
-    score: float
-    payload: Payload = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class ScrollPage:
     """Points in id order; ``next_offset`` is the id the next page starts at (None: last)."""
 
@@ -145,15 +138,3 @@ class VectorPeer(Protocol):
         """Up to ``limit`` points matching ``filter`` with their payloads, in point-id order,
         from ``offset`` (inclusive; None = the first)."""
         ...
-
-    async def search(
-        self,
-        tenant: str,
-        name: str,
-        vector: Vector,
-        *,
-        limit: int,
-        offset: int = 0,
-        filter: PayloadFilter | None = None,
-        exact: bool = False,
-    ) -> list[Hit]: ...

@@ -11,19 +11,16 @@ from google.protobuf import json_format, struct_pb2
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.retrieval.v1 import retrieval_pb2 as pb
 from ragserve.api.retrieval.v1 import retrieval_pb2_grpc
-from ragserve.errors import Unavailable
 from ragserve.orchestrator.model import MetadataType
-from ragserve.orchestrator.peer_channels import peer_channel
+from ragserve.orchestrator.peer_channels import PeerConnection
 from ragserve.orchestrator.peer_errors import translate
 from ragserve.orchestrator.peers import (
-    Hit,
     Match,
     Payload,
     PayloadFilter,
     PointWrite,
     ScrollPage,
     StoredCollection,
-    Vector,
 )
 
 PEER = "retrieval"
@@ -67,40 +64,11 @@ def _stored(info: Any) -> StoredCollection:
     return StoredCollection(info.name, info.config.dimension, info.points_count)
 
 
-class RetrievalClient:
+class RetrievalClient(PeerConnection):
     def __init__(self, address: str, timeout_s: float, upsert_batch_points: int = 256) -> None:
-        self._address = address
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: Any = None
+        super().__init__(PEER, address, retrieval_pb2_grpc.RetrievalServiceStub)
         self._timeout_s = timeout_s
         self._batch = max(1, min(upsert_batch_points, MAX_POINTS_PER_MESSAGE))
-
-    def open(self) -> None:
-        """Opens the channel; on the event loop that will use it (aio channels bind to it)."""
-        if self._channel is None:
-            self._channel = peer_channel(self._address)
-            self._stub = retrieval_pb2_grpc.RetrievalServiceStub(self._channel)
-
-    @property
-    def channel(self) -> grpc.aio.Channel:
-        """The channel this client's calls (and Query's) go over (after :meth:`open`)."""
-        if self._channel is None:
-            raise Unavailable(f"{PEER}: the channel is not open yet")
-        return self._channel
-
-    @property
-    def stub(self) -> Any:
-        """Retrieval's stub over this client's channel, for the Query side: one channel
-        per peer, shared by ingest and query (after :meth:`open`)."""
-        if self._stub is None:
-            raise Unavailable(f"{PEER}: the channel is not open yet")
-        return self._stub
-
-    async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close(grace=None)
-            self._channel = None
-            self._stub = None
 
     async def _call(self, method: Any, request: Any) -> Any:
         try:
@@ -206,24 +174,3 @@ class RetrievalClient:
             [(point.id.uuid, payload_in(point.payload)) for point in response.points],
             response.next_offset.uuid if response.HasField("next_offset") else None,
         )
-
-    async def search(
-        self,
-        tenant: str,
-        name: str,
-        vector: Vector,
-        *,
-        limit: int,
-        offset: int = 0,
-        filter: PayloadFilter | None = None,
-        exact: bool = False,
-    ) -> list[Hit]:
-        query = pb.SearchQuery(
-            vector=vector, limit=limit, offset=offset, params=pb.SearchParams(exact=exact)
-        )
-        if filter is not None:
-            query.filter.CopyFrom(filter_out(filter))
-        response = await self._call(
-            self._stub.Search, pb.SearchRequest(tenant=tenant, collection=name, query=query)
-        )
-        return [Hit(h.id.uuid, h.score, payload_in(h.payload)) for h in response.hits]

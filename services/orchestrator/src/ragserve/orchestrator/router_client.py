@@ -10,7 +10,7 @@ import grpc
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.embedding.v1 import embedding_pb2, embedding_pb2_grpc
 from ragserve.errors import Unavailable
-from ragserve.orchestrator.peer_channels import peer_channel
+from ragserve.orchestrator.peer_channels import PeerConnection
 from ragserve.orchestrator.peer_errors import translate
 from ragserve.orchestrator.peers import EmbeddedBatch, ModelDescription, ModelTokenizer
 
@@ -76,39 +76,10 @@ class RouterEmbedStream:
         self._call.cancel()
 
 
-class RouterClient:
+class RouterClient(PeerConnection):
     def __init__(self, address: str, timeout_s: float) -> None:
-        self._address = address
-        self._channel: grpc.aio.Channel | None = None
-        self._stub: Any = None
+        super().__init__(PEER, address, embedding_pb2_grpc.EmbeddingRouterServiceStub)
         self._timeout_s = timeout_s
-
-    def open(self) -> None:
-        """Opens the channel; on the event loop that will use it (aio channels bind to it)."""
-        if self._channel is None:
-            self._channel = peer_channel(self._address)
-            self._stub = embedding_pb2_grpc.EmbeddingRouterServiceStub(self._channel)
-
-    @property
-    def channel(self) -> grpc.aio.Channel:
-        """The channel this client's calls (and Query's) go over (after :meth:`open`)."""
-        if self._channel is None:
-            raise Unavailable(f"{PEER}: the channel is not open yet")
-        return self._channel
-
-    @property
-    def stub(self) -> Any:
-        """The router's stub over this client's channel, for the Query side: one channel
-        per peer, shared by ingest and query (after :meth:`open`)."""
-        if self._stub is None:
-            raise Unavailable(f"{PEER}: the channel is not open yet")
-        return self._stub
-
-    async def close(self) -> None:
-        if self._channel is not None:
-            await self._channel.close(grace=None)
-            self._channel = None
-            self._stub = None
 
     async def list_models(self) -> list[ModelDescription]:
         try:
