@@ -42,6 +42,9 @@ from typing import Any
 import grpc
 import numpy as np
 
+# The payload keys the orchestrator asks retrieval for (its hit layout).
+from ragserve.orchestrator.query.clients import HIT_PAYLOAD_KEYS
+
 MODEL = "all-minilm-l6-v2"
 DIMENSION = 384
 TENANT = "bench"
@@ -53,18 +56,6 @@ STREAM = f"/{SERVICE}/Stream"
 STREAM_MESSAGES = 4
 STREAM_MESSAGE = b"x" * 96
 TIMEOUT_S = 10.0
-# The payload keys the orchestrator asks retrieval for (its hit layout).
-HIT_PAYLOAD_KEYS = (
-    "document_id",
-    "chunk_index",
-    "text",
-    "start",
-    "end",
-    "page",
-    "heading_path",
-    "media_type",
-    "metadata",
-)
 
 
 def _identity(data: bytes) -> bytes:
