@@ -86,6 +86,17 @@ async def fill(
         return build, await index_state(internal, TENANT, COLLECTION)
 
 
+def bench_key(gateway: str, state: Path) -> str:
+    """A read/write key of the bench tenant, made with the suite's bootstrap admin key."""
+    with grpc.insecure_channel(gateway) as channel:
+        return create_key(
+            pb_grpc.GatewayServiceStub(channel),
+            admin_key(state),
+            TENANT,
+            [pb.PERMISSION_READ, pb.PERMISSION_WRITE],
+        ).secret
+
+
 def _percentiles(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99)] * 1000
@@ -260,13 +271,7 @@ def main() -> None:
             env["RAGSERVE_ORCHESTRATOR_ADDR"] = suite.orchestrator.address
             env["RAGSERVE_EMBEDDING_ROUTER_ADDR"] = suite.router.address
             gateway = ServiceProcess("gateway", env).start()
-            with grpc.insecure_channel(gateway.address) as channel:
-                key = create_key(
-                    pb_grpc.GatewayServiceStub(channel),
-                    admin_key(state),
-                    TENANT,
-                    [pb.PERMISSION_READ, pb.PERMISSION_WRITE],
-                ).secret
+            key = bench_key(gateway.address, state)
             build, index = asyncio.run(
                 fill(gateway.address, suite.retrieval, key, args.chunks, args.index_threshold)
             )

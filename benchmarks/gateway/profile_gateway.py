@@ -30,12 +30,12 @@ from typing import Any
 
 import grpc
 
-from benchmarks.gateway.bench_gateway import COLLECTION, TENANT, _result, fill
+from benchmarks.gateway.bench_gateway import COLLECTION, TENANT, _result, bench_key, fill
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as orch
 from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc as orch_grpc
-from ragserve.testkit.gateway import admin_key, bearer, create_key, gateway_env
+from ragserve.testkit.gateway import bearer, gateway_env
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.suite import start_suite
 
@@ -197,13 +197,7 @@ def main() -> None:
                     env["RAGSERVE_STAGE_CPROFILE"] = str(args.cprofile.resolve())
                 gateways[name] = ServiceProcess("gateway", env).start()
             first = next(iter(gateways.values()))
-            with grpc.insecure_channel(first.address) as channel:
-                key = create_key(
-                    pb_grpc.GatewayServiceStub(channel),
-                    admin_key(state),
-                    TENANT,
-                    [pb.PERMISSION_READ, pb.PERMISSION_WRITE],
-                ).secret
+            key = bench_key(first.address, state)
             # Small: below retrieval's index threshold, searched exactly.
             asyncio.run(fill(first.address, suite.retrieval, key, args.chunks, 0))
             context = multiprocessing.get_context("spawn")
