@@ -98,13 +98,9 @@ class _CallContext:
         self._propagate_trace = propagate_trace
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        timeout = _bounded_timeout(details.timeout)
-        headers = _trace_headers() if self._propagate_trace else []
-        if timeout == details.timeout and not headers:
+        timeout, metadata = _call_context(details.timeout, details.metadata, self._propagate_trace)
+        if timeout == details.timeout and metadata is details.metadata:
             return details
-        metadata = details.metadata
-        if headers:
-            metadata = grpc.aio.Metadata(*(metadata or ()), *headers)
         return grpc.aio.ClientCallDetails(
             method=details.method,
             timeout=timeout,
