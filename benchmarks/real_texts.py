@@ -27,9 +27,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from ragserve.inference.text_embedding import TextEmbeddingModel
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench"
@@ -97,6 +101,18 @@ def _model_fingerprint(repository: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def load_model(repository: Path) -> TextEmbeddingModel:
+    """The model as the inference service runs it, with at least 2 intra-op threads (the
+    in-process ceiling the benchmarks compare with)."""
+    from ragserve.inference.config import load_model_config
+    from ragserve.inference.served_model import ModelFiles
+    from ragserve.inference.text_embedding import TextEmbeddingModel
+
+    config = load_model_config(repository / MODEL)
+    config = replace(config, intra_op_threads=max(config.intra_op_threads, 2))
+    return TextEmbeddingModel.load(config, ModelFiles(repository / MODEL, "1"))
+
+
 def embeddings(
     texts: list[str], repository: Path, report: Callable[[str], None] = print
 ) -> npt.NDArray[np.float32]:
@@ -108,13 +124,7 @@ def embeddings(
         loaded: npt.NDArray[np.float32] = np.load(cached)
         return loaded
 
-    from ragserve.inference.config import load_model_config
-    from ragserve.inference.served_model import ModelFiles
-    from ragserve.inference.text_embedding import TextEmbeddingModel
-
-    config = load_model_config(repository / MODEL)
-    config = replace(config, intra_op_threads=max(config.intra_op_threads, 2))
-    model = TextEmbeddingModel.load(config, ModelFiles(repository / MODEL, "1"))
+    model = load_model(repository)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vectors = np.zeros((len(texts), 384), dtype=np.float32)
     started = time.perf_counter()

@@ -28,7 +28,6 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -76,13 +75,7 @@ def chunk_texts(documents: list[str], repository: Path) -> list[str]:
 def in_process_rate(texts: list[str], repository: Path, sample: int, batch_size: int = 32) -> float:
     """Embeddings/s of the model in this process over a random sample of ``texts`` (sorted
     batches), timed after an untimed pass over a smaller sample meets the batch shapes."""
-    from ragserve.inference.config import load_model_config
-    from ragserve.inference.served_model import ModelFiles
-    from ragserve.inference.text_embedding import TextEmbeddingModel
-
-    config = load_model_config(repository / MODEL)
-    config = replace(config, intra_op_threads=max(config.intra_op_threads, 2))
-    model = TextEmbeddingModel.load(config, ModelFiles(repository / MODEL, "1"))
+    model = real_texts.load_model(repository)
     model.warm_up()
     rng = random.Random(5)
     timed = sorted(rng.sample(texts, min(sample, len(texts))), key=len)
