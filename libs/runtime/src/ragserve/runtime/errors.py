@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -127,4 +128,16 @@ def decode_details(
     for key, value in trailing_metadata or ():
         if key == STATUS_DETAILS_KEY and isinstance(value, bytes):
             return status_pb2.Status.FromString(value)
+    return None
+
+
+def retry_after_s(trailing_metadata: Iterable[Any] | None) -> float | None:
+    """The retry delay a call's trailing metadata advises (``retry-after-ms``), in seconds;
+    None when there is none or it is not a number."""
+    for key, value in trailing_metadata or ():
+        if key == RETRY_AFTER_KEY:
+            try:
+                return int(value) / 1000.0
+            except (TypeError, ValueError):
+                return None
     return None

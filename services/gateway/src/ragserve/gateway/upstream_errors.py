@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 
 from ragserve import errors
-from ragserve.runtime.errors import RETRY_AFTER_KEY, decode_details
+from ragserve.runtime.errors import decode_details, retry_after_s
 
 _MAX_MESSAGE = 1024
 
@@ -22,16 +22,6 @@ _MAX_MESSAGE = 1024
 def _trailers(error: grpc.aio.AioRpcError) -> list[tuple[str, str | bytes]]:
     metadata: Any = error.trailing_metadata() or ()
     return [(str(key), value) for key, value in metadata]
-
-
-def _retry_after_s(error: grpc.aio.AioRpcError) -> float | None:
-    for key, value in _trailers(error):
-        if key == RETRY_AFTER_KEY:
-            try:
-                return int(value) / 1000.0
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 def _field_violation(error: grpc.aio.AioRpcError) -> tuple[str, str] | None:
@@ -63,7 +53,7 @@ def translate(error: grpc.aio.AioRpcError, service: str) -> errors.RagserveError
     if code == grpc.StatusCode.FAILED_PRECONDITION:
         return errors.FailedPrecondition(details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return errors.ResourceExhausted(details, _retry_after_s(error))
+        return errors.ResourceExhausted(details, retry_after_s(_trailers(error)))
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return errors.DeadlineExceeded(f"the deadline passed in the {service}")
     if code == grpc.StatusCode.CANCELLED:

@@ -6,23 +6,10 @@ peer, so a caller reading an UNAVAILABLE knows which hop failed.
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 
 from ragserve import errors
-from ragserve.runtime.errors import RETRY_AFTER_KEY
-
-
-def _retry_after_s(error: grpc.aio.AioRpcError) -> float | None:
-    metadata: Any = error.trailing_metadata() or ()
-    for key, value in metadata:
-        if key == RETRY_AFTER_KEY:
-            try:
-                return int(value) / 1000.0
-            except (TypeError, ValueError):
-                return None
-    return None
+from ragserve.runtime.errors import retry_after_s
 
 
 def translate(error: grpc.aio.AioRpcError, peer: str) -> errors.RagserveError:
@@ -38,7 +25,7 @@ def translate(error: grpc.aio.AioRpcError, peer: str) -> errors.RagserveError:
     if code == grpc.StatusCode.FAILED_PRECONDITION:
         return errors.FailedPrecondition(message)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        return errors.ResourceExhausted(message, _retry_after_s(error))
+        return errors.ResourceExhausted(message, retry_after_s(error.trailing_metadata()))
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return errors.DeadlineExceeded(message)
     if code == grpc.StatusCode.CANCELLED:
