@@ -183,7 +183,8 @@ def test_redis_stopped_during_a_loop_of_calls_is_no_client_error(suite: Suite) -
             calls[0] += 1
             if redis_killed.is_set():
                 after_kill[0] += 1
-                if after_kill[0] >= 20:
+                # Past the tokens the gateway still holds from its last lease (10 requests).
+                if after_kill[0] >= 40:
                     stop.set()
 
     thread = threading.Thread(target=loop)
@@ -196,9 +197,10 @@ def test_redis_stopped_during_a_loop_of_calls_is_no_client_error(suite: Suite) -
     thread.join(120)
     assert not thread.is_alive()
     assert [(e.code(), e.details()) for e in errors] == []  # type: ignore[attr-defined]
-    assert after_kill[0] >= 20
+    assert after_kill[0] >= 40
     assert metric(suite.gateway, 'ragserve_gateway_degraded{dependency="redis"}') == 1.0
-    # Calls in flight when Redis died were still counted in it.
+    # Calls in flight when Redis died were still counted in it, and so were those admitted
+    # from the lease the gateway held; every later one was limited locally.
     assert metric(suite.gateway, "ragserve_gateway_local_admissions_total") >= 18
     # Redis back (its AOF keeps the keys): the gateway says so at its next call.
     suite.redis = RedisServer(port=suite.redis.port, data_dir=suite.state / "redis").start()

@@ -11,7 +11,8 @@ import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
 
-from ragserve.gateway.rate_limit import Limit, LocalBuckets, RateLimiter, Rates
+from ragserve.gateway.limits import Limit
+from ragserve.gateway.rate_limit import Decision, LocalBuckets, RateLimiter, Rates, lease_sizes
 from ragserve.gateway.redis_link import RedisLink
 from ragserve.testkit.redis_server import RedisServer
 
@@ -103,3 +104,92 @@ def test_local_buckets_follow_the_same_algorithm() -> None:
     now[0] += 0.1  # one request's worth of time
     assert buckets.acquire("k", {Limit.REQUESTS: 1}, RATES, 1.0).allowed
     assert not buckets.acquire("k", {Limit.REQUESTS: 1}, RATES, 1.0).allowed
+
+
+# ---------------------------------------------------------------- leases
+
+FAST = Rates({Limit.REQUESTS: 1000.0, Limit.TEXTS: 1000.0, Limit.INGEST_BYTES: 1e6}, burst_s=1.0)
+
+
+async def script_calls(link: RedisLink) -> int:
+    stats = await link.client.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+async def charged(link: RedisLink, limiter: RateLimiter, key_id: str, since_us: int) -> float:
+    """Tokens the key's requests bucket was charged since ``since_us`` (Redis time)."""
+    tat = await link.client.hget(limiter.bucket_key(key_id), "requests")  # type: ignore[misc]
+    return (int(tat) - since_us) / (1e6 / FAST.per_second[Limit.REQUESTS])
+
+
+def test_a_lease_is_a_slice_of_the_rate_at_most_a_quarter_of_the_burst() -> None:
+    rates = Rates({Limit.REQUESTS: 200.0, Limit.TEXTS: 10.0, Limit.INGEST_BYTES: 1e6}, 0.1)
+    assert lease_sizes(rates, 0.05) == {
+        Limit.REQUESTS: 5,  # 200 * 0.05 = 10, capped at a quarter of the 20-token burst
+        Limit.TEXTS: 0,  # under one token: every call asks Redis
+        Limit.INGEST_BYTES: 25_000,
+    }
+    assert set(lease_sizes(rates, 0.0).values()) == {0}
+
+
+async def test_leased_tokens_admit_calls_without_a_redis_round_trip(link: RedisLink) -> None:
+    limiter = RateLimiter(link, FAST, lease_s=0.05)  # leases of 50 requests
+    seconds, micros = await link.client.time()
+    before = await script_calls(link)
+    decisions = [await limiter.acquire("lease1", {Limit.REQUESTS: 1}) for _ in range(200)]
+    assert all(d.allowed and d.shared for d in decisions)
+    await asyncio.gather(*limiter._refills)
+    # One script call per ~25 calls (a lease is topped up at half), not one per call.
+    assert 4 <= await script_calls(link) - before <= 12
+    # Every admitted call was charged to the shared bucket, plus at most two leases held.
+    assert 200 <= await charged(link, limiter, "lease1", seconds * 1_000_000 + micros) <= 301
+    await limiter.close()
+
+
+async def test_two_leasing_replicas_never_admit_more_than_the_shared_limit(
+    redis: RedisServer,
+) -> None:
+    rate = 500.0
+    rates = Rates({Limit.REQUESTS: rate, Limit.TEXTS: rate, Limit.INGEST_BYTES: 1e6}, 1.0)
+    links = [RedisLink(redis.url, timeout_s=0.5, retry_interval_s=0.05) for _ in range(2)]
+    replicas = [RateLimiter(link, rates, lease_s=0.05) for link in links]  # leases of 25
+    admitted = [0, 0]
+    refused: list[Decision] = []
+    started = time.monotonic()
+
+    async def client(index: int) -> None:
+        while time.monotonic() - started < 1.5:
+            decision = await replicas[index % 2].acquire("shared", {Limit.REQUESTS: 1})
+            if decision.allowed:
+                admitted[index % 2] += 1
+            else:
+                refused.append(decision)
+            await asyncio.sleep(0)  # let the other replicas' calls and top-ups run
+
+    await asyncio.gather(*(client(i) for i in range(6)))
+    elapsed = time.monotonic() - started
+    total = sum(admitted)
+    limit = rate * (1.0 + elapsed)  # the burst plus the rate over the window
+    assert all(admitted) and refused, (admitted, len(refused))
+    assert total <= limit * 1.01, f"admitted {total} > limit {limit:.0f} + 1 %"
+    # Short of it by at most the leases both replicas still hold (two each).
+    assert total >= limit * 0.99 - 4 * 25, f"admitted {total} ≪ limit {limit:.0f}"
+    assert all(d.limit is Limit.REQUESTS and 0 < d.retry_after_s <= 1 / rate for d in refused)
+    for replica, link in zip(replicas, links, strict=True):
+        await replica.close()
+        await link.close()
+
+
+async def test_held_tokens_outlive_redis_then_each_replica_limits_alone(
+    redis: RedisServer, link: RedisLink
+) -> None:
+    limiter = RateLimiter(link, FAST, lease_s=0.05, local_share=0.5)
+    assert (await limiter.acquire("lease2", {Limit.REQUESTS: 1})).shared
+    redis.kill()
+    # The lease was charged while Redis was up: its tokens admit calls as shared ones.
+    held = [await limiter.acquire("lease2", {Limit.REQUESTS: 1}) for _ in range(40)]
+    assert all(d.allowed and d.shared for d in held)
+    decisions = [await limiter.acquire("lease2", {Limit.REQUESTS: 1}) for _ in range(20)]
+    assert all(d.allowed for d in decisions) and not decisions[-1].shared
+    assert degraded() == 1
+    await limiter.close()

@@ -14,8 +14,9 @@ import math
 
 from ragserve.errors import DeadlineExceeded, ResourceExhausted
 from ragserve.gateway.auth import Authenticator, Principal
+from ragserve.gateway.limits import UNITS, Limit
 from ragserve.gateway.policy import POLICIES
-from ragserve.gateway.rate_limit import UNITS, Limit, RateLimiter
+from ragserve.gateway.rate_limit import RateLimiter
 from ragserve.runtime import deadlines
 
 

@@ -8,6 +8,10 @@ charges them all or none, atomically, with Redis's own clock: replicas share the
 limit exactly instead of each granting it (the failure of per-pod limiters), and
 clock skew between replicas does not matter.
 
+With ``lease_s`` > 0 the script also takes a small lease of tokens for this
+replica's next calls, which are then admitted without waiting on Redis (see
+:mod:`ragserve.gateway.token_leases` for what that changes at the limit's edge).
+
 While Redis is down every replica limits on its own with the same algorithm at
 ``local_share`` of each rate, counts those decisions, and the degraded gauge says
 so (see :mod:`ragserve.gateway.redis_link`).
@@ -15,57 +19,62 @@ so (see :mod:`ragserve.gateway.redis_link`).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
+from ragserve.gateway.limits import Limit
 from ragserve.gateway.metrics import LOCAL_ADMISSIONS, RATE_LIMITED
 from ragserve.gateway.redis_link import RedisDown, RedisLink
+from ragserve.gateway.token_leases import LeaseBook
 
+log = logging.getLogger(__name__)
 
-class Limit(StrEnum):
-    REQUESTS = "requests"
-    TEXTS = "texts"
-    INGEST_BYTES = "ingest_bytes"
-
-
-UNITS = {Limit.REQUESTS: "requests/s", Limit.TEXTS: "texts/s", Limit.INGEST_BYTES: "bytes/s"}
-
-# KEYS[1]: the key's hash. ARGV: n, then per limit: field, interval_us, tolerance_us, cost.
-# Field value: the bucket's theoretical arrival time (TAT), in microseconds of Redis time.
-# Returns {1, 0, 0} when every limit admits (and charges them all), else
-# {0, retry_after_us, index of the first refusing limit (1-based)}.
+# KEYS[1]: the key's hash. ARGV: n, then per limit: field, interval_us, tolerance_us,
+# need, want. Field value: the bucket's theoretical arrival time (TAT), in microseconds
+# of Redis time. Charges every limit's `need` or none: {0, retry_after_us, index of the
+# first refusing limit (1-based)}; with them, up to `want - need` more tokens of each
+# limit as far as its bucket has room (a lease), returned as {1, extra_1, ..., extra_n}.
 GCRA_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local updates = {}
+local result = {1}
 local longest = 0
 for i = 1, n do
-  local base = 1 + (i - 1) * 4
+  local base = 1 + (i - 1) * 5
   local field = ARGV[base + 1]
   local interval = tonumber(ARGV[base + 2])
   local tolerance = tonumber(ARGV[base + 3])
-  local cost = tonumber(ARGV[base + 4])
+  local need = tonumber(ARGV[base + 4])
+  local want = tonumber(ARGV[base + 5])
   local tat = tonumber(redis.call('HGET', KEYS[1], field) or '0')
   if tat < now then tat = now end
-  local increment = math.min(interval * cost, tolerance)
-  local new_tat = tat + increment
+  local new_tat = tat + math.min(interval * need, tolerance)
   local allow_at = new_tat - tolerance
   if allow_at > now then
     return {0, allow_at - now, i}
   end
+  local extra = 0
+  if want > need then
+    extra = math.min(want - need, math.floor((now + tolerance - new_tat) / interval))
+    if extra < 0 then extra = 0 end
+    new_tat = new_tat + extra * interval
+  end
+  result[#result + 1] = extra
   updates[#updates + 1] = field
   updates[#updates + 1] = string.format('%.0f', new_tat)
   if new_tat - now > longest then longest = new_tat - now end
 end
 redis.call('HSET', KEYS[1], unpack(updates))
 redis.call('PEXPIRE', KEYS[1], math.ceil(longest / 1000) + 1000)
-return {1, 0, 0}
+return result
 """
 
 
@@ -112,6 +121,15 @@ class LocalBuckets:
         return Decision(True, shared=False)
 
 
+def lease_sizes(rates: Rates, lease_s: float) -> dict[Limit, int]:
+    """Tokens per lease: ``lease_s`` of each rate, at most a quarter of its burst (so one
+    replica never holds most of a bucket); 0 (no lease) where that is under one token."""
+    return {
+        limit: int(min(rate * lease_s, rate * rates.burst_s / 4))
+        for limit, rate in rates.per_second.items()
+    }
+
+
 class RateLimiter:
     def __init__(
         self,
@@ -119,12 +137,15 @@ class RateLimiter:
         rates: Rates,
         *,
         local_share: float = 1.0,
+        lease_s: float = 0.0,
         prefix: str = "ragserve:gateway",
     ) -> None:
         self._link = link
         self._rates = rates
         self._local = LocalBuckets()
         self._local_share = local_share
+        self._leases = LeaseBook(lease_sizes(rates, lease_s), ttl_s=rates.burst_s)
+        self._refills: set[asyncio.Task[None]] = set()
         self._prefix = prefix
         self._sha: str | None = None
 
@@ -136,12 +157,12 @@ class RateLimiter:
         costs = {limit: cost for limit, cost in costs.items() if cost > 0}
         if not costs:
             return Decision(True)
+        if self._link is not None and self._leases.spend(key_id, costs):
+            self._top_up(key_id)
+            return Decision(True)
         decision: Decision | None = None
         if self._link is not None:
-            try:
-                decision = await self._shared(key_id, costs)
-            except RedisDown:
-                decision = None
+            decision = await self._charge(key_id, costs)
         if decision is None:
             LOCAL_ADMISSIONS.inc()
             decision = self._local.acquire(key_id, costs, self._rates, self._local_share)
@@ -151,9 +172,56 @@ class RateLimiter:
             ).inc()
         return decision
 
-    async def _shared(self, key_id: str, costs: Mapping[Limit, float]) -> Decision:
+    async def close(self) -> None:
+        """Stops the background top-ups (at shutdown; their tokens are simply not used)."""
+        for task in list(self._refills):
+            task.cancel()
+        await asyncio.gather(*self._refills, return_exceptions=True)
+
+    async def _charge(self, key_id: str, costs: Mapping[Limit, float]) -> Decision | None:
+        """The shared decision for what held tokens do not cover, plus a lease of each
+        leased limit; None when Redis is down."""
+        taken = self._leases.take(key_id, costs)
+        needs = {limit: cost - taken.get(limit, 0.0) for limit, cost in costs.items()}
+        wants = {limit: need + self._leases.size(limit) for limit, need in needs.items()}
+        try:
+            decision, extra = await self._shared(key_id, needs, wants)
+        except RedisDown:
+            self._leases.give_back(key_id, taken)
+            return None
+        if decision.allowed:
+            self._leases.add(key_id, extra)
+        else:
+            self._leases.give_back(key_id, taken)
+        return decision
+
+    def _top_up(self, key_id: str) -> None:
+        """Refills a key's leases below half in the background, so calls keep spending
+        held tokens instead of waiting on Redis."""
+        wants = self._leases.top_ups(key_id)
+        if not wants or not self._leases.begin_refill(key_id):
+            return
+        task = asyncio.create_task(self._refill(key_id, wants))
+        self._refills.add(task)
+        task.add_done_callback(self._refills.discard)
+
+    async def _refill(self, key_id: str, wants: Mapping[Limit, int]) -> None:
+        try:
+            _, extra = await self._shared(key_id, dict.fromkeys(wants, 0.0), wants)
+            self._leases.add(key_id, extra)
+        except RedisDown:
+            pass  # the next call that finds no tokens asks Redis itself (or limits locally)
+        except Exception:
+            log.exception("rate-limit lease top-up failed")
+        finally:
+            self._leases.end_refill(key_id)
+
+    async def _shared(
+        self, key_id: str, needs: Mapping[Limit, float], wants: Mapping[Limit, float]
+    ) -> tuple[Decision, dict[Limit, float]]:
+        """The script's answer: the decision on ``needs``, and the extra tokens it leased."""
         assert self._link is not None
-        limits = list(costs)
+        limits = list(needs)
         args: list[str | int] = [len(limits)]
         for limit in limits:
             interval_us = 1e6 / self._rates.per_second[limit]
@@ -161,7 +229,8 @@ class RateLimiter:
                 limit.value,
                 f"{interval_us:.6f}",
                 f"{self._rates.burst_s * 1e6:.0f}",
-                f"{costs[limit]:.6f}",
+                f"{needs[limit]:.6f}",
+                f"{wants[limit]:.6f}",
             ]
         key = self.bucket_key(key_id)
 
@@ -175,7 +244,8 @@ class RateLimiter:
                 result = await client.evalsha(self._sha, 1, key, *args)
             return [int(v) for v in result]
 
-        allowed, retry_us, index = await self._link.call("rate_limit", run)
-        if allowed:
-            return Decision(True)
-        return Decision(False, retry_us / 1e6, limits[index - 1])
+        result = await self._link.call("rate_limit", run)
+        if result[0]:
+            return Decision(True), dict(zip(limits, map(float, result[1:]), strict=True))
+        retry_us, index = result[1], result[2]
+        return Decision(False, retry_us / 1e6, limits[index - 1]), {}

@@ -16,7 +16,8 @@ from ragserve.gateway.core import GatewayCore
 from ragserve.gateway.key_admin import KeyAdmin, read_or_create_key_file
 from ragserve.gateway.key_store import FileKeyStore, KeyStore, RedisKeyStore
 from ragserve.gateway.keys import KeyHasher
-from ragserve.gateway.rate_limit import Limit, RateLimiter, Rates
+from ragserve.gateway.limits import Limit
+from ragserve.gateway.rate_limit import RateLimiter, Rates
 from ragserve.gateway.redis_link import RedisDown, RedisLink
 from ragserve.gateway.servicer import GatewayServicer, register
 from ragserve.gateway.settings import GatewaySettings
@@ -63,7 +64,9 @@ class GatewayService:
                 settings.burst_s,
             ),
             local_share=settings.local_limit_share,
+            lease_s=settings.rate_limit_lease_s,
         )
+        self.limiter = limiter
         self.core = GatewayCore(authenticator, limiter)
         self.keys = KeyAdmin(self.store, hasher, authenticator)
         self._channels: list[grpc.aio.Channel] = []
@@ -124,5 +127,6 @@ class GatewayService:
                 await self._bootstrap_task
         for channel in self._channels:
             await channel.close(None)
+        await self.limiter.close()
         await self.store.close()
         await self.link.close()

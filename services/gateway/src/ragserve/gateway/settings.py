@@ -58,6 +58,12 @@ class GatewaySettings(BaseSettings):
     ingest_bytes_per_s: float = Field(default=16 * 1024 * 1024, gt=0, le=1e12)
     # Bucket depth in seconds of each rate: how large a burst is admitted at once.
     burst_s: float = Field(default=1.0, gt=0, le=60)
+    # Seconds of each rate a replica takes from the shared bucket at a time and admits
+    # calls from without waiting on Redis (at most a quarter of the burst; 0 = every call
+    # asks Redis). Replicas never take more than the limit from the bucket, but each may
+    # hold about two leases unspent: admitted calls can run that far above the limit in a
+    # short window, or below it when a replica stops spending.
+    rate_limit_lease_s: float = Field(default=0.05, ge=0, le=1)
     # Share of each limit a replica grants on its own while Redis is down (e.g. 1/N
     # for N replicas; 1 = each replica grants the whole limit).
     local_limit_share: float = Field(default=1.0, gt=0, le=1)
