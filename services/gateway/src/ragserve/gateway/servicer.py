@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -81,6 +82,16 @@ def _upstream(service: str) -> Iterator[None]:
 CONFIG_ACCEPT_WAIT_S = 10.0
 
 
+# The initial metadata send of the call this task serves (see GatewayServicer._call).
+_SENDING: ContextVar[asyncio.Future[None]] = ContextVar("gateway_initial_metadata")
+
+
+async def _initial_metadata_sent() -> None:
+    """Awaited by a stream handler before its first message: grpc sends a message's own
+    initial metadata unless the trace id's is already out."""
+    await _SENDING.get()
+
+
 class AckTracker:
     """``acked_through`` of an ingest stream: the highest sequence at and below which
     every document sent got an ack that settles it (not a retryable failure)."""
@@ -121,23 +132,29 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
     async def _call(
         self, rpc: str, context: Context, *, texts: int = 0
     ) -> AsyncIterator[Principal]:
-        """Trace id out first, then the key, then the deadline every call below inherits."""
+        """Trace id out first, then the key, then the deadline every call below inherits.
+
+        The trace id's initial metadata is sent while the key is checked and the call
+        goes on (both mostly wait: on Redis, on the service below); it is awaited before
+        any answer: a unary answer is written after this block ends, which awaits it, and
+        a stream handler awaits :func:`_initial_metadata_sent` before its first message.
+        """
         # The runtime's SERVER span when spans are exported; otherwise a trace of our own.
         trace_id = current_trace_id() or start_trace()
-        # Sent while the key is checked (both mostly wait: on the client's socket, on
-        # Redis), and always awaited before the call goes on or is refused.
         sending = asyncio.ensure_future(context.send_initial_metadata(((TRACE_ID_KEY, trace_id),)))
         try:
             principal = await self.core.admit(rpc, _authorization(context), texts=texts)
+            # The runtime published the inbound deadline for this call's task; the gateway
+            # narrows it to the RPC's default when the client set none.
+            deadlines.publish(deadline_for(rpc, context.time_remaining()))
+            _SENDING.set(sending)
+            yield principal
         except BaseException:
-            # The refusal is what the caller hears; a failed send only means it left.
+            # The refusal or failure is what the caller hears; a failed send only means
+            # it left.
             await asyncio.gather(sending, return_exceptions=True)
             raise
         await sending
-        # The runtime published the inbound deadline for this call's task; the gateway
-        # narrows it to the RPC's default when the client set none.
-        deadlines.publish(deadline_for(rpc, context.time_remaining()))
-        yield principal
 
     # ------------------------------------------------------------ collections
 
@@ -199,6 +216,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             # Written and read concurrently: acks flow back while documents still go out.
             open_stream: Any = self.orchestrator.Ingest
             call = open_stream()
+            await _initial_metadata_sent()
             tracker = AckTracker()
             writer = asyncio.create_task(
                 self._forward_documents(principal, first.config, request_iterator, call, tracker)
@@ -304,6 +322,7 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             validation.query(request)
             call = self.orchestrator.Query(convert.query_in(principal.tenant, request))
             try:
+                await _initial_metadata_sent()  # while the call goes out
                 with _upstream(ORCHESTRATOR):
                     async for event in call:
                         public = convert.query_event_out(
