@@ -44,15 +44,19 @@ def test_a_service_process_runs_the_loop_its_settings_name(
     process = minimal(env)
     with process:
         assert serving_record(process)["event_loop"] == expected
-    # Served health checks (unary and a server stream) and stopped on SIGTERM, cleanly.
+    # Served health checks (unary and a server stream), then stopped on SIGTERM in order,
+    # with nothing but its own records on its output (no warning or traceback at shutdown).
     assert process.process is not None and process.process.returncode == 0
-    assert not [r for r in process.records() if r.get("level") in ("WARNING", "ERROR")]
+    process.wait_for_record(lambda r: r.get("event") == "stopped")  # read by a thread
+    assert [r["event"] for r in process.records()] == ["serving", "ready", "stopping", "stopped"]
+    assert len(process.records()) == len(process.lines)
 
 
 def test_without_uvloop_the_standard_loop_runs_and_says_so() -> None:
     process = minimal({"RAGSERVE_TEST_HIDE_UVLOOP": "1"})
     with process:
         assert serving_record(process)["event_loop"] == "asyncio"
+    process.wait_for_record(lambda r: r.get("event") == "stopped")
     [warning] = [r for r in process.records() if r.get("level") == "WARNING"]
     assert warning["event"] == "event_loop_fallback"
     assert warning["message"].startswith("uvloop is not installed (")

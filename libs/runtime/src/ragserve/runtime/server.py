@@ -2,7 +2,8 @@
 
 ``create_server`` builds a started-ready ``grpc.aio.Server`` with the shared
 interceptors, health and reflection and returns it with its bound port (tests
-use port 0). ``serve`` runs a :class:`Service` as a process: logging and
+use port 0). ``serve`` runs a :class:`Service` as a process, on the event loop
+its settings name (uvloop by default, see ``event_loop``): logging and
 telemetry first, then the server (live at once, NOT_SERVING), then the
 service's own start-up (models, stores, clients) after which it reports
 SERVING; on SIGTERM/SIGINT: NOT_SERVING → stop accepting → in-flight RPCs get
