@@ -4,13 +4,11 @@ loop of in-process async tests."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import cast, get_args
 
 import pytest
 
-from ragserve.runtime.event_loop import SUITE_VARIABLE, EventLoop, LoopFactory, loop_factory
+from ragserve.runtime.event_loop import LoopFactory, loop_factory, suite_event_loop
 
 
 def pytest_asyncio_loop_factories(
@@ -18,12 +16,11 @@ def pytest_asyncio_loop_factories(
 ) -> dict[str, LoopFactory]:
     """In-process async tests run on the loop the services run on: uvloop, or what
     RAGSERVE_EVENT_LOOP names (the service processes they start read it too)."""
-    wanted = os.environ.get(SUITE_VARIABLE) or "uvloop"
-    if wanted not in get_args(EventLoop):
-        raise pytest.UsageError(
-            f"{SUITE_VARIABLE}: must be one of {get_args(EventLoop)}, got {wanted!r}"
-        )
-    return {wanted: loop_factory(cast(EventLoop, wanted))}
+    try:
+        wanted = suite_event_loop()
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    return {wanted: loop_factory(wanted)}
 
 
 @pytest.fixture(scope="session")

@@ -89,3 +89,19 @@ async def test_in_process_tests_run_on_the_suites_loop() -> None:
     """The root conftest gives async tests the loop services run on (RAGSERVE_EVENT_LOOP)."""
     expected = os.environ.get("RAGSERVE_EVENT_LOOP") or "uvloop"
     assert implementation(asyncio.get_running_loop()) == expected
+
+
+def test_the_suite_loop_is_read_from_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ragserve.runtime.event_loop import run_on_suite_loop, suite_event_loop
+
+    monkeypatch.delenv("RAGSERVE_EVENT_LOOP", raising=False)
+    assert suite_event_loop() == "uvloop"
+    monkeypatch.setenv("RAGSERVE_EVENT_LOOP", "asyncio")
+
+    async def running() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run_on_suite_loop(running()).startswith("asyncio")
+    monkeypatch.setenv("RAGSERVE_EVENT_LOOP", "trio")
+    with pytest.raises(ValueError, match="RAGSERVE_EVENT_LOOP: must be one of"):
+        suite_event_loop()

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Literal
+import os
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal, TypeVar, cast, get_args
 
 EventLoop = Literal["uvloop", "asyncio"]
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+T = TypeVar("T")
 
 # Suite-wide default of every service's RAGSERVE_<SVC>_EVENT_LOOP (and of the tests' loop).
 SUITE_VARIABLE = "RAGSERVE_EVENT_LOOP"
@@ -42,6 +44,21 @@ def loop_factory(wanted: EventLoop) -> LoopFactory:
         else:
             return uvloop.new_event_loop
     return asyncio.new_event_loop
+
+
+def suite_event_loop() -> EventLoop:
+    """The loop ``RAGSERVE_EVENT_LOOP`` names for the whole suite (uvloop when unset);
+    ValueError naming the variable for anything else."""
+    wanted = os.environ.get(SUITE_VARIABLE) or "uvloop"
+    if wanted not in get_args(EventLoop):
+        raise ValueError(f"{SUITE_VARIABLE}: must be one of {get_args(EventLoop)}, got {wanted!r}")
+    return cast(EventLoop, wanted)
+
+
+def run_on_suite_loop(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on the suite's loop: for benchmark servers that stand in for services."""
+    with asyncio.Runner(loop_factory=loop_factory(suite_event_loop())) as runner:
+        return runner.run(main)
 
 
 def implementation(loop: asyncio.AbstractEventLoop) -> EventLoop:
