@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ragserve.runtime.event_loop import SUITE_VARIABLE, EventLoop
@@ -60,6 +60,16 @@ def load_settings(cls: type[S], service: str, environ: Mapping[str, str] | None 
         raise SettingsError(f"{variable}: {problem}") from None
 
 
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+# Python logging's level names, in any case ("info" is INFO).
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
+]
+
+
 class ServerSettings(BaseSettings):
     """What every service's server needs; read with the service's prefix.
 
@@ -76,7 +86,7 @@ class ServerSettings(BaseSettings):
     grace_period_s: Annotated[float, Field(ge=0)] = 10.0
     # Largest request or response message, in bytes.
     max_message_bytes: Annotated[int, Field(gt=0)] = 64 * 1024 * 1024
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
     # The asyncio event loop: "uvloop" (faster per RPC) or "asyncio" (the standard loop, to
     # rule uvloop out). Unset here, RAGSERVE_EVENT_LOOP sets it for every service.
     event_loop: EventLoop = "uvloop"
