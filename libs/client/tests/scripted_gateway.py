@@ -71,9 +71,10 @@ class Script:
     calls: list[str] = field(default_factory=list)
     # Query: failures before the stream starts, and an optional failure after `started`.
     query_fail_after_start: Failure | None = None
-    # Ingest: called once per stream with the documents' sequences received so far
-    # and the document; returns an IngestResponse, or a Failure to end the stream.
-    ingest: Callable[[int, pb.Document], pb.IngestResponse | Failure] | None = None
+    # Ingest: called once per document with how many documents the stream has received
+    # (this one included) and the document; returns its IngestResponse, None to send no
+    # ack for it, or a Failure to end the stream.
+    ingest: Callable[[int, pb.Document], pb.IngestResponse | Failure | None] | None = None
     ingest_streams: list[list[int]] = field(default_factory=list)
     # Every request received, by RPC (an ingest stream's config only), and the
     # `authorization` metadata of each call.
@@ -253,7 +254,8 @@ class ScriptedGateway(pb_grpc.GatewayServiceServicer):
                 context.set_code(code)
                 context.set_details(message)
                 return
-            yield outcome
+            if outcome is not None:
+                yield outcome
 
 
 @dataclass

@@ -150,9 +150,10 @@ class AsyncClient(ClientBase[grpc.aio.Channel]):
     ) -> types.IngestSummary:
         """Send every document, resuming lost streams from the last ``acked_through``.
 
-        Returns when every document has a final outcome; raises when a stream fails
-        with an error a retry cannot cure (e.g. NOT_FOUND for the collection) or the
-        retries run out (the outcomes so far have reached ``on_ack``)."""
+        Returns when every document has a final outcome (one the server never acked
+        after 3 streams fails with the reason); raises when a stream fails with an error
+        a retry cannot cure (e.g. NOT_FOUND for the collection, with the server's own
+        status) or the retries run out (the outcomes so far have reached ``on_ack``)."""
         session = self._session(sources, collection, on_ack, max_tokens, overlap_tokens, timeout)
         return await self._ingest(session)
 
@@ -223,6 +224,11 @@ class AsyncClient(ClientBase[grpc.aio.Channel]):
                 # No request iterator: _write writes while this task reads.
                 call = self._start("Ingest", None, session.remaining())
                 writer = asyncio.create_task(_write(call, session, batch))
+                # Writing stops the moment the call has its status (the callback runs as
+                # grpc sets it, before any task resumes): a write in flight then would
+                # fail and make grpc.aio replace the server's status with INTERNAL
+                # (grpc/grpc#36066). The cancelled write leaves the status alone.
+                call.add_done_callback(lambda _call, writing=writer: writing.cancel())
                 try:
                     async for response in call:
                         session.ack(response)
@@ -235,10 +241,10 @@ class AsyncClient(ClientBase[grpc.aio.Channel]):
 
 
 async def _write(call: Any, session: IngestSession, batch: list[Pending]) -> None:
-    """Writes the stream's messages while acks are read, each file read in a thread.
-    Written with explicit writes, not a request iterator: when the server ends the
-    call early, a write fails here quietly and the reader gets the call's real status
-    (an iterator's failed write can surface as an INTERNAL status instead)."""
+    """Writes the stream's messages while acks are read, each file read in a thread;
+    cancelled when the call ends (see ``_ingest``). Written with explicit writes, not a
+    request iterator, so that the writing can be stopped: grpc's own iterator consumer
+    would go on writing after the status and overwrite it."""
     try:
         await call.write(session.config)
         for pending in batch:

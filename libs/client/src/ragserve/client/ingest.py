@@ -1,12 +1,19 @@
 """The bookkeeping of an ingest across streams: what to (re-)send, when it is done.
 
 Each document gets a sequence number once (1, 2, ...) and keeps it on every
-stream, so the server's ``acked_through`` always means the same documents. The
-proto's resume rule: after a lost stream, re-send every document whose sequence
-is above the last ``acked_through``. Documents above it that already got a final
-ack on the lost stream (acks come out of order) are not re-sent: a final ack
-means durable. A retryable failure is re-sent on a later stream, at most
-``max_attempts`` times, after the retry delay the server advised.
+stream. The proto's resume rule: after a lost stream, re-send every document
+whose sequence is above the last ``acked_through``. The tracker re-sends every
+document without a final ack of its own, which is the same set whenever the
+server keeps its word: on one ordered stream a document's ack comes before (or
+with) any ``acked_through`` that covers it, and the documents a stream did not
+send are settled already. Where a server's ``acked_through`` runs ahead of its
+acks, the number alone cannot say whether a document was stored or failed, so
+it settles nothing: the document is re-sent (same content = UNCHANGED) like any
+other. A document re-sent ``max_attempts`` times without a final ack fails here
+with the reason, so every ingest ends, each document with exactly one outcome.
+Documents above the resume point that already got a final ack out of order are
+not re-sent: a final ack means durable. A retryable failure is re-sent on a later
+stream, after the retry delay the server advised.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ class IngestTracker:
         self._local: list[IngestAck] = []
         # Why the last stream ended early (said when a document runs out of attempts).
         self.last_stream_error = ""
-        # Highest sequence at and below which every document is settled (the resume point).
+        # The highest acked_through the server sent (said when a document it covered
+        # runs out of attempts without an ack).
         self.acked_through = 0
         for sequence, source in self._sources.items():
             problem = source.problem()
@@ -75,22 +83,31 @@ class IngestTracker:
     def next_stream(self) -> list[Pending]:
         """The documents the next stream sends, in sequence order; counts an attempt for each.
 
-        A document sent ``max_attempts`` times without a final ack fails here."""
+        A document sent ``max_attempts`` times without a final ack fails here, so the
+        batch is empty only when every document has its outcome (``done()``)."""
         batch = []
         for sequence, source in self._sources.items():
-            if sequence <= self.acked_through or sequence in self._final:
+            if sequence in self._final:
                 continue
             if self._attempts[sequence] >= self.max_attempts:
-                reason = f"no final acknowledgement after {self.max_attempts} attempts"
-                if self.last_stream_error:
-                    reason += f" (last stream: {self.last_stream_error})"
-                self.fail_locally(sequence, "unavailable", reason)
+                self.fail_locally(sequence, "unavailable", self._unacked_reason(sequence))
                 continue
             batch.append(Pending(sequence, source))
         for pending in batch:
             self._attempts[pending.sequence] += 1
         self._retry_delay_s = 0.0
         return batch
+
+    def _unacked_reason(self, sequence: int) -> str:
+        reason = f"no final acknowledgement after {self.max_attempts} attempts"
+        if sequence <= self.acked_through:
+            reason += (
+                f" (the server's acked_through {self.acked_through}"
+                " covered it without acknowledging it)"
+            )
+        elif self.last_stream_error:
+            reason += f" (last stream: {self.last_stream_error})"
+        return reason
 
     def retry_delay_s(self) -> float:
         """The longest retry delay the server advised on the last stream's retryable failures."""
@@ -135,10 +152,6 @@ class IngestTracker:
 
     def _settle(self, ack: IngestAck) -> None:
         self._final[ack.sequence] = ack
-        # Locally settled documents never reach the server; they must not hold back the
-        # resume point, so advance over every settled prefix.
-        while self.acked_through + 1 in self._final:
-            self.acked_through += 1
 
     def give_up(self, reason: str) -> None:
         """Fails every unsettled document (the ingest ends without them); see take_local."""

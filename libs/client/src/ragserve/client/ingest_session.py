@@ -63,14 +63,17 @@ class IngestSession(Attempts):
         self._report_local()
 
     def next_stream(self) -> list[Pending] | None:
-        """The documents the next stream sends; None when every document has its outcome."""
-        while not self.tracker.done():
-            batch = self.tracker.next_stream()
-            self._report_local()
-            if batch:
-                self.summary.streams += 1
-                return batch
-        return None
+        """The documents the next stream sends; None when every document has its outcome.
+
+        Every stream counts an attempt for each document it sends and the tracker fails a
+        document out of attempts, so a server that never settles them (or claims to in
+        ``acked_through`` without acking them) cannot keep an ingest going forever."""
+        batch = self.tracker.next_stream()
+        self._report_local()
+        if not batch:
+            return None
+        self.summary.streams += 1
+        return batch
 
     def document(self, pending: Pending, data: bytes | OSError) -> pb.IngestRequest | None:
         """The message of one document read by :func:`read_file`; None for a file that

@@ -59,8 +59,10 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(max_attempts=1)
 
 # A lost ingest stream is also resumed after INTERNAL: the API calls an internal failure
-# retryable, resuming re-sends nothing already durable (same content = UNCHANGED), and
-# grpc's asyncio client can report a stream the server ended during a write as INTERNAL.
+# retryable, and resuming re-sends nothing already durable (same content = UNCHANGED).
+# (Not for grpc.aio's INTERNAL in place of a status that arrived during a write,
+# grpc/grpc#36066: the async client stops writing when the call ends, so the server's
+# own status is what both clients see.)
 RESUMABLE_CODES = RETRYABLE_CODES | {grpc.StatusCode.INTERNAL}
 
 

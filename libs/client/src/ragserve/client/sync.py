@@ -149,9 +149,10 @@ class Client(ClientBase[grpc.Channel]):
     ) -> types.IngestSummary:
         """Send every document, resuming lost streams from the last ``acked_through``.
 
-        Returns when every document has a final outcome; raises when a stream fails
-        with an error a retry cannot cure (e.g. NOT_FOUND for the collection) or the
-        retries run out (the outcomes so far have reached ``on_ack``)."""
+        Returns when every document has a final outcome (one the server never acked
+        after 3 streams fails with the reason); raises when a stream fails with an error
+        a retry cannot cure (e.g. NOT_FOUND for the collection, with the server's own
+        status) or the retries run out (the outcomes so far have reached ``on_ack``)."""
         session = self._session(sources, collection, on_ack, max_tokens, overlap_tokens, timeout)
         return self._ingest(session)
 
