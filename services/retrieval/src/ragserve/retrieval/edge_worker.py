@@ -168,7 +168,7 @@ class EdgeWorker:
             shard_dir = self.layout.shard_dir(physical, metadata.generation)
             for path in edge_engine.remove_temp_segments(shard_dir):
                 logger.warning("removed interrupted index build %s", path)
-            shard = edge_engine.EdgeShardHandle.open(shard_dir)
+            shard = edge_engine.EdgeShardHandle.open(shard_dir, metadata.spec)
             self.collections[physical] = _Collection(
                 physical,
                 metadata.spec,
@@ -259,7 +259,7 @@ class EdgeWorker:
             # Start-up would remove it too; a long-running worker must not keep it until then.
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1))
+        shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1), spec)
         self.collections[physical] = _Collection(physical, spec, 1, shard)
 
     def describe(self, physical: str) -> CollectionInfo:
@@ -404,7 +404,7 @@ class EdgeWorker:
             shutil.rmtree(target, ignore_errors=True)
             collection.failed_build_at = collection.shard.counts()[0]
             return
-        built = edge_engine.EdgeShardHandle.open(target)
+        built = edge_engine.EdgeShardHandle.open(target, collection.spec)
         for operation, args in build.replay:
             if operation == "upsert":
                 built.upsert(args)
@@ -496,7 +496,7 @@ class EdgeWorker:
             existing.shard.close()
             self.layout.trash(final)
         staging.rename(final)
-        shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1))
+        shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1), metadata.spec)
         self.collections[physical] = _Collection(
             physical,
             metadata.spec,
