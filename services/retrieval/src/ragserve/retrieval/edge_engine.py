@@ -279,7 +279,7 @@ class EdgeShardHandle:
                 qe.QueryRequest(
                     limit=query.limit,
                     offset=query.offset or None,
-                    query=qe.Query.Nearest(list(query.vector)),
+                    query=qe.Query.Nearest(translation.vector_in(query.vector)),
                     filter=FILTERS.translate_optional(query.filter),
                     score_threshold=query.score_threshold,
                     with_payload=translation.payload_selection(query.with_payload),
