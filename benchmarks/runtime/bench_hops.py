@@ -42,8 +42,10 @@ from typing import Any
 import grpc
 import numpy as np
 
-# The payload keys the orchestrator asks retrieval for (its hit layout).
 from ragserve.orchestrator.query.clients import HIT_PAYLOAD_KEYS
+
+# The payload keys the orchestrator asks retrieval for (its hit layout).
+from ragserve.runtime.event_loop import run_on_suite_loop
 
 MODEL = "all-minilm-l6-v2"
 DIMENSION = 384
@@ -98,7 +100,8 @@ def _serve_main(stack: bool) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - lives as long as the process
-    asyncio.run(_serve(stack))
+    # On the loop the services run on, so a hop's cost over it is the service's own.
+    run_on_suite_loop(_serve(stack))
 
 
 def _start_server(stack: bool, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:

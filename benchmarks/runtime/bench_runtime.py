@@ -21,7 +21,6 @@ spans exported (an SDK provider and a batch processor whose exporter drops).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing
 import os
 import statistics
@@ -115,7 +114,10 @@ def _server_main(setup: str, ports: Queue[int]) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - lives as long as the process
-    asyncio.run(_serve(setup, ports))
+    from ragserve.runtime.event_loop import run_on_suite_loop
+
+    # On the loop the services run on, so a hop's cost over it is the service's own.
+    run_on_suite_loop(_serve(setup, ports))
 
 
 def measure(name: str, calls: int, warmup: int) -> list[float]:

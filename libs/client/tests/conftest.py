@@ -1,5 +1,6 @@
 """Fixtures of the SDK's unit tests: a scripted gateway in process (``scripted_gateway.py``
-next to this file, put on ``sys.path`` here: importlib mode)."""
+next to this file) and the client kind a test runs over (``clients.py``); both modules
+are put on ``sys.path`` here (importlib mode)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from clients import KINDS  # noqa: E402
 from scripted_gateway import Gateway, Script, start_gateway  # noqa: E402
 
 
@@ -23,3 +25,9 @@ def gateway() -> Iterator[Gateway]:
         yield running
     finally:
         server.stop(None)
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which client a test drives (clients.Driver): each such test runs over both."""
+    return str(request.param)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2, duration_pb2
+from google.protobuf import any_pb2, duration_pb2, struct_pb2, timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
@@ -75,6 +75,14 @@ class Script:
     # and the document; returns an IngestResponse, or a Failure to end the stream.
     ingest: Callable[[int, pb.Document], pb.IngestResponse | Failure] | None = None
     ingest_streams: list[list[int]] = field(default_factory=list)
+    # Every request received, by RPC (an ingest stream's config only), and the
+    # `authorization` metadata of each call.
+    requests: list[tuple[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    # Query: when set, the stream stops after `started` until the client cancels the
+    # call; `query_cancelled` is set once the server sees the call end.
+    query_hold: bool = False
+    query_cancelled: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_failure(self, rpc: str) -> Failure | None:
@@ -82,6 +90,9 @@ class Script:
             self.calls.append(rpc)
             queue = self.failures.get(rpc) or []
             return queue.pop(0) if queue else None
+
+    def requests_of(self, rpc: str) -> list[Any]:
+        return [request for name, request in self.requests if name == rpc]
 
 
 def _abort(context: grpc.ServicerContext, failure: Failure) -> None:
@@ -94,29 +105,108 @@ class ScriptedGateway(pb_grpc.GatewayServiceServicer):
     def __init__(self, script: Script) -> None:
         self.script = script
 
-    def _start(self, rpc: str, context: grpc.ServicerContext) -> None:
+    def _start(self, rpc: str, context: grpc.ServicerContext, request: Any = None) -> None:
         context.send_initial_metadata((("x-trace-id", TRACE_ID),))
+        with self.script.lock:
+            self.script.requests.append((rpc, request))
+            self.script.authorizations.extend(
+                str(value) for key, value in context.invocation_metadata() if key == "authorization"
+            )
         failure = self.script.next_failure(rpc)
         if failure is not None:
             _abort(context, failure)
 
     def CreateCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self._start("CreateCollection", context)
+        self._start("CreateCollection", context, request)
         return pb.CreateCollectionResponse(
             collection=pb.Collection(name=request.name, model="m", dimension=3)
         )
 
+    def GetCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._start("GetCollection", context, request)
+        return pb.GetCollectionResponse(
+            collection=pb.Collection(
+                name=request.name,
+                model="m",
+                dimension=3,
+                documents_count=2,
+                chunks_count=7,
+                created_at=timestamp_pb2.Timestamp(seconds=1_700_000_000),
+            )
+        )
+
     def ListCollections(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self._start("ListCollections", context)
+        self._start("ListCollections", context, request)
         if request.page_token == "":
             return pb.ListCollectionsResponse(
                 collections=[pb.Collection(name="a")], next_page_token="p2"
             )
         return pb.ListCollectionsResponse(collections=[pb.Collection(name="b")])
 
+    def DeleteCollection(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._start("DeleteCollection", context, request)
+        return pb.DeleteCollectionResponse()
+
+    def ListDocuments(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._start("ListDocuments", context, request)
+        if request.page_token == "":
+            return pb.ListDocumentsResponse(
+                documents=[pb.DocumentInfo(id="a.md", chunks=2, media_type="text/markdown")],
+                next_page_token="p2",
+            )
+        metadata = struct_pb2.Struct()
+        metadata.update({"topic": "cats"})
+        return pb.ListDocumentsResponse(
+            documents=[pb.DocumentInfo(id="b.txt", chunks=1, content_hash="h", metadata=metadata)]
+        )
+
+    def DeleteDocument(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._start("DeleteDocument", context, request)
+        return pb.DeleteDocumentResponse(chunks_deleted=4)
+
+    def Search(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._start("Search", context, request)
+        return pb.SearchResponse(hits=[pb.Hit(document_id="d.md", chunk_index=1, score=0.5)])
+
+    def Embed(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._start("Embed", context, request)
+        return pb.EmbedResponse(
+            model=request.model,
+            embeddings=[pb.Embedding(values=[float(len(t)), 0.5]) for t in request.texts],
+        )
+
+    def CreateApiKey(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._start("CreateApiKey", context, request)
+        key = pb.ApiKey(
+            id="key1",
+            tenant=request.tenant,
+            permissions=request.permissions,
+            description=request.description,
+        )
+        if request.HasField("ttl"):
+            key.expires_at.FromSeconds(1_700_000_000 + request.ttl.seconds)
+        return pb.CreateApiKeyResponse(key=key, secret="rsk_secret")
+
+    def ListApiKeys(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._start("ListApiKeys", context, request)
+        if request.page_token == "":
+            return pb.ListApiKeysResponse(keys=[pb.ApiKey(id="k1")], next_page_token="p2")
+        return pb.ListApiKeysResponse(keys=[pb.ApiKey(id="k2", permissions=[pb.PERMISSION_READ])])
+
+    def RevokeApiKey(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._start("RevokeApiKey", context, request)
+        key = pb.ApiKey(id=request.id)
+        key.revoked_at.FromSeconds(1_700_000_000)
+        return pb.RevokeApiKeyResponse(key=key)
+
     def Query(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        self._start("Query", context)
+        self._start("Query", context, request)
+        context.add_callback(self.script.query_cancelled.set)
         yield pb.QueryResponse(started=pb.QueryStarted(trace_id=TRACE_ID))
+        if self.script.query_hold:
+            # Waits on the call's own end (the client's cancel), not on time.
+            self.script.query_cancelled.wait(30)
+            return
         if self.script.query_fail_after_start is not None:
             _abort(context, self.script.query_fail_after_start)
         yield pb.QueryResponse(
@@ -144,8 +234,8 @@ class ScriptedGateway(pb_grpc.GatewayServiceServicer):
     def Ingest(
         self, request_iterator: Iterator[Any], context: grpc.ServicerContext
     ) -> Iterator[Any]:
-        self._start("Ingest", context)
         first = next(request_iterator)
+        self._start("Ingest", context, first)
         assert first.WhichOneof("request") == "config"
         received: list[int] = []
         with self.script.lock:

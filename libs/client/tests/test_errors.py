@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from clients import Driver
 from scripted_gateway import TRACE_ID, Gateway, rich_status
 
-from ragserve.client import Client, InvalidArgument, NotFound, ResourceExhausted, RetryPolicy
+from ragserve.client import InvalidArgument, NotFound, ResourceExhausted, RetryPolicy
 from ragserve.client.errors import InternalError, error_from_status
 
 
@@ -53,33 +54,35 @@ def test_unknown_codes_and_junk_details_are_internal_errors() -> None:
     assert error.retry_delay_s is None
 
 
-def test_a_real_call_raises_the_mapped_error(gateway: Gateway) -> None:
+def test_a_real_call_raises_the_mapped_error(gateway: Gateway, kind: str) -> None:
     gateway.script.failures["CreateCollection"] = [
         rich_status(grpc.StatusCode.INVALID_ARGUMENT, "name: 1 to 64 characters", field_name="name")
     ]
-    client = Client(gateway.address, "rsk_x", retry=RetryPolicy())
+    client = Driver(kind, gateway.address, "rsk_x", retry=RetryPolicy())
     with client, pytest.raises(InvalidArgument) as caught:
         client.create_collection("bad name")
     assert caught.value.code is grpc.StatusCode.INVALID_ARGUMENT
     assert caught.value.message == "name: 1 to 64 characters"
     assert caught.value.field == "name"
     assert caught.value.trace_id == TRACE_ID
+    assert caught.value.__suppress_context__  # the grpc error is not chained onto it
     assert gateway.script.calls == ["CreateCollection"]  # not retried
 
 
-def test_not_found_is_not_retried(gateway: Gateway) -> None:
+def test_not_found_is_not_retried(gateway: Gateway, kind: str) -> None:
     gateway.script.failures["CreateCollection"] = [
         rich_status(grpc.StatusCode.NOT_FOUND, "collection 'x' not found")
     ] * 3
-    with Client(gateway.address, "rsk_x") as client, pytest.raises(NotFound):
+    with Driver(kind, gateway.address, "rsk_x") as client, pytest.raises(NotFound):
         client.create_collection("x")
     assert gateway.script.calls == ["CreateCollection"]
 
 
-def test_nothing_listening_is_unavailable() -> None:
+def test_nothing_listening_is_unavailable(kind: str) -> None:
     from ragserve.client import Unavailable
     from ragserve.testkit.ports import free_port
 
-    client = Client(f"127.0.0.1:{free_port()}", "k", retry=RetryPolicy(max_attempts=2))
-    with client, pytest.raises(Unavailable):
+    client = Driver(kind, f"127.0.0.1:{free_port()}", "k", retry=RetryPolicy(max_attempts=2))
+    with client, pytest.raises(Unavailable) as caught:
         client.list_collections(timeout=5)
+    assert caught.value.trace_id is None  # the gateway never answered

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import grpc
 import pytest
+from clients import Driver
 from scripted_gateway import Gateway, rich_status
 
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
-from ragserve.client import AsyncClient, Client, IngestStatus, NotFound, RetryPolicy, Unavailable
+from ragserve.client import IngestStatus, NotFound, RetryPolicy, Unavailable
 from ragserve.client.documents import MAX_DOCUMENT_BYTES, DocumentSource, collect
 from ragserve.client.ingest import IngestTracker
 
@@ -106,34 +108,39 @@ def ack(
     )  # fmt: skip
 
 
-def test_a_lost_stream_resumes_after_the_last_ack(gateway: Gateway, tmp_path: Path) -> None:
+def test_a_lost_stream_resumes_after_the_last_ack(
+    gateway: Gateway, kind: str, tmp_path: Path
+) -> None:
     write_corpus(tmp_path / "corpus", 6)
     streams = gateway.script.ingest_streams
 
     def behave(index: int, document: pb.Document) -> pb.IngestResponse | tuple:  # type: ignore[type-arg]
         if len(streams) == 1 and index == 4:
             return rich_status(grpc.StatusCode.UNAVAILABLE, "orchestrator restarted")
-        return ack(document, document.sequence)
+        status = pb.INGEST_STATUS_UNCHANGED if document.sequence <= 2 else pb.INGEST_STATUS_STORED
+        return ack(document, document.sequence, status)
 
     gateway.script.ingest = behave
     seen = []
-    with Client(gateway.address, "k", retry=FAST) as client:
+    with Driver(kind, gateway.address, "k", retry=FAST) as client:
         summary = client.ingest([tmp_path / "corpus"], "docs", on_ack=seen.append, timeout=30)
     assert streams[0] == [1, 2, 3, 4]
     assert streams[1] == [4, 5, 6]  # resumed after acked_through = 3, same sequences
     assert summary.streams == 2
-    assert summary.stored == 6 and not summary.failed
+    assert (summary.unchanged, summary.stored, summary.failed) == (2, 4, [])
     assert [a.document_id for a in seen] == [f"doc{i:02}.txt" for i in range(1, 7)]
+    assert summary.acks == seen
 
 
-def test_an_ingest_that_cannot_resume_raises(gateway: Gateway, tmp_path: Path) -> None:
-    write_corpus(tmp_path / "corpus", 2)
+def test_an_ingest_that_cannot_resume_raises(gateway: Gateway, kind: str, tmp_path: Path) -> None:
+    # One document: no second write races the server's end of the stream (grpc.aio may
+    # report that race as INTERNAL, which is resumed like UNAVAILABLE but raised as itself).
+    write_corpus(tmp_path / "corpus", 1)
     gateway.script.ingest = lambda _i, _d: rich_status(grpc.StatusCode.UNAVAILABLE, "down")
     seen = []
+    policy = RetryPolicy(max_attempts=2, initial_backoff_s=0.01)
     with (
-        Client(
-            gateway.address, "k", retry=RetryPolicy(max_attempts=2, initial_backoff_s=0.01)
-        ) as client,
+        Driver(kind, gateway.address, "k", retry=policy) as client,
         pytest.raises(Unavailable),
     ):
         client.ingest([tmp_path / "corpus"], "docs", on_ack=seen.append, timeout=30)
@@ -141,21 +148,43 @@ def test_an_ingest_that_cannot_resume_raises(gateway: Gateway, tmp_path: Path) -
     assert seen == []
 
 
-async def test_async_ingest_resumes_too(gateway: Gateway, tmp_path: Path) -> None:
-    write_corpus(tmp_path / "corpus", 4)
+def test_a_retryable_document_failure_is_resent_after_its_delay(
+    gateway: Gateway, kind: str, tmp_path: Path
+) -> None:
+    write_corpus(tmp_path / "corpus", 2)
     streams = gateway.script.ingest_streams
 
-    def behave(index: int, document: pb.Document) -> pb.IngestResponse | tuple:  # type: ignore[type-arg]
-        if len(streams) == 1 and index == 3:
-            return rich_status(grpc.StatusCode.UNAVAILABLE, "lost")
-        status = pb.INGEST_STATUS_UNCHANGED if len(streams) == 1 else pb.INGEST_STATUS_STORED
-        return ack(document, document.sequence, status)
+    def behave(index: int, document: pb.Document) -> pb.IngestResponse:
+        if len(streams) == 1 and document.sequence == 1:
+            failed = ack(document, 0, pb.INGEST_STATUS_FAILED)
+            failed.error.code = pb.INGEST_ERROR_CODE_UNAVAILABLE
+            failed.error.retryable = True
+            failed.error.retry_delay.FromMilliseconds(300)
+            return failed
+        # Document 1 is not settled on the first stream: the resume point stays below it.
+        return ack(document, document.sequence if len(streams) > 1 else 0)
 
     gateway.script.ingest = behave
-    async with AsyncClient(gateway.address, "k", retry=FAST) as client:
-        summary = await client.ingest([tmp_path / "corpus"], "docs", timeout=30)
-    assert streams == [[1, 2, 3], [3, 4]]
-    assert (summary.unchanged, summary.stored) == (2, 2)
+    started = time.monotonic()
+    with Driver(kind, gateway.address, "k", retry=FAST) as client:
+        summary = client.ingest([tmp_path / "corpus"], "docs", timeout=30)
+    assert time.monotonic() - started >= 0.3
+    assert streams == [[1, 2], [1]]
+    assert summary.stored == 2 and summary.streams == 2
+
+
+def test_an_unreadable_file_fails_alone(gateway: Gateway, kind: str, tmp_path: Path) -> None:
+    write_corpus(tmp_path / "corpus", 3)
+    sources = collect([tmp_path / "corpus"]).documents
+    (tmp_path / "corpus" / "doc02.txt").unlink()  # gone between listing and sending
+    gateway.script.ingest = lambda _i, document: ack(document, document.sequence)
+    with Driver(kind, gateway.address, "k", retry=FAST) as client:
+        summary = client.ingest_documents(sources, "docs", timeout=30)
+    assert gateway.script.ingest_streams == [[1, 3]]
+    (failed,) = summary.failed
+    assert (failed.document_id, failed.error_code) == ("doc02.txt", "unreadable")
+    assert failed.error.startswith("cannot read the file: ")
+    assert summary.stored == 2 and summary.streams == 1
 
 
 def test_collect_media_types_ids_and_skips(tmp_path: Path) -> None:
@@ -179,7 +208,9 @@ def test_collect_media_types_ids_and_skips(tmp_path: Path) -> None:
         collect([root / "missing"])
 
 
-def test_internal_resumes_but_not_found_does_not(gateway: Gateway, tmp_path: Path) -> None:
+def test_internal_resumes_but_not_found_does_not(
+    gateway: Gateway, kind: str, tmp_path: Path
+) -> None:
     write_corpus(tmp_path / "corpus", 3)
     streams = gateway.script.ingest_streams
 
@@ -189,7 +220,7 @@ def test_internal_resumes_but_not_found_does_not(gateway: Gateway, tmp_path: Pat
         return ack(document, document.sequence)
 
     gateway.script.ingest = behave
-    with Client(gateway.address, "k", retry=FAST) as client:
+    with Driver(kind, gateway.address, "k", retry=FAST) as client:
         summary = client.ingest([tmp_path / "corpus"], "docs", timeout=30)
     assert streams == [[1, 2], [2, 3]]
     assert summary.stored == 3
@@ -198,6 +229,7 @@ def test_internal_resumes_but_not_found_does_not(gateway: Gateway, tmp_path: Pat
     gateway.script.ingest = lambda _i, _d: rich_status(
         grpc.StatusCode.NOT_FOUND, "collection 'docs' not found"
     )
-    with Client(gateway.address, "k", retry=FAST) as client, pytest.raises(NotFound):
-        client.ingest([tmp_path / "corpus"], "docs", timeout=30)
-    assert len(streams) == 1
+    # One document, so that no write races the end of the stream (see above).
+    with Driver(kind, gateway.address, "k", retry=FAST) as client, pytest.raises(NotFound):
+        client.ingest([tmp_path / "corpus" / "doc01.txt"], "docs", timeout=30)
+    assert streams == [[1]]

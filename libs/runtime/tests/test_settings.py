@@ -111,6 +111,11 @@ def test_server_settings_use_the_default_ports_and_overrides() -> None:
     assert str(caught.value) == (
         'RAGSERVE_INFERENCE_PORT: input should be less than or equal to 65535, got "70000"'
     )
+    env = {"RAGSERVE_INFERENCE_LOG_LEVEL": "debug"}
+    assert load_server_settings("inference", 8001, 8002, env).log_level == "DEBUG"
+    with pytest.raises(SettingsError) as caught:
+        load_server_settings("inference", 8001, 8002, {"RAGSERVE_INFERENCE_LOG_LEVEL": "loud"})
+    assert str(caught.value).startswith("RAGSERVE_INFERENCE_LOG_LEVEL: input should be 'DEBUG'")
 
 
 def test_a_class_read_with_another_prefix_is_a_programming_error() -> None:

@@ -34,6 +34,11 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
             "RAGSERVE_GATEWAY_KEY_CACHE_TTL_S: Input should be less than or equal to 2",
         ),
         (
+            "RAGSERVE_GATEWAY_RATE_LIMIT_LEASE_S",
+            "-0.1",
+            "RAGSERVE_GATEWAY_RATE_LIMIT_LEASE_S: Input should be greater than or equal to 0",
+        ),
+        (
             "RAGSERVE_GATEWAY_KEY_STORE",
             "etcd",
             "RAGSERVE_GATEWAY_KEY_STORE: Input should be 'file' or 'redis'",

@@ -1,52 +1,36 @@
-"""The asyncio client of the gateway (the same methods as the sync Client, awaited).
+"""The asyncio client of the gateway: the methods of :class:`ragserve.client.sync.Client`
+with the same errors, retries and deadlines, awaited; ``query`` is an async iterator.
 
-Every method raises a :class:`ragserve.client.errors.RagserveError` subclass on
-failure; UNAVAILABLE and RESOURCE_EXHAUSTED are retried inside the call's
-deadline (``timeout`` seconds; None = the gateway's default for the RPC).
-"""
+Like the sync client it is a shell over :mod:`ragserve.client.calls`: it makes
+the described calls with grpc.aio and sleeps with asyncio between attempts."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 
-from ragserve.api.gateway.v1 import gateway_pb2 as pb
-from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
-from ragserve.client import convert, types
-from ragserve.client.connection import Connection, Deadline
+from ragserve.client import calls, types
+from ragserve.client.base import ClientBase
 from ragserve.client.documents import DocumentSource, collect
-from ragserve.client.errors import RagserveError, error_from_aio
-from ragserve.client.ingest import IngestTracker, Pending
-from ragserve.client.retry import RESUMABLE_CODES, RetryPolicy
-from ragserve.client.sync import AckCallback, _reporter
+from ragserve.client.errors import RagserveError
+from ragserve.client.ingest import Pending
+from ragserve.client.ingest_session import AckCallback, IngestSession, read_file
+from ragserve.client.retry import Attempts
 
-T = TypeVar("T")
+R = TypeVar("R")
+I = TypeVar("I")  # noqa: E741
 
 
-class AsyncClient:
+class AsyncClient(ClientBase[grpc.aio.Channel]):
     """Asyncio client; an async context manager that closes its channel."""
 
-    def __init__(
-        self,
-        address: str | None = None,
-        api_key: str | None = None,
-        *,
-        tls: bool | None = None,
-        ca_file: Path | str | None = None,
-        retry: RetryPolicy | None = None,
-        connection: Connection | None = None,
-    ) -> None:
-        self.connection = connection or Connection.resolve(
-            address, api_key, tls=tls, ca_file=ca_file
-        )
-        self.retry = retry or RetryPolicy()
-        self._channel = self.connection.aio_channel()
-        self._stub = pb_grpc.GatewayServiceStub(self._channel)
+    def _open_channel(self) -> grpc.aio.Channel:
+        return self.connection.aio_channel()
 
     async def close(self) -> None:
         await self._channel.close(None)
@@ -57,81 +41,35 @@ class AsyncClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # ------------------------------------------------------------ plumbing
-
-    async def _unary(
-        self, method: Callable[..., Awaitable[T]], request: Any, timeout: float | None
-    ) -> T:
-        deadline = Deadline(timeout)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await method(
-                    request, metadata=self.connection.metadata(), timeout=deadline.remaining()
-                )
-            except grpc.aio.AioRpcError as rpc_error:
-                error = error_from_aio(rpc_error)
-                wait = self.retry.delay(error, attempt, deadline.remaining())
-                if wait is None:
-                    raise error from None
-                await asyncio.sleep(wait)  # back-off: nothing to wait on but time
-
     # ------------------------------------------------------------ collections
 
     async def create_collection(
         self, name: str, model: str = "", *, timeout: float | None = None
     ) -> types.Collection:
-        request = pb.CreateCollectionRequest(name=name, model=model)
-        response = await self._unary(self._stub.CreateCollection, request, timeout)
-        return convert.collection(response.collection)
+        return await self._call(calls.create_collection(name, model), timeout)
 
     async def get_collection(self, name: str, *, timeout: float | None = None) -> types.Collection:
-        response = await self._unary(
-            self._stub.GetCollection, pb.GetCollectionRequest(name=name), timeout
-        )
-        return convert.collection(response.collection)
+        return await self._call(calls.get_collection(name), timeout)
 
     async def list_collections(self, *, timeout: float | None = None) -> list[types.Collection]:
-        collections: list[types.Collection] = []
-        token = ""
-        while True:
-            response = await self._unary(
-                self._stub.ListCollections, pb.ListCollectionsRequest(page_token=token), timeout
-            )
-            collections.extend(convert.collection(c) for c in response.collections)
-            token = response.next_page_token
-            if not token:
-                return collections
+        return await self._pages(calls.list_collections(), timeout)
 
     async def delete_collection(self, name: str, *, timeout: float | None = None) -> None:
-        await self._unary(
-            self._stub.DeleteCollection, pb.DeleteCollectionRequest(name=name), timeout
-        )
+        await self._call(calls.delete_collection(name), timeout)
 
     async def list_documents(
         self, collection: str, *, timeout: float | None = None
     ) -> list[types.DocumentInfo]:
-        documents: list[types.DocumentInfo] = []
-        token = ""
-        while True:
-            request = pb.ListDocumentsRequest(collection=collection, page_token=token)
-            response = await self._unary(self._stub.ListDocuments, request, timeout)
-            documents.extend(convert.document_info(d) for d in response.documents)
-            token = response.next_page_token
-            if not token:
-                return documents
+        return await self._pages(calls.list_documents(collection), timeout)
 
     async def delete_document(
         self, collection: str, document_id: str, *, timeout: float | None = None
     ) -> int:
-        request = pb.DeleteDocumentRequest(collection=collection, document_id=document_id)
-        response = await self._unary(self._stub.DeleteDocument, request, timeout)
-        return int(response.chunks_deleted)
+        return await self._call(calls.delete_document(collection, document_id), timeout)
 
     # ------------------------------------------------------------ query, search, embed
 
-    async def query(
+    def query(
         self,
         query: str,
         collections: str | list[str],
@@ -145,35 +83,8 @@ class AsyncClient:
 
         A failure before the first event is retried like a unary call; after it, the
         error is raised (a half-streamed answer cannot be replayed unnoticed)."""
-        names = [collections] if isinstance(collections, str) else list(collections)
-        request = convert.query_request(
-            names, query, top_k=top_k, answer=answer, score_threshold=score_threshold
-        )
-        deadline = Deadline(timeout)
-        attempt = 0
-        while True:
-            attempt += 1
-            received = False
-            try:
-                call = self._stub.Query(
-                    request, metadata=self.connection.metadata(), timeout=deadline.remaining()
-                )
-                try:
-                    async for message in call:
-                        event = convert.query_event(message)
-                        if event is not None:
-                            received = True
-                            yield event
-                finally:
-                    # A caller that stops reading early (break) cancels the query below.
-                    call.cancel()
-                return
-            except grpc.aio.AioRpcError as rpc_error:
-                error = error_from_aio(rpc_error)
-                wait = None if received else self.retry.delay(error, attempt, deadline.remaining())
-                if wait is None:
-                    raise error from None
-                await asyncio.sleep(wait)
+        stream = calls.query(query, collections, top_k, answer, score_threshold)
+        return self._stream(stream, timeout)
 
     async def ask(
         self,
@@ -186,15 +97,9 @@ class AsyncClient:
         timeout: float | None = None,
     ) -> types.QueryResult:
         """The whole query stream gathered into one result."""
+        stream = calls.query(query, collections, top_k, answer, score_threshold)
         result = types.QueryResult()
-        async for event in self.query(
-            query,
-            collections,
-            top_k=top_k,
-            answer=answer,
-            score_threshold=score_threshold,
-            timeout=timeout,
-        ):
+        async for event in self._stream(stream, timeout):
             result.add(event)
         return result
 
@@ -207,20 +112,12 @@ class AsyncClient:
         score_threshold: float | None = None,
         timeout: float | None = None,
     ) -> list[types.Hit]:
-        names = [collections] if isinstance(collections, str) else list(collections)
-        request = pb.SearchRequest(collections=names, query=query, top_k=top_k)
-        if score_threshold is not None:
-            request.score_threshold = score_threshold
-        response = await self._unary(self._stub.Search, request, timeout)
-        return [convert.hit(h) for h in response.hits]
+        return await self._call(calls.search(query, collections, top_k, score_threshold), timeout)
 
     async def embed(
         self, texts: list[str], model: str = "all-minilm-l6-v2", *, timeout: float | None = None
     ) -> list[list[float]]:
-        response = await self._unary(
-            self._stub.Embed, pb.EmbedRequest(model=model, texts=texts), timeout
-        )
-        return [list(e.values) for e in response.embeddings]
+        return await self._call(calls.embed(texts, model), timeout)
 
     # ------------------------------------------------------------ ingest
 
@@ -235,14 +132,11 @@ class AsyncClient:
         timeout: float | None = None,
     ) -> types.IngestSummary:
         """Ingest files and folders (text, Markdown, HTML, PDF by extension)."""
+        sources = collect(paths).documents
         return await self.ingest_documents(
-            collect(paths).documents,
-            collection,
-            on_ack=on_ack,
-            max_tokens=max_tokens,
-            overlap_tokens=overlap_tokens,
-            timeout=timeout,
-        )
+            sources, collection, on_ack=on_ack, max_tokens=max_tokens,
+            overlap_tokens=overlap_tokens, timeout=timeout,
+        )  # fmt: skip
 
     async def ingest_documents(
         self,
@@ -259,52 +153,8 @@ class AsyncClient:
         Returns when every document has a final outcome; raises when a stream fails
         with an error a retry cannot cure (e.g. NOT_FOUND for the collection) or the
         retries run out (the outcomes so far have reached ``on_ack``)."""
-        tracker = IngestTracker(sources)
-        summary = types.IngestSummary(collection)
-        report = _reporter(summary, on_ack)
-        config = convert.ingest_config(collection, max_tokens, overlap_tokens)
-        deadline = Deadline(timeout)
-        failures = 0
-        for ack in tracker.take_local():
-            report(ack)
-        while not tracker.done():
-            batch = tracker.next_stream()
-            for ack in tracker.take_local():
-                report(ack)
-            if not batch:
-                continue
-            summary.streams += 1
-            try:
-                # No request iterator: _write writes while this task reads.
-                call = self._stub.Ingest(  # type: ignore[call-arg]
-                    metadata=self.connection.metadata(), timeout=deadline.remaining()
-                )
-                writer = asyncio.create_task(_write(call, config, batch, tracker))
-                try:
-                    async for response in call:
-                        outcome = tracker.record(**convert.ack_fields(response))
-                        if outcome is not None:
-                            report(outcome)
-                finally:
-                    writer.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await writer
-                for local in tracker.take_local():
-                    report(local)
-                wait = tracker.retry_delay_s()
-            except grpc.aio.AioRpcError as rpc_error:
-                for ack in tracker.take_local():
-                    report(ack)
-                error = error_from_aio(rpc_error)
-                tracker.last_stream_error = str(error)
-                failures += 1
-                found = self.retry.delay(error, failures, deadline.remaining(), RESUMABLE_CODES)
-                if found is None:
-                    raise error from None
-                wait = found
-            if wait and not tracker.done():
-                await asyncio.sleep(wait)
-        return summary
+        session = self._session(sources, collection, on_ack, max_tokens, overlap_tokens, timeout)
+        return await self._ingest(session)
 
     # ------------------------------------------------------------ API keys
 
@@ -317,9 +167,7 @@ class AsyncClient:
         ttl_s: float | None = None,
         timeout: float | None = None,
     ) -> types.CreatedKey:
-        request = convert.create_key_request(tenant, permissions, description, ttl_s)
-        response = await self._unary(self._stub.CreateApiKey, request, timeout)
-        return types.CreatedKey(convert.api_key(response.key), response.secret)
+        return await self._call(calls.create_key(tenant, permissions, description, ttl_s), timeout)
 
     async def list_keys(
         self,
@@ -328,44 +176,75 @@ class AsyncClient:
         include_revoked: bool = False,
         timeout: float | None = None,
     ) -> list[types.ApiKey]:
-        keys: list[types.ApiKey] = []
-        token = ""
-        while True:
-            request = pb.ListApiKeysRequest(
-                tenant=tenant, page_token=token, include_revoked=include_revoked
-            )
-            response = await self._unary(self._stub.ListApiKeys, request, timeout)
-            keys.extend(convert.api_key(k) for k in response.keys)
-            token = response.next_page_token
-            if not token:
-                return keys
+        return await self._pages(calls.list_keys(tenant, include_revoked), timeout)
 
     async def revoke_key(self, key_id: str, *, timeout: float | None = None) -> types.ApiKey:
-        response = await self._unary(
-            self._stub.RevokeApiKey, pb.RevokeApiKeyRequest(id=key_id), timeout
-        )
-        return convert.api_key(response.key)
+        return await self._call(calls.revoke_key(key_id), timeout)
+
+    # ------------------------------------------------------------ transport
+    # The sync client's twins of these differ only by awaiting the call and the sleep
+    # (and the ingest stream, written by a task rather than read from an iterator).
+
+    async def _call(self, call: calls.Unary[R], timeout: float | None) -> R:
+        attempts = Attempts(self.retry, timeout)
+        while True:
+            with attempts:
+                return call.result(
+                    await self._start(call.method, call.request, attempts.remaining())
+                )
+            await asyncio.sleep(attempts.wait_s)  # back-off: nothing to wait on but time
+
+    async def _pages(self, pages: calls.Pages[I], timeout: float | None) -> list[I]:
+        while (page := pages.next_page()) is not None:
+            await self._call(page, timeout)
+        return pages.items
+
+    async def _stream(
+        self, stream: calls.ServerStream[R], timeout: float | None
+    ) -> AsyncIterator[R]:
+        request = stream.request()
+        attempts = Attempts(self.retry, timeout)
+        while True:
+            with attempts:
+                call = self._start(stream.method, request, attempts.remaining())
+                try:
+                    async for message in call:
+                        if (item := stream.item(message)) is not None:
+                            attempts.final()
+                            yield item
+                finally:
+                    call.cancel()  # a caller that stops reading early (break) ends the call
+                return
+            await asyncio.sleep(attempts.wait_s)
+
+    async def _ingest(self, session: IngestSession) -> types.IngestSummary:
+        while (batch := session.next_stream()) is not None:
+            with session:  # a lost stream is resumed by the next one, or its error raised
+                # No request iterator: _write writes while this task reads.
+                call = self._start("Ingest", None, session.remaining())
+                writer = asyncio.create_task(_write(call, session, batch))
+                try:
+                    async for response in call:
+                        session.ack(response)
+                finally:
+                    writer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await writer
+            await asyncio.sleep(session.wait_s)
+        return session.summary
 
 
-async def _write(
-    call: Any, config: pb.IngestRequest, batch: list[Pending], tracker: IngestTracker
-) -> None:
-    """Writes the stream's messages while acks are read; a file that cannot be read fails
-    alone. Written with explicit writes, not a request iterator: when the server ends the
+async def _write(call: Any, session: IngestSession, batch: list[Pending]) -> None:
+    """Writes the stream's messages while acks are read, each file read in a thread.
+    Written with explicit writes, not a request iterator: when the server ends the
     call early, a write fails here quietly and the reader gets the call's real status
     (an iterator's failed write can surface as an INTERNAL status instead)."""
     try:
-        await call.write(config)
+        await call.write(session.config)
         for pending in batch:
-            try:
-                message = await asyncio.to_thread(
-                    convert.ingest_document, pending.sequence, pending.source
-                )
-            except OSError as error:
-                reason = f"cannot read the file: {error}"
-                tracker.fail_locally(pending.sequence, "unreadable", reason)
-                continue
-            await call.write(message)
+            message = session.document(pending, await asyncio.to_thread(read_file, pending))
+            if message is not None:
+                await call.write(message)
         await call.done_writing()
     except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
         return  # the call has ended; its status comes from reading it

@@ -178,12 +178,12 @@ def ingest_config(collection: str, max_tokens: int, overlap_tokens: int | None) 
     return pb.IngestRequest(config=pb.IngestConfig(collection=collection, chunking=chunking))
 
 
-def ingest_document(sequence: int, source: DocumentSource) -> pb.IngestRequest:
+def ingest_document(sequence: int, source: DocumentSource, data: bytes) -> pb.IngestRequest:
     # Bytes for every type: the server decodes text itself, so no file is refused
     # here for an encoding the parser would accept.
     return pb.IngestRequest(
         document=pb.Document(
-            sequence=sequence, id=source.id, data=source.read(), media_type=source.media_type
+            sequence=sequence, id=source.id, data=data, media_type=source.media_type
         )
     )
 

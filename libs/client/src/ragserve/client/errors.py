@@ -154,6 +154,13 @@ def error_from_aio(error: grpc.aio.AioRpcError) -> RagserveError:
     )
 
 
+def error_from_exception(error: grpc.RpcError) -> RagserveError:
+    """The exception for an error either client's calls raise (grpc.aio's are subclasses)."""
+    if isinstance(error, grpc.aio.AioRpcError):
+        return error_from_aio(error)
+    return error_from_rpc(error)
+
+
 def _pairs(metadata: object) -> list[tuple[str, str | bytes]]:
     """grpc.aio metadata (an iterable of key/value items) as plain pairs."""
     pairs: list[tuple[str, str | bytes]] = []

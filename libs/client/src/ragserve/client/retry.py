@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
 
 import grpc
 
-from ragserve.client.errors import RETRYABLE_CODES, RagserveError
+from ragserve.client.connection import Deadline
+from ragserve.client.errors import RETRYABLE_CODES, RagserveError, error_from_exception
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,71 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 # retryable, resuming re-sends nothing already durable (same content = UNCHANGED), and
 # grpc's asyncio client can report a stream the server ended during a write as INTERNAL.
 RESUMABLE_CODES = RETRYABLE_CODES | {grpc.StatusCode.INTERNAL}
+
+
+class Attempts:
+    """The attempts of one call inside its deadline, without I/O: the clients make the
+    call inside ``with attempts:`` and sleep ``wait_s`` when the block ends early.
+
+    Both clients use it the same way (only the call and the sleep are awaited in one)::
+
+        attempts = Attempts(policy, timeout)
+        while True:
+            with attempts:
+                return stub.Method(request, timeout=attempts.remaining())
+            time.sleep(attempts.wait_s)
+
+    A gRPC error leaving the block becomes a :class:`RagserveError`; when the policy
+    grants another attempt the block swallows it and ``wait_s`` says how long to wait,
+    otherwise that error is raised from the ``with``. Subclasses decide differently
+    (:class:`ragserve.client.ingest_session.IngestSession`: one attempt = one stream).
+    """
+
+    def __init__(self, policy: RetryPolicy, timeout_s: float | None) -> None:
+        self.policy = policy
+        self.deadline = Deadline(timeout_s)
+        # Attempts started so far.
+        self.count = 0
+        # Seconds to wait before the next attempt (set when an attempt ends).
+        self.wait_s = 0.0
+        self._final = False
+
+    def remaining(self) -> float | None:
+        """The timeout of the attempt about to start (None: the gateway's default)."""
+        return self.deadline.remaining()
+
+    def final(self) -> None:
+        """No retry from here on (a query that has yielded an event cannot be replayed
+        unnoticed, so a later failure is raised)."""
+        self._final = True
+
+    def succeeded(self) -> float:
+        """An attempt ended without an error: seconds to wait before any next one."""
+        return 0.0
+
+    def failed(self, error: RagserveError) -> float | None:
+        """An attempt failed with ``error``: seconds to wait before the next, or None:
+        raise ``error``."""
+        return None if self._final else self.policy.delay(error, self.count, self.remaining())
+
+    def __enter__(self) -> Self:
+        self.count += 1
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if value is None:
+            self.wait_s = self.succeeded()
+            return False
+        if not isinstance(value, grpc.RpcError):
+            return False  # not the call's failure (e.g. Ctrl-C): nothing to decide
+        error = error_from_exception(value)
+        wait = self.failed(error)
+        if wait is None:
+            raise error from None
+        self.wait_s = wait
+        return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -150,6 +151,13 @@ class QueryResult:
     citations: list[Citation] = field(default_factory=list)
     warnings: list[QueryWarning] = field(default_factory=list)
     done: QueryDone | None = None
+
+    @classmethod
+    def of(cls, events: Iterable[QueryEvent]) -> QueryResult:
+        result = cls()
+        for event in events:
+            result.add(event)
+        return result
 
     def add(self, event: QueryEvent) -> None:
         if isinstance(event, QueryStarted):

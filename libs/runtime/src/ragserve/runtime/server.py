@@ -2,7 +2,8 @@
 
 ``create_server`` builds a started-ready ``grpc.aio.Server`` with the shared
 interceptors, health and reflection and returns it with its bound port (tests
-use port 0). ``serve`` runs a :class:`Service` as a process: logging and
+use port 0). ``serve`` runs a :class:`Service` as a process, on the event loop
+its settings name (uvloop by default, see ``event_loop``): logging and
 telemetry first, then the server (live at once, NOT_SERVING), then the
 service's own start-up (models, stores, clients) after which it reports
 SERVING; on SIGTERM/SIGINT: NOT_SERVING → stop accepting → in-flight RPCs get
@@ -23,11 +24,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from ragserve.runtime import event_loop
 from ragserve.runtime.interceptors import RuntimeInterceptor
 from ragserve.runtime.logs import configure_logging, stop_logging
 from ragserve.runtime.metrics_http import MetricsEndpoint, start_metrics_endpoint
 from ragserve.runtime.server_tracing import ServerTracing, exporting
-from ragserve.runtime.settings import ServerSettings, load_server_settings
+from ragserve.runtime.settings import ServerSettings, SettingsError, load_server_settings
 from ragserve.runtime.telemetry import configure_tracing, shutdown_tracing
 
 log = logging.getLogger("ragserve.server")
@@ -152,10 +154,16 @@ async def _serve_until(
             settings.metrics_host, settings.metrics_port, getattr(service, "http_app", None)
         )
         await running.server.start()
-        # Tests and the launcher read this line to learn the ports chosen for 0.
+        # Tests and the launcher read this line to learn the ports chosen for 0; it also
+        # names the event loop that actually runs (uvloop may have been unavailable).
         log.info(
             "serving",
-            extra={"event": "serving", "grpc_port": running.port, "metrics_port": metrics.port},
+            extra={
+                "event": "serving",
+                "grpc_port": running.port,
+                "metrics_port": metrics.port,
+                "event_loop": event_loop.implementation(asyncio.get_running_loop()),
+            },
         )
         start_task = asyncio.create_task(service.start(running.health))
         stop_task = asyncio.create_task(stop_event.wait())
@@ -193,7 +201,14 @@ def serve(name: str, service_factory: Any, default_port: int, default_metrics_po
     # A crash in native code (gRPC core, ONNX Runtime, Qdrant Edge) then leaves
     # every thread's Python stack in the service's log instead of a silent exit.
     faulthandler.enable()
-    settings = load_server_settings(name, default_port, default_metrics_port)
+    try:
+        settings = load_server_settings(name, default_port, default_metrics_port)
+    except SettingsError:
+        # Reported as a service's own settings are (below), at the default log level: the
+        # level is one of these settings.
+        configure_logging(name)
+        log.exception("start-up failed")
+        raise SystemExit(2) from None
     configure_logging(name, settings.log_level)
     configure_tracing(name)
     try:
@@ -201,7 +216,10 @@ def serve(name: str, service_factory: Any, default_port: int, default_metrics_po
     except Exception:
         log.exception("start-up failed")
         raise SystemExit(2) from None
+    # The loop is chosen for this run only (no global policy); after logging is configured,
+    # so a fall-back from uvloop is logged.
     try:
-        asyncio.run(run_until_stopped(service, settings))
+        with asyncio.Runner(loop_factory=event_loop.loop_factory(settings.event_loop)) as runner:
+            runner.run(run_until_stopped(service, settings))
     finally:
         stop_logging()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ragserve.runtime.event_loop import SUITE_VARIABLE, EventLoop
 from ragserve.runtime.validation import describe
 
 S = TypeVar("S", bound=BaseSettings)
@@ -59,6 +60,16 @@ def load_settings(cls: type[S], service: str, environ: Mapping[str, str] | None 
         raise SettingsError(f"{variable}: {problem}") from None
 
 
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+# Python logging's level names, in any case ("info" is INFO).
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)
+]
+
+
 class ServerSettings(BaseSettings):
     """What every service's server needs; read with the service's prefix.
 
@@ -75,7 +86,10 @@ class ServerSettings(BaseSettings):
     grace_period_s: Annotated[float, Field(ge=0)] = 10.0
     # Largest request or response message, in bytes.
     max_message_bytes: Annotated[int, Field(gt=0)] = 64 * 1024 * 1024
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
+    # The asyncio event loop: "uvloop" (faster per RPC) or "asyncio" (the standard loop, to
+    # rule uvloop out). Unset here, RAGSERVE_EVENT_LOOP sets it for every service.
+    event_loop: EventLoop = "uvloop"
 
 
 def load_server_settings(
@@ -84,12 +98,27 @@ def load_server_settings(
     default_metrics_port: int,
     environ: Mapping[str, str] | None = None,
 ) -> ServerSettings:
-    """ServerSettings for ``service`` with its default ports (the service's settings.py)."""
+    """ServerSettings for ``service`` with its default ports (the service's settings.py).
+
+    ``RAGSERVE_EVENT_LOOP`` is the suite-wide default of ``RAGSERVE_<SERVICE>_EVENT_LOOP``
+    (one switch for a whole suite's processes); a bad value there is reported under its own
+    name.
+    """
     env = dict(os.environ if environ is None else environ)
     prefix = env_prefix(service)
     env.setdefault(prefix + "PORT", str(default_port))
     env.setdefault(prefix + "METRICS_PORT", str(default_metrics_port))
-    return load_settings(ServerSettings, service, env)
+    event_loop = prefix + "EVENT_LOOP"
+    from_suite = env.get(event_loop, "") == "" and env.get(SUITE_VARIABLE, "") != ""
+    if from_suite:
+        env[event_loop] = env[SUITE_VARIABLE]
+    try:
+        return load_settings(ServerSettings, service, env)
+    except SettingsError as error:
+        message = str(error)
+        if from_suite and message.startswith(event_loop + ":"):
+            raise SettingsError(SUITE_VARIABLE + message[len(event_loop) :]) from None
+        raise
 
 
 def service_address(

@@ -37,8 +37,11 @@ class ServiceProcess:
         *,
         cwd: Path | None = None,
         grpc_port: int = 0,
+        module: str | None = None,
     ) -> None:
         self.name = name
+        # What ``python -m`` runs: the service's package, or a test's own service module.
+        self.module = module or f"ragserve.{name}"
         prefix = env_prefix(name)
         self.env = {
             **os.environ,
@@ -68,7 +71,7 @@ class ServiceProcess:
         self.grpc_port = self.metrics_port = 0
         self.lines = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"ragserve.{self.name}"],
+            [sys.executable, "-m", self.module],
             env=self.env,
             cwd=self.cwd,
             stdout=subprocess.PIPE,
@@ -180,6 +183,7 @@ class ServiceProcess:
             self.name,
             {**self.env, f"{env_prefix(self.name)}PORT": str(self.grpc_port)},
             cwd=self.cwd,
+            module=self.module,
         )
 
     def spawned_children(self) -> list[int]:
