@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pytest
 from google.protobuf import struct_pb2
 
 from ragserve.api.common.v1 import common_pb2
 from ragserve.api.retrieval.v1 import retrieval_pb2 as pb
-from ragserve.retrieval import convert
+from ragserve.errors import InvalidArgument
+from ragserve.retrieval import convert, validation
 from ragserve.retrieval.model import (
     CollectionInfo,
     CollectionSpec,
@@ -103,3 +106,32 @@ def test_hits_and_records_filled_in_place_equal_messages_built_whole() -> None:
         next_offset=common_pb2.PointId(uuid=UUID),
     )
     assert not convert.scroll_out(ScrollPage([], next_offset=None)).HasField("next_offset")
+
+
+def test_query_vector_comes_in_as_the_fields_float32_values() -> None:
+    values = [0.1, -2.5, 3.4028234663852886e38, float("nan"), float("-inf"), 1e-45, 0.0]
+    # Other fields around the vector on the wire, before and after it.
+    query = pb.SearchQuery(vector=values, limit=3, with_vectors=True, score_threshold=0.5)
+    query.with_payload.include.append("k")
+
+    vector = convert.query_in("query", query).vector
+
+    assert isinstance(vector, np.ndarray) and vector.dtype == np.float32
+    assert [str(x) for x in vector.tolist()] == [str(x) for x in query.vector]
+    assert convert.query_in("query", pb.SearchQuery()).vector.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("vector", "reason"),
+    [
+        ([1.0, float("nan"), 0.0], "contains NaN or infinity"),
+        ([1.0, 0.0, float("inf")], "contains NaN or infinity"),
+        ([1.0, 0.0], "has 2 dimensions, collection 'docs' expects 3"),
+        ([], "has 0 dimensions, collection 'docs' expects 3"),
+    ],
+)
+def test_a_bad_query_vector_names_the_field(vector: list[float], reason: str) -> None:
+    query = convert.query_in("query", pb.SearchQuery(vector=vector))
+    with pytest.raises(InvalidArgument) as raised:
+        validation.search_query("query", query, 3, "docs")
+    assert (raised.value.field, raised.value.reason) == ("query.vector", reason)

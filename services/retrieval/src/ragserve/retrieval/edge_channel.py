@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing.connection
+import pickle
 import socket
 import struct
 from collections.abc import Callable
-from multiprocessing.reduction import ForkingPickler
 from typing import Any, cast
 
 _LENGTH = struct.Struct("!i")
@@ -30,8 +30,10 @@ _JOIN_BELOW = 64 * 1024
 
 
 def frame(message: Any) -> tuple[bytes, bytes]:
-    """The bytes ``Connection.send(message)`` would write: the header, then the pickle."""
-    data = bytes(ForkingPickler.dumps(message))
+    """The bytes ``Connection.send(message)`` would write: the header, then the pickle
+    (a plain one: ForkingPickler copies a dispatch table per message for reducers of
+    sockets and connections, which requests never carry)."""
+    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
     if len(data) > _MAX_SHORT:
         return _LENGTH.pack(_LONG) + _LONG_LENGTH.pack(len(data)), data
     return _LENGTH.pack(len(data)), data
@@ -111,7 +113,7 @@ class WorkerChannel(asyncio.Protocol):
             end = header + size
             if len(buffer) < end:
                 return
-            message = ForkingPickler.loads(buffer[header:end])
+            message = pickle.loads(buffer[header:end])
             del buffer[:end]
             self._on_message(message)
 

@@ -29,6 +29,7 @@ import errno
 import json
 import logging
 import multiprocessing.connection
+import pickle
 import secrets
 import shutil
 import subprocess
@@ -149,6 +150,12 @@ def decode_error(encoded: tuple[str, str, str]) -> RagserveError | VectorStoreFa
     return _ERRORS.get(kind, Unavailable)(message)
 
 
+def _reply(connection: multiprocessing.connection.Connection, reply: tuple[int, bool, Any]) -> None:
+    # Connection.send's framing with a plain pickle: its ForkingPickler copies a dispatch
+    # table per message for reducers (sockets, connections) that replies never carry.
+    connection.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+
+
 class EdgeWorker:
     """The worker's state and operations; ``serve`` is its loop."""
 
@@ -168,7 +175,7 @@ class EdgeWorker:
             shard_dir = self.layout.shard_dir(physical, metadata.generation)
             for path in edge_engine.remove_temp_segments(shard_dir):
                 logger.warning("removed interrupted index build %s", path)
-            shard = edge_engine.EdgeShardHandle.open(shard_dir)
+            shard = edge_engine.EdgeShardHandle.open(shard_dir, metadata.spec)
             self.collections[physical] = _Collection(
                 physical,
                 metadata.spec,
@@ -212,19 +219,22 @@ class EdgeWorker:
                 for c in self.collections.values()
                 if c.build is not None and c.build.process.stdout is not None
             }
-            ready = multiprocessing.connection.wait([connection, *builds])
-            for descriptor, collection in builds.items():
-                if descriptor in ready:
-                    self._finish_build(collection)
-            if connection not in ready:
-                continue
+            # Without a build only a request can arrive: block in the read itself rather
+            # than set up a selector per request (a build starts only from a request).
+            if builds:
+                ready = multiprocessing.connection.wait([connection, *builds])
+                for descriptor, collection in builds.items():
+                    if descriptor in ready:
+                        self._finish_build(collection)
+                if connection not in ready:
+                    continue
             try:
                 request_id, operation, args = connection.recv()
             except EOFError:
                 return
             if operation == "close":
                 self.close()
-                connection.send((request_id, True, None))
+                _reply(connection, (request_id, True, None))
                 return
             try:
                 result = operations[operation](*args)
@@ -233,7 +243,7 @@ class EdgeWorker:
                 if not isinstance(exc, RagserveError):
                     logger.exception("operation %s failed", operation)
                 reply = (request_id, False, encode_error(exc))
-            connection.send(reply)
+            _reply(connection, reply)
 
     # ------------------------------------------------------------------ collections
 
@@ -259,7 +269,7 @@ class EdgeWorker:
             # Start-up would remove it too; a long-running worker must not keep it until then.
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1))
+        shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1), spec)
         self.collections[physical] = _Collection(physical, spec, 1, shard)
 
     def describe(self, physical: str) -> CollectionInfo:
@@ -404,7 +414,7 @@ class EdgeWorker:
             shutil.rmtree(target, ignore_errors=True)
             collection.failed_build_at = collection.shard.counts()[0]
             return
-        built = edge_engine.EdgeShardHandle.open(target)
+        built = edge_engine.EdgeShardHandle.open(target, collection.spec)
         for operation, args in build.replay:
             if operation == "upsert":
                 built.upsert(args)
@@ -496,7 +506,7 @@ class EdgeWorker:
             existing.shard.close()
             self.layout.trash(final)
         staging.rename(final)
-        shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1))
+        shard = edge_engine.EdgeShardHandle.open(self.layout.shard_dir(physical, 1), metadata.spec)
         self.collections[physical] = _Collection(
             physical,
             metadata.spec,

@@ -175,7 +175,7 @@ class SearchQuery:
     """One nearest-neighbour query. Results are sorted best first (highest score; for
     euclid the score is the distance and smaller is better)."""
 
-    vector: tuple[float, ...]
+    vector: Vector
     limit: int = 10
     filter: Filter | None = None
     score_threshold: float | None = None

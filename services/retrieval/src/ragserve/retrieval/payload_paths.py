@@ -16,6 +16,7 @@ client means needs them and they make paths unreadable in logs.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 # The engine parses an index into a 64-bit unsigned integer.
@@ -34,6 +35,9 @@ def is_plain_key(key: str) -> bool:
     return bool(key) and all(_is_key_character(character) for character in key)
 
 
+# The same few paths (a hit layout's payload keys, filter keys) come with every query: each is
+# read once (~3 µs per path), not per call. Bounded, so varied paths cannot grow it.
+@functools.lru_cache(maxsize=4096)
 def problem(path: str) -> str | None:
     """None when Qdrant reads ``path`` as a payload path, otherwise what is wrong with it."""
     if not path:

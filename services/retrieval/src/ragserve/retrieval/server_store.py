@@ -337,7 +337,7 @@ class ServerStore:
     async def search(self, name: str, queries: Sequence[SearchQuery]) -> list[list[ScoredPoint]]:
         requests = [
             qm.QueryRequest(
-                query=list(query.vector),
+                query=translation.vector_in(query.vector),
                 filter=FILTERS.translate_optional(query.filter),
                 limit=query.limit,
                 score_threshold=query.score_threshold,

@@ -33,6 +33,7 @@ from ragserve.retrieval.model import (
 )
 
 MAX_DIMENSION = 65_536
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 MAX_LIMIT = 1_000
 MAX_QUERIES_PER_BATCH = 100
 MAX_OFFSET = 10_000
@@ -77,6 +78,17 @@ def vector(field: str, values: Vector, dimension: int, collection: str) -> None:
             field,
             f"has {len(values)} dimensions, collection {collection!r} expects {dimension}",
         )
+    # The engines store float32: a value is refused when it is NaN or infinite as a float32.
+    # An array is checked as float32 (2 µs when it is one already); for a tuple, its
+    # Euclidean norm (2 µs for 384 floats, against 16 µs to build a float32 array) settles
+    # the usual vector: a norm within float32's range means every component is finite there;
+    # a NaN, an infinity or a huge component (rare) is decided by the float32 array itself.
+    if isinstance(values, np.ndarray):
+        if not np.isfinite(np.asarray(values, dtype=np.float32)).all():
+            raise InvalidArgument(field, "contains NaN or infinity")
+        return
+    if math.hypot(*values) <= _FLOAT32_MAX:
+        return
     if not np.isfinite(np.asarray(values, dtype=np.float32)).all():
         raise InvalidArgument(field, "contains NaN or infinity")
 
