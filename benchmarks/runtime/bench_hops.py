@@ -268,8 +268,12 @@ async def _measure_unary(targets: Targets, calls: int, rounds: int) -> Rounds:
 
     def search_request(limit: int, payload: bool) -> rpb.SearchRequest:
         query = rpb.SearchQuery(vector=vector, limit=limit)
-        if payload:
-            query.with_payload.CopyFrom(rpb.PayloadSelector(include=HIT_PAYLOAD_KEYS))
+        # Unset, the selector returns the whole payload: "no payload" must say so.
+        query.with_payload.CopyFrom(
+            rpb.PayloadSelector(include=HIT_PAYLOAD_KEYS)
+            if payload
+            else rpb.PayloadSelector(exclude_all=True)
+        )
         return rpb.SearchRequest(tenant=TENANT, collection=COLLECTION, query=query)
 
     search_10 = search_request(10, True)
