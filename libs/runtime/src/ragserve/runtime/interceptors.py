@@ -117,15 +117,16 @@ class _Call:
             if mapped.trailing_metadata:
                 context.set_trailing_metadata(mapped.trailing_metadata)
             await context.abort(mapped.code, mapped.message)
-        elif isinstance(error, asyncio.CancelledError | GeneratorExit):
-            # The client went away, or its deadline passed (grpc cancels the call's task).
-            # The client's own timer may cancel a little before this side's deadline
-            # (gRPC rounds the deadline up on the way): a margin tells the two apart.
-            late = (
-                self.deadline is not None
-                and time.monotonic() >= self.deadline - _DEADLINE_CANCEL_MARGIN_S
+        elif isinstance(error, asyncio.CancelledError | GeneratorExit) or (
+            isinstance(error, Exception) and (context.cancelled() or self._past_deadline())
+        ):
+            # The client went away, or its deadline passed: grpc cancels the call's task,
+            # or a write it was doing fails first with grpc's own batch error.
+            self.code = (
+                grpc.StatusCode.DEADLINE_EXCEEDED
+                if self._past_deadline()
+                else grpc.StatusCode.CANCELLED
             )
-            self.code = grpc.StatusCode.DEADLINE_EXCEEDED if late else grpc.StatusCode.CANCELLED
         elif isinstance(error, grpc.aio.AbortError):
             code = context.code()
             self.code = code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
@@ -140,6 +141,14 @@ class _Call:
                 extra={"rpc.method": self.method.full_name},
             )
             await context.abort(grpc.StatusCode.INTERNAL, self.details)
+
+    def _past_deadline(self) -> bool:
+        # The client's own timer may cancel a little before this side's deadline
+        # (gRPC rounds the deadline up on the way): a margin tells the two apart.
+        return (
+            self.deadline is not None
+            and time.monotonic() >= self.deadline - _DEADLINE_CANCEL_MARGIN_S
+        )
 
     def end(self, context: Any) -> None:
         code = self.code
