@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +20,7 @@ import pytest
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as orch
 from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc as orch_grpc
-from ragserve.testkit.gateway import (
-    admin_key,
-    bearer,
-    create_key,
-    gateway_env,
-    gateway_stub,
-    start_gateway,
-)
-from ragserve.testkit.redis_server import RedisServer
+from ragserve.testkit.gateway import bearer, gateway_before
 
 pytestmark = pytest.mark.slow
 
@@ -59,51 +50,30 @@ class RecordingOrchestrator(orch_grpc.OrchestratorServiceServicer):
         yield orch.QueryResponse(done=orch.DoneEvent())
 
 
-@pytest.fixture
-def orchestrator() -> Iterator[tuple[str, RecordingOrchestrator]]:
-    servicer = RecordingOrchestrator()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    orch_grpc.add_OrchestratorServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        yield f"127.0.0.1:{port}", servicer
-    finally:
-        server.stop(None)
-
-
 def test_each_call_starts_a_trace_of_its_own_that_reaches_the_orchestrator(
-    tmp_path: Path, orchestrator: tuple[str, RecordingOrchestrator]
+    tmp_path: Path,
 ) -> None:
-    address, recorded = orchestrator
-    with RedisServer() as redis:
-        env = gateway_env(tmp_path, redis.url)
-        env["RAGSERVE_ORCHESTRATOR_ADDR"] = address
-        # No exporter, whatever the environment running the tests says.
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = ""
-        process = start_gateway(env)
-        try:
-            with gateway_stub(process.address) as stub:
-                key = create_key(stub, admin_key(tmp_path), "acme", [pb.PERMISSION_READ]).secret
-                trace_ids = []
-                for _ in range(3):
-                    response, call = stub.GetCollection.with_call(
-                        pb.GetCollectionRequest(name="docs"),
-                        metadata=(*bearer(key), ("traceparent", f"00-{FOREIGN}-{1:016x}-01")),
-                        timeout=10,
-                    )
-                    assert response.collection.name == "docs"
-                    trace_ids += [v for k, v in call.initial_metadata() if k == "x-trace-id"]
-                stream = stub.Query(
-                    pb.QueryRequest(collections=["docs"], query="q"),
-                    metadata=bearer(key),
-                    timeout=10,
-                )
-                events = list(stream)
-                assert events[0].started.trace_id == "from-orchestrator"
-                trace_ids += [v for k, v in stream.initial_metadata() if k == "x-trace-id"]
-        finally:
-            process.stop()
+    recorded = RecordingOrchestrator()
+    with gateway_before(recorded, tmp_path, [pb.PERMISSION_READ]) as gateway:
+        stub, key = gateway.stub, gateway.key
+        trace_ids = []
+        for _ in range(3):
+            response, call = stub.GetCollection.with_call(
+                pb.GetCollectionRequest(name="docs"),
+                metadata=(*bearer(key), ("traceparent", f"00-{FOREIGN}-{1:016x}-01")),
+                timeout=10,
+            )
+            assert response.collection.name == "docs"
+            trace_ids += [v for k, v in call.initial_metadata() if k == "x-trace-id"]
+        stream = stub.Query(
+            pb.QueryRequest(collections=["docs"], query="q"),
+            metadata=bearer(key),
+            timeout=10,
+        )
+        events = list(stream)
+        assert events[0].started.trace_id == "from-orchestrator"
+        trace_ids += [v for k, v in stream.initial_metadata() if k == "x-trace-id"]
+        process = gateway.process
     assert len(trace_ids) == 4 and len(set(trace_ids)) == 4
     assert all(re.fullmatch(r"[0-9a-f]{32}", t) and t != FOREIGN for t in trace_ids)
     assert [p.split("-")[1] for p in recorded.traceparents] == trace_ids

@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import urllib.request
 from collections.abc import Iterator, Mapping
+from concurrent import futures
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,9 @@ import grpc
 
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
+from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc as orch_grpc
 from ragserve.testkit.processes import ServiceProcess
+from ragserve.testkit.redis_server import RedisServer
 
 
 def gateway_env(
@@ -91,3 +95,42 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
         timeout=60,
     )  # fmt: skip
     return cert, key
+
+
+@dataclass
+class GatewayBefore:
+    """A real gateway process (and a real Redis) in front of a stand-in orchestrator: a gRPC
+    server in the test process whose servicer the test writes, for what a real
+    orchestrator cannot be made to do on cue."""
+
+    process: ServiceProcess
+    stub: pb_grpc.GatewayServiceStub
+    key: str  # of tenant "acme", with the permissions asked for
+
+
+@contextmanager
+def gateway_before(
+    orchestrator: orch_grpc.OrchestratorServiceServicer,
+    state: Path,
+    permissions: list[Any],
+    **settings: str,
+) -> Iterator[GatewayBefore]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    orch_grpc.add_OrchestratorServiceServicer_to_server(orchestrator, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with RedisServer() as redis:
+            env = gateway_env(state, redis.url, **settings)
+            env["RAGSERVE_ORCHESTRATOR_ADDR"] = f"127.0.0.1:{port}"
+            # No exporter, whatever the environment running the tests says.
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = ""
+            process = start_gateway(env)
+            try:
+                with gateway_stub(process.address) as stub:
+                    key = create_key(stub, admin_key(state), "acme", permissions).secret
+                    yield GatewayBefore(process, stub, key)
+            finally:
+                process.stop()
+    finally:
+        server.stop(None)

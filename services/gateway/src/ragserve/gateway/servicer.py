@@ -92,6 +92,41 @@ async def _initial_metadata_sent() -> None:
     await _SENDING.get()
 
 
+class UpstreamEnded(Exception):
+    """The orchestrator ended the ingest stream while a write to it was in flight."""
+
+
+class UpstreamWrites:
+    """The writes of an ingest stream to the orchestrator, stopped the moment the call ends.
+
+    grpc.aio (grpc/grpc#36066): when the call's status arrives while a write is in flight,
+    the failed write replaces the received status with ``INTERNAL: Internal error from
+    Core``, and the reader would report that instead of the orchestrator's own status. The
+    call's done callback runs as the status is set, before the write fails: it cancels the
+    writer task then, and the write ends as :class:`UpstreamEnded`.
+    """
+
+    def __init__(self, call: Any) -> None:
+        self.call = call
+        self._in_flight = False
+
+    def stop_when_the_call_ends(self, writer: asyncio.Task[None]) -> None:
+        self.call.add_done_callback(lambda _call: writer.cancel() if self._in_flight else None)
+
+    async def write(self, message: Any) -> None:
+        self._in_flight = True
+        try:
+            await self.call.write(message)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self.call.done() or task is None or task.cancelling() > 1:
+                raise  # cancelled from elsewhere (the client went away): not ours to keep
+            task.uncancel()
+            raise UpstreamEnded from None
+        finally:
+            self._in_flight = False
+
+
 class AckTracker:
     """``acked_through`` of an ingest stream: the highest sequence at and below which
     every document sent got an ack that settles it (not a retryable failure)."""
@@ -218,9 +253,11 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
             call = open_stream()
             await _initial_metadata_sent()
             tracker = AckTracker()
+            writes = UpstreamWrites(call)
             writer = asyncio.create_task(
-                self._forward_documents(principal, first.config, request_iterator, call, tracker)
+                self._forward_documents(principal, first.config, request_iterator, writes, tracker)
             )
+            writes.stop_when_the_call_ends(writer)
             try:
                 while True:
                     with _upstream(ORCHESTRATOR):
@@ -246,11 +283,12 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
         principal: Principal,
         config: pb.IngestConfig,
         requests: AsyncIterator[Any],
-        call: Any,
+        writes: UpstreamWrites,
         tracker: AckTracker,
     ) -> None:
+        call = writes.call
         try:
-            await call.write(convert.ingest_config_in(principal.tenant, config))
+            await writes.write(convert.ingest_config_in(principal.tenant, config))
             # The orchestrator's initial metadata means "config accepted" (the collection
             # exists, the chunking fits its model). Documents go out only after it: a write
             # in flight when a refused config ends the stream would make grpcio's aio client
@@ -271,9 +309,9 @@ class GatewayServicer(pb_grpc.GatewayServiceServicer):
                 previous = request.document.sequence
                 await self.core.pace_ingest(principal, size)
                 tracker.sent(previous)
-                await call.write(convert.ingest_document_in(request.document))
+                await writes.write(convert.ingest_document_in(request.document))
                 index += 1
-        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError, UpstreamEnded):
             # The orchestrator ended the stream (grpcio says so with InvalidStateError when
             # the call finished before this write): the reader reports why.
             return
