@@ -632,6 +632,19 @@ def engine_frozen(world: World) -> Any:
     return frozen(workers[0])
 
 
+@contextmanager
+def chat_stalling(world: World) -> Iterator[None]:
+    """The chat endpoint stalls every completion it gets until the block ends (then it
+    answers again); ``stalled`` / ``disconnected`` are fresh for the block."""
+    world.chat.behaviour = "stall"
+    world.chat.disconnected.clear()
+    world.chat.stalled.clear()
+    try:
+        yield
+    finally:
+        world.chat.behaviour = "answer"
+
+
 async def searching(world: World, stub: pb_grpc.OrchestratorServiceStub, text: str) -> Any:
     """A Query of ``text`` whose retrieval Search is held in flight (the engine frozen by
     the caller), once retrieval counts it in flight."""
@@ -688,18 +701,13 @@ async def test_deadline_is_deadline_exceeded_and_reaches_the_router(
 async def test_client_cancel_cancels_the_chat_call(
     world: World, stub: pb_grpc.OrchestratorServiceStub
 ) -> None:
-    world.chat.behaviour = "stall"
-    world.chat.disconnected.clear()
-    world.chat.stalled.clear()
-    try:
+    with chat_stalling(world):
         call = stub.Query(
             request("basalt", answer=pb.AnswerOptions(generator=pb.GENERATOR_CHAT)), timeout=60
         )
         assert await asyncio.to_thread(world.chat.stalled.wait, 30)
         call.cancel()
         assert await asyncio.to_thread(world.chat.disconnected.wait, 30)
-    finally:
-        world.chat.behaviour = "answer"
 
 
 async def test_client_cancel_cancels_the_retrieval_search(
@@ -754,10 +762,7 @@ async def test_a_deadline_ends_a_query_stuck_in_retrieval(
 async def test_a_deadline_during_the_chat_answer_cancels_the_chat_call(
     world: World, stub: pb_grpc.OrchestratorServiceStub
 ) -> None:
-    world.chat.behaviour = "stall"
-    world.chat.disconnected.clear()
-    world.chat.stalled.clear()
-    try:
+    with chat_stalling(world):
         # Long enough to reach the chat call on a loaded machine; it then stalls there.
         call = stub.Query(
             request("basalt", answer=pb.AnswerOptions(generator=pb.GENERATOR_CHAT)), timeout=10
@@ -771,8 +776,6 @@ async def test_a_deadline_during_the_chat_answer_cancels_the_chat_call(
         assert kinds(events) == ["start", "hits"]
         # The stalled completion's connection was closed by the orchestrator.
         assert await asyncio.to_thread(world.chat.disconnected.wait, 30)
-    finally:
-        world.chat.behaviour = "answer"
 
 
 # ---- one trace per query ----

@@ -144,9 +144,11 @@ async def test_wrong_key_and_unreachable_endpoint_fail(
             pass
 
 
-async def test_cancelling_the_consumer_closes_the_connection(
+async def stalled_answer(
     server: ChatServer, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> asyncio.Task[None]:
+    """An answer being read in a task of its own, stalled at the chat endpoint (which has
+    the request and holds its connection open)."""
     server.behaviour = "stall"
     chat = generator(server, client, monkeypatch)
 
@@ -156,6 +158,13 @@ async def test_cancelling_the_consumer_closes_the_connection(
 
     task = asyncio.create_task(consume())
     assert await asyncio.to_thread(server.stalled.wait, 30)
+    return task
+
+
+async def test_cancelling_the_consumer_closes_the_connection(
+    server: ChatServer, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = await stalled_answer(server, client, monkeypatch)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -172,15 +181,7 @@ async def test_cancelled_twice_at_once_still_closes_the_connection(
     """A query's deadline and the server ending the call cancel the answer twice at once;
     the second cancellation, wherever it lands in the first one's clean-up, must not leave
     the completion's connection open (httpx's own clean-up does not survive it)."""
-    server.behaviour = "stall"
-    chat = generator(server, client, monkeypatch)
-
-    async def consume() -> None:
-        async for _ in chat.generate("q", HITS, AnswerOptions()):
-            pass
-
-    task = asyncio.create_task(consume())
-    assert await asyncio.to_thread(server.stalled.wait, 30)
+    task = await stalled_answer(server, client, monkeypatch)
     task.cancel()
     for _ in range(steps_between):
         await asyncio.sleep(0)  # one event-loop step: where the second cancellation lands

@@ -111,6 +111,7 @@ class _Call:
     async def fail(self, error: BaseException, context: Any) -> None:
         """Settle the final code for ``error``; abort with it when the table maps it."""
         self.error = error
+        late = self._past_deadline()
         if isinstance(error, errors.RagserveError):
             mapped = status_for(error)
             self.code, self.details = mapped.code, mapped.message
@@ -118,15 +119,11 @@ class _Call:
                 context.set_trailing_metadata(mapped.trailing_metadata)
             await context.abort(mapped.code, mapped.message)
         elif isinstance(error, asyncio.CancelledError | GeneratorExit) or (
-            isinstance(error, Exception) and (context.cancelled() or self._past_deadline())
+            isinstance(error, Exception) and (late or context.cancelled())
         ):
             # The client went away, or its deadline passed: grpc cancels the call's task,
             # or a write it was doing fails first with grpc's own batch error.
-            self.code = (
-                grpc.StatusCode.DEADLINE_EXCEEDED
-                if self._past_deadline()
-                else grpc.StatusCode.CANCELLED
-            )
+            self.code = grpc.StatusCode.DEADLINE_EXCEEDED if late else grpc.StatusCode.CANCELLED
         elif isinstance(error, grpc.aio.AbortError):
             code = context.code()
             self.code = code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
