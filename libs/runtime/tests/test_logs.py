@@ -1,5 +1,6 @@
 """The access log: lines formatted on the loop read as the formatter's own, and every line
-reaches the stream, batched on a loop or not."""
+reaches the stream, batched on a loop or not; grpc's report of an answer it could not send
+to an ended call is INFO."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import asyncio
 import io
 import json
 import logging
+import sys
+
+import pytest
 
 from ragserve.runtime import logs
 from ragserve.runtime.logs import ACCESS_LOGGER, JsonFormatter
@@ -78,3 +82,62 @@ def test_access_lines_reach_the_stream_from_loops_and_threads_without_one() -> N
     asyncio.run(calls(9, 2, wait_for_timer=False))
     writer.stop()  # and stopping writes what still waits
     assert sorted(int(str(line["n"])) for line in written(stream)) == list(range(11))
+
+
+class ExecuteBatchError(Exception):
+    """Named as grpc.aio's own: what core raises when a send on an ended call fails."""
+
+
+def test_an_answer_grpc_could_not_send_to_an_ended_call_is_info_not_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    grpc_aio = logging.getLogger(logs.GRPC_AIO_LOGGER)
+    try:
+        logs.configure_logging("svc", "INFO")
+        logs.configure_logging("svc", "INFO")  # idempotent: one filter, one line
+        assert len(grpc_aio.filters) == 1
+        try:
+            raise ExecuteBatchError('Failed "execute_batch": (SendStatusFromServerOperation,)')
+        except ExecuteBatchError:
+            # Worded as grpc.aio's _handle_exceptions words it.
+            grpc_aio.exception(
+                "ExecuteBatchError raised in core by servicer method [%s]",
+                "/pkg.Service/Method",
+            )
+            grpc_aio.exception("Unexpected [%s] raised by servicer method [%s]", "E", "/m")
+        logs.stop_logging()
+        unsent, unexpected = written(stream)
+        assert unsent == {
+            "ts": unsent["ts"],
+            "level": "INFO",
+            "service": "svc",
+            "logger": logs.GRPC_AIO_LOGGER,
+            "message": "answer not sent: the call had already ended"
+            " (deadline passed, client cancelled or connection closed)",
+            "rpc.method": "/pkg.Service/Method",
+        }
+        # Every other grpc error stays an error, with its traceback.
+        assert unexpected["level"] == "ERROR"
+        assert "Traceback" in str(unexpected["exception"])
+
+        stream.truncate(0)
+        stream.seek(0)
+        logs.configure_logging("svc", "WARNING")
+        try:
+            raise ExecuteBatchError("send failed")
+        except ExecuteBatchError:
+            grpc_aio.exception("ExecuteBatchError raised in core by servicer method [/m]")
+        logs.stop_logging()
+        assert written(stream) == []  # INFO is below the level asked for
+    finally:
+        logs.stop_logging()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        grpc_aio.filters.clear()

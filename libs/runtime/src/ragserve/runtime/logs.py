@@ -203,6 +203,40 @@ class _HandOver(QueueHandler):
         return record
 
 
+# grpc.aio's logger, which reports an answer core could not send.
+GRPC_AIO_LOGGER = "grpc._cython.cygrpc"
+_UNSENT_PREFIX = "ExecuteBatchError raised in core by servicer method"
+
+
+class _UnsentAnswerFilter(logging.Filter):
+    """Reports an answer grpc could not send because its call had already ended as INFO.
+
+    grpc.aio drops such a failure quietly once it has heard the call end, but when the
+    client's deadline passes (or it cancels, or its connection drops) while the answer
+    is being sent, the failed send can be seen first, and grpc logs it at ERROR with a
+    traceback: a client's deadline reported as a server fault. The call already ended
+    with the client's own status; nothing is lost that the client was told of.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(_UNSENT_PREFIX):
+            return True
+        if not logging.getLogger(record.name).isEnabledFor(logging.INFO):
+            return False
+        method = message[len(_UNSENT_PREFIX) :].strip(" []")
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.msg = (
+            "answer not sent: the call had already ended"
+            " (deadline passed, client cancelled or connection closed)"
+        )
+        record.args = None
+        record.exc_info = record.exc_text = None
+        record.__dict__["rpc.method"] = method
+        return True
+
+
+_UNSENT_ANSWER_FILTER = _UnsentAnswerFilter()
 _writer: _Writer | None = None
 
 
@@ -233,6 +267,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         root.removeHandler(existing)
     root.addHandler(_HandOver(_writer.queue))
     root.setLevel(level.upper())
+    grpc_aio = logging.getLogger(GRPC_AIO_LOGGER)
+    if _UNSENT_ANSWER_FILTER not in grpc_aio.filters:
+        grpc_aio.addFilter(_UNSENT_ANSWER_FILTER)
 
 
 def stop_logging() -> None:
