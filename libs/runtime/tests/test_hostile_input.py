@@ -46,6 +46,8 @@ class Probe:
         self.raise_next: BaseException | None = None
         self.cancelled = 0
         self.cleaned_up = asyncio.Event()
+        # Set as ``Endless`` hands its second message to the call's write.
+        self.writing_again = asyncio.Event()
 
     async def echo(self, request: struct_pb2.Value, context: Any) -> struct_pb2.Value:
         if self.raise_next is not None:
@@ -73,9 +75,11 @@ class Probe:
 
     async def endless(self, request: struct_pb2.Value, context: Any) -> AsyncIterator[Any]:
         try:
+            yield request
             while True:
                 # No await of its own: the call waits only in gRPC's writes (flow control),
                 # which is where the deadline finds it.
+                self.writing_again.set()
                 yield request
         finally:
             self.cleaned_up.set()
@@ -347,6 +351,36 @@ async def test_a_response_stream_past_its_deadline_is_closed_in_its_call(
     await asyncio.wait_for(app.probe.cleaned_up.wait(), 10)
     await server.server.stop(grace=5)
     assert handled("Endless", "DEADLINE_EXCEEDED") == before + 1
+    gc.collect()
+    await asyncio.sleep(0)
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not problems, [r.getMessage() for r in problems]
+
+
+async def test_a_response_stream_its_client_cancels_mid_write_is_cancelled_not_an_error(
+    running: tuple[RunningServer, ProbeApp, grpc.aio.Channel], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client reads one message and cancels while the server's next write (1 MB, more
+    than the client's flow-control window lets out) is in flight: that write mostly fails
+    with grpc's batch error before grpc cancels the call's task (with grpcio 1.85 in 97 of
+    100 tries), and was counted INTERNAL and logged as an unhandled error. The client went
+    away; the server did nothing wrong."""
+    server, app, channel = running
+    before = {code: handled("Endless", code) for code in ("CANCELLED", "INTERNAL")}
+    endless = channel.unary_stream(
+        f"/{PROBE}/Endless",
+        request_serializer=struct_pb2.Value.SerializeToString,
+        response_deserializer=struct_pb2.Value.FromString,
+    )
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    call = endless(struct_pb2.Value(string_value="x" * 1_000_000), timeout=60)
+    await call.read()
+    await asyncio.wait_for(app.probe.writing_again.wait(), 10)
+    call.cancel()
+    await asyncio.wait_for(app.probe.cleaned_up.wait(), 10)
+    await server.server.stop(grace=5)
+    assert handled("Endless", "CANCELLED") == before["CANCELLED"] + 1
+    assert handled("Endless", "INTERNAL") == before["INTERNAL"]
     gc.collect()
     await asyncio.sleep(0)
     problems = [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -55,6 +55,10 @@ REFLECTION_PREFIX = "grpc.reflection."
 
 _OK = grpc.StatusCode.OK
 _DEADLINE_CANCEL_MARGIN_S = 0.02
+# What grpc.aio raises when core fails one of a call's batches (a read, a write, the
+# status): on a server, the call has ended there (the client cancelled, its deadline
+# passed or its connection closed). Not in grpc's public API or type stubs.
+_BATCH_FAILED: type[Exception] = grpc._cython.cygrpc.ExecuteBatchError  # type: ignore[attr-defined]
 
 
 def split_method(full_method: str) -> tuple[str, str]:
@@ -118,11 +122,13 @@ class _Call:
             if mapped.trailing_metadata:
                 context.set_trailing_metadata(mapped.trailing_metadata)
             await context.abort(mapped.code, mapped.message)
-        elif isinstance(error, asyncio.CancelledError | GeneratorExit) or (
-            isinstance(error, Exception) and (late or context.cancelled())
+        elif isinstance(error, asyncio.CancelledError | GeneratorExit | _BATCH_FAILED) or (
+            isinstance(error, Exception) and late
         ):
             # The client went away, or its deadline passed: grpc cancels the call's task,
-            # or a write it was doing fails first with grpc's own batch error.
+            # or a write it was doing fails first with grpc's own batch error. (A client's
+            # cancel is known by that error alone: grpc.aio's context.cancelled() only
+            # reports a CANCELLED status the servicer set itself.)
             self.code = grpc.StatusCode.DEADLINE_EXCEEDED if late else grpc.StatusCode.CANCELLED
         elif isinstance(error, grpc.aio.AbortError):
             code = context.code()

@@ -240,6 +240,16 @@ _UNSENT_ANSWER_FILTER = _UnsentAnswerFilter()
 _writer: _Writer | None = None
 
 
+def report_unsent_answers_as_info() -> None:
+    """Install :class:`_UnsentAnswerFilter` on grpc.aio's logger (idempotent).
+
+    :func:`configure_logging` does it for a service process; ``create_server`` does it
+    too, so a server run in process (tests, benchmarks) reports the same as a service."""
+    grpc_aio = logging.getLogger(GRPC_AIO_LOGGER)
+    if _UNSENT_ANSWER_FILTER not in grpc_aio.filters:
+        grpc_aio.addFilter(_UNSENT_ANSWER_FILTER)
+
+
 def log_access(fields: dict[str, Any]) -> None:
     """One access-log line (``message: "rpc"``) with ``fields`` and the current trace ids.
 
@@ -267,9 +277,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         root.removeHandler(existing)
     root.addHandler(_HandOver(_writer.queue))
     root.setLevel(level.upper())
-    grpc_aio = logging.getLogger(GRPC_AIO_LOGGER)
-    if _UNSENT_ANSWER_FILTER not in grpc_aio.filters:
-        grpc_aio.addFilter(_UNSENT_ANSWER_FILTER)
+    report_unsent_answers_as_info()
 
 
 def stop_logging() -> None:

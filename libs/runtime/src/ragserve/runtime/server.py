@@ -26,7 +26,7 @@ from grpc_reflection.v1alpha import reflection
 
 from ragserve.runtime import event_loop
 from ragserve.runtime.interceptors import RuntimeInterceptor
-from ragserve.runtime.logs import configure_logging, stop_logging
+from ragserve.runtime.logs import configure_logging, report_unsent_answers_as_info, stop_logging
 from ragserve.runtime.metrics_http import MetricsEndpoint, start_metrics_endpoint
 from ragserve.runtime.server_tracing import ServerTracing, exporting
 from ragserve.runtime.settings import ServerSettings, SettingsError, load_server_settings
@@ -102,6 +102,8 @@ async def create_server(
     service: Service, settings: ServerSettings, *, port: int | None = None
 ) -> RunningServer:
     """A bound, not yet started server: servicers, health (NOT_SERVING), reflection."""
+    # A call that ends while grpc sends its answer is the client's doing, not an error.
+    report_unsent_answers_as_info()
     server = grpc.aio.server(interceptors=shared_interceptors(), options=server_options(settings))
     names = list(service.register(server))
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
