@@ -358,7 +358,7 @@ async def test_sigterm_lets_in_flight_requests_finish(model_repository: Path) ->
             assert in_flight > 0, "every request finished before SIGTERM; the test proved nothing"
             responses = await asyncio.gather(*calls)
         assert [vectors(r).shape for r in responses] == [(64, 384)] * 4
-        assert process.process.wait(60) == 0
+        assert process.wait_exit(60) == 0
         events = [r.get("event") for r in process.records()]
         assert events.index("stopping") < events.index("stopped")
     finally:

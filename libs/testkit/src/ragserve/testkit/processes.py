@@ -24,6 +24,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ragserve.runtime.settings import env_prefix
 
+# Longest wait for the rest of an exited process's log (see ServiceProcess.wait_exit).
+_LOG_DRAIN_S = 10.0
+
 
 class ServiceFailed(RuntimeError):
     """The process exited or did not become ready; the message carries its log tail."""
@@ -154,6 +157,21 @@ class ServiceProcess:
                         raise
         raise ServiceFailed(f"{self.name} not SERVING after {timeout_s}s:\n{self.log_tail()}")
 
+    def wait_exit(self, timeout_s: float = 60.0) -> int:
+        """Wait for the process to exit and for its log to be read to the end; returns the
+        exit code. The process writes its last lines just before it exits, and the thread
+        reading them may not have run yet when ``Popen.wait`` returns."""
+        assert self.process is not None
+        code = self.process.wait(timeout_s)
+        self._drain_log()
+        return code
+
+    def _drain_log(self) -> None:
+        # The reader ends at the pipe's end of file. Bounded: a child the service spawned
+        # (retrieval's engine worker) holds the pipe open until it exits too.
+        if self._reader is not None:
+            self._reader.join(_LOG_DRAIN_S)
+
     def check_alive(self) -> None:
         """Fail with the service's last log lines if its process has died."""
         if self.process is not None and self.process.poll() is not None:
@@ -167,7 +185,7 @@ class ServiceProcess:
             return self.process.returncode if self.process else 0
         self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout_s)
+            return self.wait_exit(timeout_s)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
