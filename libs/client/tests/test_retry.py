@@ -89,7 +89,10 @@ def test_retries_stop_at_the_deadline(gateway: Gateway, kind: str) -> None:
     gateway.script.failures["CreateCollection"] = [
         rich_status(grpc.StatusCode.RESOURCE_EXHAUSTED, "limit", retry_delay_s=0.2)
     ] * 100
-    policy = RetryPolicy(max_attempts=100)
+    # Each retry must leave its attempt 0.3 s before the deadline (the default, 0.05 s, lets
+    # the last attempt start so late that on a loaded machine it meets the deadline itself:
+    # DEADLINE_EXCEEDED instead of the server's answer, and past the 1 s asserted below).
+    policy = RetryPolicy(max_attempts=100, min_attempt_s=0.3)
     started = time.monotonic()
     with (
         Driver(kind, gateway.address, "k", retry=policy) as client,
