@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 import os
 import queue
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ragserve.testkit.ports import free_port
 
 SERVICES = ("inference", "retrieval", "embedding_router", "orchestrator", "gateway", "monitor")
 
@@ -30,20 +30,6 @@ def ragserve_binary() -> str:
     return found
 
 
-def fixed_port() -> int:
-    """A free port below the kernel's ephemeral range (32768+): `ragserve up` binds fixed
-    ports over tens of seconds, and a port the OS hands to another test's client or port-0
-    server in the meantime would be taken; the OS never hands out these."""
-    while True:
-        port = random.randint(20000, 32000)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-
-
 def suite_env(state_dir: Path) -> dict[str, str]:
     """Free ports for every part, so the test never meets a suite on the default ports."""
     env = {
@@ -51,13 +37,16 @@ def suite_env(state_dir: Path) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith("RAGSERVE_") or key == "RAGSERVE_INFERENCE_MODEL_REPOSITORY"
     }
+    # Fixed ports (`ragserve up` binds them over tens of seconds), from the testkit: below
+    # the kernel's ephemeral range, so no port-0 server or client connection takes one in
+    # the meantime, and distinct (each draw of its own once repeated one in ~150 suites).
     env["RAGSERVE_STATE_DIR"] = str(state_dir)
-    env["RAGSERVE_REDIS_PORT"] = str(fixed_port())
+    env["RAGSERVE_REDIS_PORT"] = str(free_port())
     env["RAGSERVE_INFERENCE_MODELS"] = "all-minilm-l6-v2"
     for service in SERVICES:
         prefix = f"RAGSERVE_{service.upper()}_"
-        env[prefix + "PORT"] = str(fixed_port())
-        env[prefix + "METRICS_PORT"] = str(fixed_port())
+        env[prefix + "PORT"] = str(free_port())
+        env[prefix + "METRICS_PORT"] = str(free_port())
     env["RAGSERVE_GATEWAY_ADDR"] = f"127.0.0.1:{env['RAGSERVE_GATEWAY_PORT']}"
     env["COLUMNS"] = "200"  # tables unwrapped in captured output
     return env
