@@ -138,10 +138,15 @@ def test_one_trace_per_request_rooted_at_the_gateway(suite: Suite) -> None:
             if s.service == "ragserve-inference"
             for link in s.links
         )
-        # The gateway's server span ends last: wait for the root itself.
+        # The gateway's server span ends last: wait for the root itself. Each process
+        # exports on its own timer, and a span ends after its children: a child can arrive
+        # one export (100 ms) before its parent, so wait until every parent is in.
         rooted = any(s.service == "ragserve-gateway" and not s.parent_span_id for s in mine)
+        ids = {s.span_id for s in mine}
+        closed = all(not s.parent_span_id or s.parent_span_id in ids for s in mine)
         return (
             rooted
+            and closed
             and "ragserve-embedding_router" in services
             and ("ragserve-inference" in services or linked)
         )

@@ -457,15 +457,22 @@ async def test_spans_per_search_and_per_upsert_batch_reach_the_receiver(
         metadata=(("traceparent", f"00-{search_trace}-{2:016x}-01"),),
     )
     trace_ids = {upsert_trace, search_trace}
+    service_prefix = "/ragserve.api.retrieval.v1.RetrievalService/"
 
     def complete(spans: list[ReceivedSpan]) -> bool:
         names = [span.name for span in own_spans(spans, trace_ids)]
-        return names.count("retrieval.upsert_batch") == 3 and "retrieval.search" in names
+        # A call's own span ends after the spans inside it and may come in the next export
+        # (every 100 ms here): wait for the parents asserted below too.
+        return (
+            names.count("retrieval.upsert_batch") == 3
+            and "retrieval.search" in names
+            and service_prefix + "Upsert" in names
+            and service_prefix + "SearchBatch" in names
+        )
 
     mine = own_spans(await asyncio.to_thread(receiver.wait_for, complete), trace_ids)
     assert {span.service for span in mine} == {"ragserve-retrieval"}
     by_id = {span.span_id: span for span in mine}
-    service_prefix = "/ragserve.api.retrieval.v1.RetrievalService/"
 
     batch_spans = [span for span in mine if span.name == "retrieval.upsert_batch"]
     assert sorted(span.attributes["retrieval.points"] for span in batch_spans) == [1, 2, 2]
