@@ -361,10 +361,11 @@ async def test_a_response_stream_its_client_cancels_mid_write_is_cancelled_not_a
     running: tuple[RunningServer, ProbeApp, grpc.aio.Channel], caplog: pytest.LogCaptureFixture
 ) -> None:
     """The client reads one message and cancels while the server's next write (1 MB, more
-    than the client's flow-control window lets out) is in flight: that write mostly fails
-    with grpc's batch error before grpc cancels the call's task (with grpcio 1.85 in 97 of
-    100 tries), and was counted INTERNAL and logged as an unhandled error. The client went
-    away; the server did nothing wrong."""
+    than the client's flow-control window lets out) is in flight: that write can fail with
+    grpc's batch error before grpc cancels the call's task, and was then counted INTERNAL
+    and logged as an unhandled error. The client went away; the server did nothing wrong.
+    (With grpcio 1.85 the write fails first in some of these cancels, not all: ten of them
+    make a run that catches the old behaviour most of the time.)"""
     server, app, channel = running
     before = {code: handled("Endless", code) for code in ("CANCELLED", "INTERNAL")}
     endless = channel.unary_stream(
@@ -373,13 +374,17 @@ async def test_a_response_stream_its_client_cancels_mid_write_is_cancelled_not_a
         response_deserializer=struct_pb2.Value.FromString,
     )
     caplog.set_level(logging.DEBUG, logger="asyncio")
-    call = endless(struct_pb2.Value(string_value="x" * 1_000_000), timeout=60)
-    await call.read()
-    await asyncio.wait_for(app.probe.writing_again.wait(), 10)
-    call.cancel()
-    await asyncio.wait_for(app.probe.cleaned_up.wait(), 10)
+    cancels = 10
+    for _ in range(cancels):
+        app.probe.writing_again.clear()
+        app.probe.cleaned_up.clear()
+        call = endless(struct_pb2.Value(string_value="x" * 1_000_000), timeout=60)
+        await call.read()
+        await asyncio.wait_for(app.probe.writing_again.wait(), 10)
+        call.cancel()
+        await asyncio.wait_for(app.probe.cleaned_up.wait(), 10)
     await server.server.stop(grace=5)
-    assert handled("Endless", "CANCELLED") == before["CANCELLED"] + 1
+    assert handled("Endless", "CANCELLED") == before["CANCELLED"] + cancels
     assert handled("Endless", "INTERNAL") == before["INTERNAL"]
     gc.collect()
     await asyncio.sleep(0)
