@@ -46,7 +46,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = tonumber(ARGV[1])
 local updates = {}
 local result = {1}
-local longest = 0
+local keep = 0
 for i = 1, n do
   local base = 1 + (i - 1) * 5
   local field = ARGV[base + 1]
@@ -70,10 +70,12 @@ for i = 1, n do
   result[#result + 1] = extra
   updates[#updates + 1] = field
   updates[#updates + 1] = string.format('%.0f', new_tat)
-  if new_tat - now > longest then longest = new_tat - now end
+  if tolerance > keep then keep = tolerance end
 end
 redis.call('HSET', KEYS[1], unpack(updates))
-redis.call('PEXPIRE', KEYS[1], math.ceil(longest / 1000) + 1000)
+-- A bucket's TAT is at most its tolerance ahead: kept that long after any charge, a
+-- bucket still ahead never expires with a charge of the key's other limits.
+redis.call('PEXPIRE', KEYS[1], math.ceil(keep / 1000) + 1000)
 return result
 """
 
