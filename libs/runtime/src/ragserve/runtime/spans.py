@@ -14,7 +14,7 @@ traces) is not one of these: it has to be current even when nothing is exported.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -27,12 +27,17 @@ _NOTHING = contextlib.nullcontext()
 
 
 def internal_span(
-    tracer: Tracer, name: str, attributes: Callable[[], Mapping[str, AttributeValue]]
+    tracer: Tracer,
+    name: str,
+    attributes: Callable[[], Mapping[str, AttributeValue]],
+    links: Callable[[], Sequence[trace.Link]] | None = None,
 ) -> AbstractContextManager[Any]:
-    """``tracer.start_as_current_span(name, attributes=attributes())`` when this process
-    exports spans; otherwise a context manager that does nothing (``attributes`` is not
-    called)."""
+    """``tracer.start_as_current_span(name, attributes=attributes(), links=links())`` when
+    this process exports spans; otherwise a context manager that does nothing
+    (``attributes`` and ``links`` are not called)."""
     # As server_tracing.exporting(), without its gRPC import: cores import this module.
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
         return _NOTHING
-    return tracer.start_as_current_span(name, attributes=attributes())
+    return tracer.start_as_current_span(
+        name, attributes=attributes(), links=links() if links is not None else None
+    )

@@ -39,6 +39,7 @@ from ragserve.inference.raw_model import RawOnnxModel
 from ragserve.inference.repository import LoadedModel, ModelRepository, ModelState, RepositoryEntry
 from ragserve.inference.statistics import ModelStats
 from ragserve.inference.text_embedding import TextEmbeddingModel, TokenizedText
+from ragserve.runtime.spans import internal_span
 
 log = logging.getLogger("ragserve.inference.engine")
 tracer = trace.get_tracer("ragserve.inference")
@@ -218,6 +219,10 @@ class ModelRunner:
             self.batcher.submit_nowait(text, priority=priority, deadline=deadline)
             for text in tokenized
         ]
+        if len(futures) == 1:
+            # One text (the common call): its future alone; gather would add a task
+            # wake-up between the batch's result and this handler.
+            return {output_spec.name: (await futures[0])[None, :]}
         rows = await _gather_or_cancel(futures)
         return {output_spec.name: np.stack(rows)}
 
@@ -249,17 +254,19 @@ class ModelRunner:
 
         The span starts a trace of its own (the batcher runs each batch in a fresh
         context, with no current span): a batch serves many requests, and the links
-        tie it to all of them.
+        tie it to all of them. Made only when this process exports spans: otherwise
+        it would be an empty context of its own, carried nowhere.
         """
-        with tracer.start_as_current_span(
+        with internal_span(
+            tracer,
             "inference.batch",
-            links=list(batch.links),
-            attributes={
+            lambda: {
                 "model": self.config.name,
                 "batch.items": batch.size,
                 "batch.rows": batch.rows,
                 "batch.padded_cost": batch.padded_cost,
             },
+            links=lambda: list(batch.links),
         ):
             result: T = await asyncio.get_running_loop().run_in_executor(self._executor, work)
             return result
@@ -405,9 +412,7 @@ class InferenceEngine:
         started = time.perf_counter()
         reason = ""
         try:
-            with tracer.start_as_current_span(
-                "inference.request", attributes={"model": call.model}
-            ):
+            with internal_span(tracer, "inference.request", lambda: {"model": call.model}):
                 outputs = await runner.infer(call)
             return InferResult(call.model, runner.model.version, outputs)
         except asyncio.CancelledError:
