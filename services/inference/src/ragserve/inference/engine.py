@@ -81,15 +81,22 @@ class _BatchMetrics:
     def __init__(self, name: str, stats: ModelStats) -> None:
         self.name = name
         self.stats = stats
+        # Bound once: a labels() lookup per batch is on the path to every caller's answer.
+        self._executions = metrics.EXECUTIONS.labels(name)
+        self._inferences = metrics.INFERENCES.labels(name)
+        self._batch_size = metrics.BATCH_SIZE.labels(name)
+        self._padded_tokens = metrics.BATCH_PADDED_TOKENS.labels(name)
+        self._compute = metrics.COMPUTE_SECONDS.labels(name)
+        self._queue = metrics.QUEUE_SECONDS.labels(name)
 
     def on_batch_executed(self, event: BatchExecuted) -> None:
-        metrics.EXECUTIONS.labels(self.name).inc()
-        metrics.INFERENCES.labels(self.name).inc(event.rows)
-        metrics.BATCH_SIZE.labels(self.name).observe(event.rows)
-        metrics.BATCH_PADDED_TOKENS.labels(self.name).observe(event.padded_cost)
-        metrics.COMPUTE_SECONDS.labels(self.name).observe(event.execution_s)
+        self._executions.inc()
+        self._inferences.inc(event.rows)
+        self._batch_size.observe(event.rows)
+        self._padded_tokens.observe(event.padded_cost)
+        self._compute.observe(event.execution_s)
         for wait in event.queue_waits_s:
-            metrics.QUEUE_SECONDS.labels(self.name).observe(wait)
+            self._queue.observe(wait)
         self.stats.batch_done(event.rows, event.queue_waits_s, event.execution_s)
 
     def on_item_dropped(self, event: ItemDropped) -> None:
@@ -104,6 +111,8 @@ class ModelRunner:
         config = model.config
         self.config = config
         self.stats = ModelStats(config.name, model.version)
+        self._pending_rows = metrics.PENDING_ROWS.labels(config.name)
+        self.succeeded = metrics.REQUESTS.labels(config.name, "success", "")
         batching = config.dynamic_batching
         max_batch = max(config.max_batch_size, 1)
         # Batches executing right now: a batch that overlaps another runs on the
@@ -176,7 +185,7 @@ class ModelRunner:
             result = await self._infer_text(self.model, call, priority, deadline)
         else:
             result = await self._infer_raw(self.model, call, priority, deadline)
-        metrics.PENDING_ROWS.labels(self.config.name).set(self.batcher.pending_rows)
+        self._pending_rows.set(self.batcher.pending_rows)
         if call.outputs:
             return {name: result[name] for name in call.outputs}
         return result
@@ -424,5 +433,7 @@ class InferenceEngine:
             raise
         finally:
             runner.stats.request_done(time.perf_counter() - started, not reason)
-            outcome = "failure" if reason else "success"
-            metrics.REQUESTS.labels(call.model, outcome, reason).inc()
+            if reason:
+                metrics.REQUESTS.labels(call.model, "failure", reason).inc()
+            else:
+                runner.succeeded.inc()
