@@ -92,7 +92,17 @@ class _Method:
 class _Call:
     """One call in flight: begun when it arrives, ended once with its final code."""
 
-    __slots__ = ("code", "deadline", "details", "error", "method", "peer", "span", "started")
+    __slots__ = (
+        "code",
+        "deadline",
+        "details",
+        "ended",
+        "error",
+        "method",
+        "peer",
+        "span",
+        "started",
+    )
 
     def __init__(self, method: _Method, context: Any, tracing: ServerTracing) -> None:
         self.method = method
@@ -104,6 +114,7 @@ class _Call:
         self.code: grpc.StatusCode | None = None
         self.details = ""
         self.error: BaseException | None = None
+        self.ended = False
         self.span = tracing.begin(
             method.full_name, method.service, method.method, context.invocation_metadata()
         )
@@ -121,6 +132,9 @@ class _Call:
             self.code, self.details = mapped.code, mapped.message
             if mapped.trailing_metadata:
                 context.set_trailing_metadata(mapped.trailing_metadata)
+            # Recorded first: abort sends the status at once, and a caller that reads the
+            # metrics once its call failed must find it counted.
+            self.end(context)
             await context.abort(mapped.code, mapped.message)
         elif isinstance(error, asyncio.CancelledError | GeneratorExit | _BATCH_FAILED) or (
             isinstance(error, Exception) and late
@@ -143,6 +157,7 @@ class _Call:
                 self.method.full_name,
                 extra={"rpc.method": self.method.full_name},
             )
+            self.end(context)
             await context.abort(grpc.StatusCode.INTERNAL, self.details)
 
     def _past_deadline(self) -> bool:
@@ -154,6 +169,10 @@ class _Call:
         )
 
     def end(self, context: Any) -> None:
+        """Record the call once: metrics, span, access line."""
+        if self.ended:
+            return
+        self.ended = True
         code = self.code
         if code is None:
             set_code = context.code()
