@@ -21,7 +21,6 @@ import multiprocessing
 import os
 import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ from typing import Any
 import grpc
 
 from benchmarks.gateway.bench_gateway import COLLECTION, TENANT, _result, bench_key, fill
+from benchmarks.stage_hooks import sources_at, stamped_env, write_hook
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
 from ragserve.api.orchestrator.v1 import orchestrator_pb2 as orch
@@ -40,9 +40,6 @@ from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.suite import start_suite
 
 QUERY = "how do glaciers shape mountain valleys over thousands of years"
-
-ROOT = Path(__file__).resolve().parents[2]
-SITECUSTOMIZE = "from benchmarks.gateway import stage_timers\nstage_timers.install()\n"
 
 
 async def alternate(
@@ -130,17 +127,6 @@ def report(samples: dict[str, list[float]], stages: dict[str, dict[str, list[int
     return "\n".join(lines)
 
 
-def _baseline_source(revision: str, into: Path) -> Path:
-    """The gateway package as it was at ``revision`` (for a second gateway to import)."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", revision, "services/gateway/src"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into / "services" / "gateway" / "src"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=200)
@@ -166,15 +152,15 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         state = Path(tmp)
-        hook = state / "hook"
-        hook.mkdir()
-        (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
-        sources: dict[str, Path | None] = {"gateway": None}
+        hook = write_hook(state / "hook", "benchmarks.gateway.stage_timers")
+        sources: dict[str, list[Path]] = {"gateway": []}
         if args.baseline:
             (state / "baseline").mkdir()
             sources = {
-                f"baseline {args.baseline}": _baseline_source(args.baseline, state / "baseline"),
-                "gateway": None,
+                f"baseline {args.baseline}": sources_at(
+                    args.baseline, ["services/gateway/src"], state / "baseline"
+                ),
+                "gateway": [],
             }
         suite = start_suite(state / "retrieval")
         gateways: dict[str, ServiceProcess] = {}
@@ -185,15 +171,12 @@ def main() -> None:
                 )
                 env["RAGSERVE_ORCHESTRATOR_ADDR"] = suite.orchestrator.address
                 env["RAGSERVE_EMBEDDING_ROUTER_ADDR"] = suite.router.address
-                paths = [str(source)] if source is not None else []
-                paths += [str(hook), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-                env["PYTHONPATH"] = os.pathsep.join(paths)
-                env["RAGSERVE_STAGE_TIMES"] = str(state / f"stages-{len(gateways)}.json")
+                env.update(stamped_env(hook, state / f"stages-{len(gateways)}.json", source))
                 if args.plain_channel:
                     env["RAGSERVE_STAGE_PLAIN_CHANNEL"] = "1"
-                if source is None:
+                if not source:
                     env.update(item.split("=", 1) for item in args.env)
-                if args.cprofile and source is None:
+                if args.cprofile and not source:
                     env["RAGSERVE_STAGE_CPROFILE"] = str(args.cprofile.resolve())
                 gateways[name] = ServiceProcess("gateway", env).start()
             first = next(iter(gateways.values()))

@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -39,14 +37,12 @@ from typing import Any
 import grpc
 
 from benchmarks.inference.bench_inference import MODEL, InProcess, request
+from benchmarks.stage_hooks import sources_at, stamped_env, write_hook
 from benchmarks.texts import make_texts
 from ragserve.api.inference.v1 import inference_pb2 as pb
 from ragserve.api.inference.v1 import inference_pb2_grpc
 from ragserve.model_setup import default_repository, ensure_models
 from ragserve.testkit.processes import ServiceProcess
-
-ROOT = Path(__file__).resolve().parents[2]
-SITECUSTOMIZE = "from benchmarks.inference import stage_timers\nstage_timers.install()\n"
 
 # (label, from stamp, to stamp) in the order a ModelInfer passes them.
 STAGES: tuple[tuple[str, str, str], ...] = (
@@ -118,16 +114,6 @@ def _repository(into: Path, overrides: dict[str, Any]) -> Path:
     config.update(overrides)
     (target / "config.json").write_text(json.dumps(config))
     return into
-
-
-def _baseline_source(revision: str, into: Path) -> list[Path]:
-    """The inference service and batching packages as they were at ``revision``."""
-    paths = ["services/inference/src", "libs/batching/src"]
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", revision, *paths], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return [into / path for path in paths]
 
 
 def _parse_value(text: str) -> Any:
@@ -253,16 +239,16 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
-        hook = state / "hook"
-        hook.mkdir()
-        (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        hook = write_hook(state / "hook", "benchmarks.inference.stage_timers")
         variants: dict[str, dict[str, str]] = {"service": {}}
         sources: dict[str, list[Path]] = {"service": []}
         if args.baseline:
             name = f"baseline {args.baseline}"
             (state / "baseline").mkdir()
             variants[name] = {}
-            sources[name] = _baseline_source(args.baseline, state / "baseline")
+            sources[name] = sources_at(
+                args.baseline, ["services/inference/src", "libs/batching/src"], state / "baseline"
+            )
         for spec in args.variant:
             name, _, assignments = spec.partition(":")
             overrides = {
@@ -280,11 +266,7 @@ def main() -> None:
         services: dict[str, ServiceProcess] = {}
         try:
             for index, (name, extra) in enumerate(variants.items()):
-                env = dict(extra)
-                paths = [*map(str, sources[name]), str(hook), str(ROOT)]
-                paths += filter(None, [os.environ.get("PYTHONPATH")])
-                env["PYTHONPATH"] = os.pathsep.join(paths)
-                env["RAGSERVE_STAGE_TIMES"] = str(state / f"stages-{index}.json")
+                env = {**extra, **stamped_env(hook, state / f"stages-{index}.json", sources[name])}
                 services[name] = ServiceProcess("inference", env).start(timeout_s=120)
             addresses = {name: service.address for name, service in services.items()}
             inproc, infers, noops = asyncio.run(
