@@ -243,8 +243,8 @@ _writer: _Writer | None = None
 def report_unsent_answers_as_info() -> None:
     """Install :class:`_UnsentAnswerFilter` on grpc.aio's logger (idempotent).
 
-    :func:`configure_logging` does it for a service process; ``create_server`` does it
-    too, so a server run in process (tests, benchmarks) reports the same as a service."""
+    ``create_server`` does it, so every server reports the same: a service process and one
+    run in process (tests, benchmarks)."""
     grpc_aio = logging.getLogger(GRPC_AIO_LOGGER)
     if _UNSENT_ANSWER_FILTER not in grpc_aio.filters:
         grpc_aio.addFilter(_UNSENT_ANSWER_FILTER)
@@ -277,7 +277,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         root.removeHandler(existing)
     root.addHandler(_HandOver(_writer.queue))
     root.setLevel(level.upper())
-    report_unsent_answers_as_info()
 
 
 def stop_logging() -> None:

@@ -163,14 +163,11 @@ class ServiceProcess:
         reading them may not have run yet when ``Popen.wait`` returns."""
         assert self.process is not None
         code = self.process.wait(timeout_s)
-        self._drain_log()
-        return code
-
-    def _drain_log(self) -> None:
         # The reader ends at the pipe's end of file. Bounded: a child the service spawned
         # (retrieval's engine worker) holds the pipe open until it exits too.
         if self._reader is not None:
             self._reader.join(_LOG_DRAIN_S)
+        return code
 
     def check_alive(self) -> None:
         """Fail with the service's last log lines if its process has died."""

@@ -149,7 +149,7 @@ class ModelRunner:
         metrics.MODEL_READY.labels(self.config.name).set(0)
         await self.batcher.close(drain=False)
         self._executor.shutdown(wait=True)
-        metrics.PENDING_ROWS.labels(self.config.name).set(0)
+        self._pending_rows.set(0)
         for provider in self.model.providers[:1]:
             metrics.EXECUTION_PROVIDER.labels(self.config.name, provider).set(0)
 
