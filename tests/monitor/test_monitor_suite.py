@@ -197,14 +197,43 @@ async def watch_until(
     stream: Any, condition: Callable[[pb.SuiteStatus], bool], timeout_s: float, what: str
 ) -> tuple[pb.SuiteStatus, float]:
     """The first status from the WatchStatus stream that meets ``condition``, and when."""
+    last: pb.SuiteStatus | None = None
     try:
         async with asyncio.timeout(timeout_s):
             async for response in stream:
+                last = response.status
                 if condition(response.status):
                     return response.status, time.monotonic()
     except TimeoutError:
         pass
-    raise AssertionError(f"WatchStatus never showed: {what} (within {timeout_s}s)")
+    raise AssertionError(
+        f"WatchStatus never showed: {what} (within {timeout_s}s); last seen: {describe(last)}"
+    )
+
+
+def describe(status: pb.SuiteStatus | None) -> str:
+    """What a failure report needs of a status: every part that is not SERVING, and why."""
+    if status is None:
+        return "nothing"
+    name = pb.ServingState.Name
+    parts = [f"overall {name(status.overall)}"]
+    parts += [
+        f"{r.address} ({s.service}) {name(r.state)} {r.detail!r}"
+        for s in status.services
+        for r in s.replicas
+        if r.state != pb.SERVING_STATE_SERVING
+    ]
+    parts += [
+        f"dependency {d.name} {name(d.state)} {d.detail!r}"
+        for d in status.dependencies
+        if d.state != pb.SERVING_STATE_SERVING
+    ]
+    parts += [
+        f"capability {c.capability} {name(c.state)} {list(c.reasons)}"
+        for c in status.capabilities
+        if c.state != pb.SERVING_STATE_SERVING
+    ]
+    return "; ".join(parts)
 
 
 async def test_all_serving(monitor: monitor_pb2_grpc.MonitorServiceStub) -> None:
@@ -271,7 +300,13 @@ async def test_a_service_dies_and_comes_back_within_two_seconds(
     )
     assert seen - back < 2.0
     # The orchestrator follows its peers' health: the suite serves again once it does too.
-    await watch_until(stream, all_up, 30, "the suite SERVING again")
+    try:
+        await watch_until(stream, all_up, 30, "the suite SERVING again")
+    except AssertionError as failure:
+        raise AssertionError(
+            f"{failure}\n--- orchestrator's log:\n{suite.orchestrator.log_tail(60)}"
+            f"\n--- monitor's log:\n{suite.monitor.log_tail(60)}"
+        ) from None
     stream.cancel()
     alerts = await monitor.ListAlerts(pb.ListAlertsRequest(include_resolved=True))
     down = [a for a in alerts.alerts if a.name == "ServiceDown"]

@@ -44,8 +44,8 @@ async def watch_replica(core: MonitorCore, target: Target, initial_s: float, max
     async with watch_channel(target.address, max_s) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
+            call = stub.Watch(health_pb2.HealthCheckRequest(service=""))
             try:
-                call = stub.Watch(health_pb2.HealthCheckRequest(service=""))
                 async for response in call:
                     delay = initial_s
                     if response.status == _SERVING:
@@ -64,6 +64,20 @@ async def watch_replica(core: MonitorCore, target: Target, initial_s: float, max
                 core.set_replica(
                     target.address, state, f"{error.code().name}: {error.details()}"[:200]
                 )
+            except Exception as error:
+                # Whatever else grpc.aio raises when a replica dies mid-call, this watcher
+                # must outlive it: a dead watcher would freeze the replica's last state.
+                log.warning(
+                    "health watch of %s failed; watching again",
+                    target.address,
+                    exc_info=True,
+                    extra={"event": "watch_failed", "replica": target.address},
+                )
+                core.set_replica(
+                    target.address, State.UNKNOWN, f"health watch failed: {type(error).__name__}"
+                )
+            finally:
+                call.cancel()
             await asyncio.sleep(delay)
             delay = min(max_s, delay * 2)
 

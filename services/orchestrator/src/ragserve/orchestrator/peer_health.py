@@ -28,6 +28,9 @@ from ragserve.runtime.server import Health
 log = logging.getLogger("ragserve.orchestrator.health")
 
 _RECONNECT_S = 0.5
+# Longest wait for a calls channel to connect once its peer's health says SERVING: the
+# channel's reconnect backoff is capped at 2 s (peer_channels), so this is several tries.
+_CALLS_READY_S = 10.0
 
 
 class PeerHealth:
@@ -83,20 +86,49 @@ class PeerHealth:
     async def _watch(self, name: str, channel: grpc.aio.Channel) -> None:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
+            call = stub.Watch(health_pb2.HealthCheckRequest(service=""), wait_for_ready=True)
             try:
-                call = stub.Watch(health_pb2.HealthCheckRequest(service=""), wait_for_ready=True)
                 async for response in call:
                     serving = response.status == health_pb2.HealthCheckResponse.SERVING
-                    calls = self._call_channels.get(name)
-                    if serving and calls is not None:
-                        await calls.channel_ready()
+                    if serving:
+                        await self._calls_ready(name)
                     self._set(name, serving)
             except grpc.aio.AioRpcError:
                 pass
+            except TimeoutError:
+                log.warning(
+                    "peer %s says SERVING but the calls' channel did not connect within %g s;"
+                    " watching again",
+                    name,
+                    _CALLS_READY_S,
+                    extra={"event": "peer_health", "peer": name},
+                )
+            except Exception:
+                # Whatever else grpc.aio raises when a peer dies mid-call, this watcher must
+                # outlive it: a dead watcher would leave the orchestrator NOT_SERVING for good
+                # while both peers serve.
+                log.warning(
+                    "health watch of %s failed; watching again",
+                    name,
+                    exc_info=True,
+                    extra={"event": "peer_health", "peer": name},
+                )
+            finally:
+                call.cancel()
             self._set(name, False)
             # The peer went away: its channel reconnects with backoff; waiting for it is
             # wait_for_ready's job, this pause only keeps a failing peer from spinning.
             await asyncio.sleep(_RECONNECT_S)
+
+    async def _calls_ready(self, name: str) -> None:
+        """Waits (bounded) for the channel the calls to ``name`` go over to be READY."""
+        calls = self._call_channels.get(name)
+        if calls is None:
+            return
+        # Bounded, so that a calls channel stuck short of READY is retried from a fresh
+        # watch instead of holding this watcher (and the peer's state) forever.
+        async with asyncio.timeout(_CALLS_READY_S):
+            await calls.channel_ready()
 
     async def _publish(self) -> None:
         while True:
