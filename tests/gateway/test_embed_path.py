@@ -215,3 +215,12 @@ def test_redis_stopped_during_a_loop_of_calls_is_no_client_error(suite: Suite) -
         stub.Embed(
             pb.EmbedRequest(model=MODEL, texts=["x"]), metadata=bearer(suite.key), timeout=30
         )
+    # Both transitions are logged, at WARNING: every call was still answered. (The log is
+    # written a moment after the gauge moves.)
+    suite.gateway.wait_for_record(lambda r: r.get("event") == "redis_up")
+    transitions = [
+        (r["event"], r["level"])
+        for r in suite.gateway.records()
+        if r.get("event") in ("redis_down", "redis_up")
+    ]
+    assert transitions == [("redis_down", "WARNING"), ("redis_up", "WARNING")]

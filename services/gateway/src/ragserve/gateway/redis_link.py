@@ -71,7 +71,10 @@ class RedisLink:
         if self.available:
             self.available = False
             DEGRADED.labels("redis").set(1)
-            log.error(
+            # WARNING, not ERROR: every call still gets its answer (degraded, as designed);
+            # the gauge is what alerts. A single command past the timeout on a busy host
+            # lands here too.
+            log.warning(
                 "redis unreachable: serving degraded (rate limits per replica, keys from "
                 "the local cache): %s",
                 error,
