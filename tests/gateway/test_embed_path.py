@@ -224,3 +224,24 @@ def test_redis_stopped_during_a_loop_of_calls_is_no_client_error(suite: Suite) -
         if r.get("event") in ("redis_down", "redis_up")
     ]
     assert transitions == [("redis_down", "WARNING"), ("redis_up", "WARNING")]
+
+
+def test_an_idle_gateway_sees_redis_go_and_come_back(suite: Suite) -> None:
+    """No call here: the gateway checks Redis on its own, so its degraded gauge neither
+    waits for traffic to show Redis gone nor stays up after Redis is back."""
+    degraded = 'ragserve_gateway_degraded{dependency="redis"}'
+
+    def gauge_becomes(value: float, within_s: float, what: str) -> None:
+        deadline = time.monotonic() + within_s
+        while metric(suite.gateway, degraded) != value:
+            assert time.monotonic() < deadline, what
+            # Polls a gauge the gateway sets on its own schedule (nothing to await here).
+            time.sleep(0.05)
+
+    gauge_becomes(0.0, 10, "Redis up at first")
+    suite.redis.kill()
+    # An up Redis is checked after 5 s without commands.
+    gauge_becomes(1.0, 15, "an idle gateway never showed Redis down")
+    suite.redis = RedisServer(port=suite.redis.port, data_dir=suite.state / "redis").start()
+    # A down one every retry interval.
+    gauge_becomes(0.0, 10, "an idle gateway never showed Redis back")

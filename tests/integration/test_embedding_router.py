@@ -515,6 +515,32 @@ async def test_kill_redis_under_load_no_request_fails_and_the_cache_comes_back(
     await client.aclose()
 
 
+async def test_an_idle_router_sees_redis_go_and_come_back(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    """No Embed call here: the router checks Redis on its own, so its status (which the
+    monitor reads) neither waits for traffic to notice Redis gone nor stays "down" after it
+    is back."""
+
+    async def reported(up: bool) -> bool:
+        status = await stub.GetProviderStatus(embedding_pb2.GetProviderStatusRequest(), timeout=5)
+        return bool(status.cache_available) is up
+
+    await _until(lambda: reported(True), 10, "the cache up at first")
+    suite.redis.kill()
+    # An up Redis is checked after 5 s without commands.
+    await _until(lambda: reported(False), 15, "an idle router reports Redis down")
+    suite.redis.start()
+    # A down one every retry interval (0.2 s here).
+    await _until(lambda: reported(True), 10, "an idle router reports Redis back")
+    pings = [
+        r
+        for r in suite.router.records()
+        if r.get("message", "").startswith("redis cache unavailable")
+    ]
+    assert pings and pings[-1]["message"].endswith("(ping)")
+
+
 async def _cache_available(stub: embedding_pb2_grpc.EmbeddingRouterServiceStub, up: bool) -> bool:
     # A call makes the router touch Redis, which is how it notices either way.
     await stub.Embed(_request([f"probe {time.monotonic()}"]), timeout=10)

@@ -10,6 +10,12 @@ Redis is optional and never on the critical path: every command is bounded by ``
 a failure or timeout marks the cache degraded, skips Redis for ``retry_interval_s`` and then
 tries again (the client reconnects by itself). Reads fall back to a miss, writes are dropped.
 Writes go out in the background so a response never waits for them.
+
+The verdict on Redis (``redis_healthy``, read by GetProviderStatus and so by the monitor, and
+the redis-up gauge) must not wait for traffic: after one timeout on an idle router it would
+say "down" for good, and an idle router would never see Redis go. So Redis is also checked
+on its own (PING, see ``ragserve.runtime.dependency_check``): every retry interval while it
+is marked down, and after ``IDLE_CHECK_S`` without any command while it is up.
 """
 
 from __future__ import annotations
@@ -19,9 +25,9 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgpack
 import numpy as np
@@ -33,12 +39,16 @@ from redis.exceptions import RedisError
 
 from ragserve.embedding_router.config import CacheConfig, ModelConfig
 from ragserve.embedding_router.metrics import RouterMetrics
+from ragserve.runtime.dependency_check import DependencyCheck
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 Vector = np.ndarray[tuple[int], np.dtype[np.float32]]
+
+# Seconds without any Redis command after which an up Redis is checked anyway.
+IDLE_CHECK_S = 5.0
 
 
 def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
@@ -98,6 +108,13 @@ class VectorCache:
             self._redis = redis_client(config.redis_url, config.timeout_s)
         self._skip_redis_until = 0.0
         self._last_error: str | None = None
+        self._checker = DependencyCheck(
+            self._redis_ping,
+            lambda: self._last_error is not None,
+            idle_interval_s=IDLE_CHECK_S,
+            down_interval_s=config.retry_interval_s,
+            clock=clock,
+        )
         self._writes: set[asyncio.Task[None]] = set()
         # Label children made once: a lookup is on every request's path.
         self._hits = metrics.cache_requests.labels("hit")
@@ -184,7 +201,13 @@ class VectorCache:
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
 
+    def start(self) -> None:
+        """Starts checking Redis on its own (on the running loop)."""
+        if self._redis is not None:
+            self._checker.start()
+
     async def close(self) -> None:
+        await self._checker.close()
         await self.flush()
         if self._redis is not None:
             await self._redis.aclose()
@@ -204,14 +227,20 @@ class VectorCache:
             await pipe.execute()
         return True
 
+    async def _redis_ping(self) -> None:
+        """The check of an idle or down Redis: one PING through the failing-open path."""
+        assert self._redis is not None
+        await self._redis_call("ping", self._redis.ping())
+
     def _redis_usable(self) -> bool:
         return self._redis is not None and self._clock() >= self._skip_redis_until
 
-    async def _redis_call(self, operation: str, call: Coroutine[Any, Any, T]) -> T | None:
+    async def _redis_call(self, operation: str, call: Awaitable[T]) -> T | None:
         """Await a Redis coroutine within the timeout; on any failure record it and return None."""
         try:
             result = await asyncio.wait_for(call, timeout=self._config.timeout_s)
         except (RedisError, OSError, TimeoutError) as error:
+            self._checker.touched()
             reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
             if self._last_error is None:
                 log.warning(
@@ -222,6 +251,7 @@ class VectorCache:
             self._metrics.cache_errors.labels(operation).inc()
             self._metrics.cache_redis_up.set(0)
             return None
+        self._checker.touched()
         if self._last_error is not None:
             log.info("redis cache is back")
             self._last_error = None

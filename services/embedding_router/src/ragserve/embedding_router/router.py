@@ -136,6 +136,7 @@ class EmbeddingRouter:
         self._unconfigured: dict[str, TenantConfig] = {}
 
     async def start(self) -> None:
+        self.cache.start()
         for runtime in self.providers.values():
             await runtime.start()
 

@@ -6,10 +6,16 @@ Every command is bounded by a short timeout. A failure marks Redis down: for
 it tries again; the first success marks it up. Both transitions are logged and
 the ``ragserve_gateway_degraded{dependency="redis"}`` gauge follows them, so
 serving degraded is never silent.
+
+The verdict does not wait for traffic: Redis is also PINGed on its own (see
+``ragserve.runtime.dependency_check``) every retry interval while it is down and after
+``IDLE_CHECK_S`` without a command while it is up, so an idle gateway's gauge neither
+stays at "degraded" after one slow command nor misses Redis going.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -22,10 +28,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ragserve.gateway.metrics import DEGRADED, REDIS_FAILURES
+from ragserve.runtime.dependency_check import DependencyCheck
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Seconds without any Redis command after which an up Redis is checked anyway.
+IDLE_CHECK_S = 5.0
 
 
 class RedisDown(Exception):
@@ -46,6 +56,20 @@ class RedisLink:
         self._down_until = 0.0
         self.available = True
         DEGRADED.labels("redis").set(0)
+        self._checker = DependencyCheck(
+            self._ping,
+            lambda: not self.available,
+            idle_interval_s=IDLE_CHECK_S,
+            down_interval_s=retry_interval_s,
+        )
+
+    def start(self) -> None:
+        """Starts checking Redis on its own (on the running loop)."""
+        self._checker.start()
+
+    async def _ping(self) -> None:
+        with contextlib.suppress(RedisDown):
+            await self.call("ping", lambda client: client.ping())
 
     async def call(self, operation: str, command: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         """Run ``command``; RedisDown when Redis is down or the command fails."""
@@ -54,9 +78,11 @@ class RedisLink:
         try:
             result = await command(self.client)
         except (RedisError, OSError) as error:
+            self._checker.touched()
             REDIS_FAILURES.labels(operation).inc()
             self._mark_down(error)
             raise RedisDown(str(error)) from error
+        self._checker.touched()
         if not self.available:
             self.available = True
             DEGRADED.labels("redis").set(0)
@@ -82,4 +108,5 @@ class RedisLink:
             )
 
     async def close(self) -> None:
+        await self._checker.close()
         await self.client.aclose()

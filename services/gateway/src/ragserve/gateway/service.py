@@ -104,6 +104,7 @@ class GatewayService:
         return self.settings.bootstrap_key.get_secret_value() or None
 
     async def start(self, health: Health) -> None:
+        self.link.start()
         key = self.bootstrap_key()
         if key is not None:
             try:

@@ -1,0 +1,68 @@
+"""DependencyCheck on a clock that moves only when it sleeps: when a dependency is checked,
+and that commands (``touched``) put checks off."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ragserve.runtime.dependency_check import DependencyCheck
+
+
+class World:
+    """The clock, the dependency's state, and the checks made (time, state seen)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.down = False
+        self.checks: list[tuple[float, bool]] = []
+        self.enough = asyncio.Event()
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)  # let the test run between the checker's steps
+
+    async def check(self) -> None:
+        self.checks.append((round(self.now, 6), self.down))
+        self.down = True  # the first check finds the dependency gone
+        if len(self.checks) == 4:
+            self.enough.set()
+
+
+async def test_an_up_dependency_is_checked_when_idle_a_down_one_every_interval() -> None:
+    world = World()
+    checker = DependencyCheck(
+        world.check,
+        lambda: world.down,
+        idle_interval_s=5,
+        down_interval_s=0.5,
+        clock=world.clock,
+        sleep=world.sleep,
+    )
+    checker.start()
+    async with asyncio.timeout(10):
+        await world.enough.wait()
+    await checker.close()
+    # Up: after 5 s without contact. Down: every retry interval.
+    assert world.checks == [(105.0, False), (105.5, True), (106.0, True), (106.5, True)]
+
+
+async def test_commands_put_the_check_off() -> None:
+    world = World()
+    checker = DependencyCheck(
+        world.check,
+        lambda: world.down,
+        idle_interval_s=5,
+        down_interval_s=1,
+        clock=world.clock,
+        sleep=world.sleep,
+    )
+    checker.start()
+    for _ in range(20):  # a command every second: never 5 s of quiet
+        world.now += 1
+        checker.touched()
+        await asyncio.sleep(0)
+    await checker.close()
+    assert world.checks == []
