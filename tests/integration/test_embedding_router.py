@@ -602,6 +602,28 @@ async def test_budget_refuses_once_spent_and_the_counter_lives_in_redis(
     await client.aclose()
 
 
+async def test_charges_made_while_redis_is_down_reach_it_without_another_call(
+    suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
+) -> None:
+    suite.redis.kill()
+    # One text the cache has not seen, for a tenant that makes no other call.
+    response = await stub.Embed(
+        _request(["charged during the outage"], model=EXTERNAL_SPACE, tenant="offline"),
+        timeout=10,
+    )
+    cost = round(response.embeddings[0].cost_usd, 9)
+    assert cost > 0
+    suite.redis.start()
+    client = aioredis.Redis.from_url(suite.redis.url)
+
+    async def in_redis() -> bool:
+        keys = await client.keys("ragserve:budget:*:offline")
+        return len(keys) == 1 and round(float(await client.get(keys[0]) or 0), 9) == cost
+
+    await _until(in_redis, 10, "the outage's charge added to Redis")
+    await client.aclose()
+
+
 async def test_openai_provider_failures_are_retried_inside_the_model(
     suite: Suite, stub: embedding_pb2_grpc.EmbeddingRouterServiceStub
 ) -> None:

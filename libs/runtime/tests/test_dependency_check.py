@@ -66,3 +66,26 @@ async def test_commands_put_the_check_off() -> None:
         await asyncio.sleep(0)
     await checker.close()
     assert world.checks == []
+
+
+async def test_a_dependency_going_down_while_idle_is_checked_at_the_down_pace() -> None:
+    world = World()
+    checker = DependencyCheck(
+        world.check,
+        lambda: world.down,
+        idle_interval_s=float("inf"),  # never checked while up (the budget ledger's use)
+        down_interval_s=0.5,
+        clock=world.clock,
+        sleep=world.sleep,
+    )
+    checker.start()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert world.checks == []
+    world.down = True
+    checker.touched()
+    started = world.now
+    async with asyncio.timeout(10):
+        await world.enough.wait()
+    await checker.close()
+    assert world.checks[0] == (started + 0.5, True)

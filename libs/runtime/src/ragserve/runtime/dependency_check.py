@@ -63,7 +63,9 @@ class DependencyCheck:
             interval = self._down_interval_s if self._is_down() else self._idle_interval_s
             quiet = self._clock() - self._last_contact
             if quiet < interval:
-                await self._sleep(interval - quiet)
+                # Never longer than the down interval: the state may change meanwhile (a
+                # command fails, charges start waiting) and must be acted on at that pace.
+                await self._sleep(min(interval - quiet, self._down_interval_s))
                 continue
             await self._check()
             self.touched()  # a check that records nothing must not be repeated at once

@@ -6,7 +6,9 @@ days later), so every replica sees the same total and the day rolls over by itse
 When Redis is down or slow the ledger fails open and keeps counting locally: a replica then
 enforces the budget on the last total it read plus what it charged since, so across N replicas a
 tenant can overspend by at most what the other replicas charge during the outage. The local
-charges are added to Redis when it answers again, so the shared total catches up.
+charges are added to Redis when it answers again, so the shared total catches up: at the
+tenant's next call, or by the ledger itself (``runtime.dependency_check``) within a second of
+Redis answering, for tenants that make no further call; and once more at close.
 
 Checking and charging are separate steps (check before the provider call, charge the actual cost
 after), so concurrent calls of one tenant can overshoot the budget by at most the cost of the calls
@@ -25,10 +27,13 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from ragserve.embedding_router.cache import redis_client
+from ragserve.runtime.dependency_check import DependencyCheck
 
 log = logging.getLogger(__name__)
 
 _TWO_DAYS_S = 2 * 24 * 3600
+# While charges wait to be added to Redis, the ledger tries this often on its own.
+_RESYNC_S = 1.0
 
 
 def utc_day(now_s: float) -> str:
@@ -61,6 +66,24 @@ class BudgetLedger:
         self._unsynced: dict[tuple[str, str], float] = {}
         self._lock = asyncio.Lock()
         self.degraded = False
+        # Only pending charges need Redis without a call: "down" here means "charges wait".
+        self._resync = DependencyCheck(
+            self.sync_all,
+            lambda: bool(self._unsynced),
+            idle_interval_s=float("inf"),
+            down_interval_s=_RESYNC_S,
+        )
+
+    def start(self) -> None:
+        """Starts adding waiting charges to Redis on its own (on the running loop)."""
+        if self._redis is not None:
+            self._resync.start()
+
+    async def sync_all(self) -> None:
+        """Adds every slot's waiting local charges to Redis (those that fail keep waiting)."""
+        if self._redis is not None:
+            for slot in list(self._unsynced):
+                await self._sync(slot)
 
     def seconds_until_reset(self) -> float:
         return seconds_until_utc_midnight(self._wall_clock())
@@ -124,5 +147,7 @@ class BudgetLedger:
         self.degraded = False
 
     async def close(self) -> None:
+        await self._resync.close()
         if self._redis is not None:
+            await self.sync_all()  # the last chance for charges made during an outage
             await self._redis.aclose()

@@ -137,6 +137,7 @@ class EmbeddingRouter:
 
     async def start(self) -> None:
         self.cache.start()
+        self.budgets.start()
         for runtime in self.providers.values():
             await runtime.start()
 
