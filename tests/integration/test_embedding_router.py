@@ -622,6 +622,9 @@ async def test_charges_made_while_redis_is_down_reach_it_without_another_call(
 
     await _until(in_redis, 10, "the outage's charge added to Redis")
     await client.aclose()
+    suite.router.wait_for_record(
+        lambda r: r.get("message") == "budget counters are shared through redis again"
+    )
 
 
 async def test_openai_provider_failures_are_retried_inside_the_model(

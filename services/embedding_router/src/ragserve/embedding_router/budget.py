@@ -66,10 +66,11 @@ class BudgetLedger:
         self._unsynced: dict[tuple[str, str], float] = {}
         self._lock = asyncio.Lock()
         self.degraded = False
-        # Only pending charges need Redis without a call: "down" here means "charges wait".
+        # Never checked while Redis answers and nothing waits (the cache checks it when idle);
+        # while charges wait or the ledger counts locally, every _RESYNC_S.
         self._resync = DependencyCheck(
-            self.sync_all,
-            lambda: bool(self._unsynced),
+            self._recover,
+            lambda: self.degraded or bool(self._unsynced),
             idle_interval_s=float("inf"),
             down_interval_s=_RESYNC_S,
         )
@@ -78,6 +79,18 @@ class BudgetLedger:
         """Starts adding waiting charges to Redis on its own (on the running loop)."""
         if self._redis is not None:
             self._resync.start()
+
+    async def _recover(self) -> None:
+        if self._unsynced:
+            await self.sync_all()
+            return
+        assert self._redis is not None
+        try:
+            await asyncio.wait_for(self._redis.ping(), timeout=self._timeout_s)
+        except (RedisError, OSError, TimeoutError) as error:
+            self._down(error)
+        else:
+            self._up()
 
     async def sync_all(self) -> None:
         """Adds every slot's waiting local charges to Redis (those that fail keep waiting)."""
