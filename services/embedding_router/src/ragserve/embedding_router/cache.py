@@ -49,6 +49,9 @@ Vector = np.ndarray[tuple[int], np.dtype[np.float32]]
 
 # Seconds without any Redis command after which an up Redis is checked anyway.
 IDLE_CHECK_S = 5.0
+# Timeout of those checks: a verdict, not a request's wait, so a host that is merely busy
+# (the request path's 50 ms is easy to miss there) must not read as Redis gone.
+CHECK_TIMEOUT_S = 1.0
 
 
 def redis_client(url: str, timeout_s: float) -> aioredis.Redis:
@@ -104,8 +107,11 @@ class VectorCache:
         self._clock = clock
         self._lru: OrderedDict[str, CachedVector] = OrderedDict()
         self._redis: aioredis.Redis | None = None
+        self._check_redis: aioredis.Redis | None = None
         if config.enabled and config.redis_url:
             self._redis = redis_client(config.redis_url, config.timeout_s)
+            check_timeout_s = max(config.timeout_s, CHECK_TIMEOUT_S)
+            self._check_redis = redis_client(config.redis_url, check_timeout_s)
         self._skip_redis_until = 0.0
         self._last_error: str | None = None
         self._checker = DependencyCheck(
@@ -211,6 +217,8 @@ class VectorCache:
         await self.flush()
         if self._redis is not None:
             await self._redis.aclose()
+        if self._check_redis is not None:
+            await self._check_redis.aclose()
 
     # ------------------------------------------------------------------ Redis, failing open
 
@@ -229,16 +237,20 @@ class VectorCache:
 
     async def _redis_ping(self) -> None:
         """The check of an idle or down Redis: one PING through the failing-open path."""
-        assert self._redis is not None
-        await self._redis_call("ping", self._redis.ping())
+        assert self._check_redis is not None
+        timeout_s = max(self._config.timeout_s, CHECK_TIMEOUT_S)
+        await self._redis_call("ping", self._check_redis.ping(), timeout_s)
 
     def _redis_usable(self) -> bool:
         return self._redis is not None and self._clock() >= self._skip_redis_until
 
-    async def _redis_call(self, operation: str, call: Awaitable[T]) -> T | None:
-        """Await a Redis coroutine within the timeout; on any failure record it and return None."""
+    async def _redis_call(
+        self, operation: str, call: Awaitable[T], timeout_s: float | None = None
+    ) -> T | None:
+        """Await a Redis coroutine within the timeout (the request path's unless given); on
+        any failure record it and return None."""
         try:
-            result = await asyncio.wait_for(call, timeout=self._config.timeout_s)
+            result = await asyncio.wait_for(call, timeout=timeout_s or self._config.timeout_s)
         except (RedisError, OSError, TimeoutError) as error:
             self._checker.touched()
             reason = "timed out" if isinstance(error, TimeoutError) else type(error).__name__
