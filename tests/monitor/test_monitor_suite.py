@@ -193,22 +193,46 @@ def capability(status: pb.SuiteStatus, name: str) -> pb.CapabilityStatus:
     return next(c for c in status.capabilities if c.capability == name)
 
 
-async def watch_until(
-    stream: Any, condition: Callable[[pb.SuiteStatus], bool], timeout_s: float, what: str
-) -> tuple[pb.SuiteStatus, float]:
-    """The first status from the WatchStatus stream that meets ``condition``, and when."""
-    last: pb.SuiteStatus | None = None
-    try:
-        async with asyncio.timeout(timeout_s):
-            async for response in stream:
-                last = response.status
-                if condition(response.status):
-                    return response.status, time.monotonic()
-    except TimeoutError:
-        pass
-    raise AssertionError(
-        f"WatchStatus never showed: {what} (within {timeout_s}s); last seen: {describe(last)}"
-    )
+class StatusWatch:
+    """A WatchStatus stream as a test follows it.
+
+    The monitor sends the status once, then again only when it changes, so the last status
+    received is the status now: a wait first checks that one, then reads on. Reading on
+    alone misses a status that meets two successive waits: retrieval back and, in the same
+    change, the whole suite serving again (its orchestrator saw retrieval serve a moment
+    before the monitor did); nothing changes after that, so nothing more is sent.
+    """
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self._last: tuple[pb.SuiteStatus, float] | None = None
+
+    async def until(
+        self, condition: Callable[[pb.SuiteStatus], bool], timeout_s: float, what: str
+    ) -> tuple[pb.SuiteStatus, float]:
+        """The first status, the current one included, that meets ``condition``, and when
+        it was received."""
+        if self._last is not None and condition(self._last[0]):
+            return self._last
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for response in self._call:
+                    self._last = (response.status, time.monotonic())
+                    if condition(response.status):
+                        return self._last
+        except TimeoutError:
+            pass
+        last = self._last[0] if self._last is not None else None
+        raise AssertionError(
+            f"WatchStatus never showed: {what} (within {timeout_s}s); last seen: {describe(last)}"
+        )
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+
+def watch_status(monitor: monitor_pb2_grpc.MonitorServiceStub) -> StatusWatch:
+    return StatusWatch(monitor.WatchStatus(pb.WatchStatusRequest()))
 
 
 def describe(status: pb.SuiteStatus | None) -> str:
@@ -236,10 +260,73 @@ def describe(status: pb.SuiteStatus | None) -> str:
     return "; ".join(parts)
 
 
+class ScriptedWatch:
+    """A WatchStatus call that sends the given statuses, then nothing: the status does not
+    change any more."""
+
+    def __init__(self, *statuses: pb.SuiteStatus) -> None:
+        self._messages = self._send(statuses)
+
+    @staticmethod
+    async def _send(statuses: tuple[pb.SuiteStatus, ...]) -> AsyncIterator[Any]:
+        for status in statuses:
+            yield pb.WatchStatusResponse(status=status)
+        await asyncio.Event().wait()
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._messages
+
+    def cancel(self) -> None:
+        pass
+
+
+def suite_status(retrieval: int, orchestrator: int) -> pb.SuiteStatus:
+    serving = retrieval == orchestrator == pb.SERVING_STATE_SERVING
+    status = pb.SuiteStatus(
+        overall=pb.SERVING_STATE_SERVING if serving else pb.SERVING_STATE_DEGRADED,
+        dependencies=[
+            pb.DependencyStatus(name=name, state=pb.SERVING_STATE_SERVING)
+            for name in ("model", "qdrant", "redis")
+        ],
+    )
+    for service, state in (("retrieval", retrieval), ("orchestrator", orchestrator)):
+        status.services.add(service=service, state=state).replicas.add(
+            address=f"{service}:1", state=state
+        )
+    return status
+
+
+async def test_a_wait_is_met_by_the_status_already_received() -> None:
+    """What CI saw: the orchestrator saw the restarted retrieval serve a moment before the
+    monitor did, so the status that shows retrieval SERVING again already shows the whole
+    suite serving, and nothing is sent after it. The wait for the suite must take that
+    status, not wait for another."""
+    down = suite_status(pb.SERVING_STATE_UNREACHABLE, pb.SERVING_STATE_NOT_SERVING)
+    orchestrator_back = suite_status(pb.SERVING_STATE_UNREACHABLE, pb.SERVING_STATE_SERVING)
+    back = suite_status(pb.SERVING_STATE_SERVING, pb.SERVING_STATE_SERVING)
+    watch = StatusWatch(ScriptedWatch(down, orchestrator_back, back))
+    await watch.until(
+        lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_UNREACHABLE, 5, "down"
+    )
+    retrieval_back = await watch.until(
+        lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_SERVING, 5, "back"
+    )
+    assert retrieval_back[0] == back
+    assert await watch.until(all_up, 1, "the suite SERVING again") == retrieval_back
+    with pytest.raises(
+        AssertionError, match=r"never showed: retrieval down .* last seen: overall SERVING"
+    ):
+        await watch.until(
+            lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_UNREACHABLE,
+            0.2,
+            "retrieval down",
+        )
+
+
 async def test_all_serving(monitor: monitor_pb2_grpc.MonitorServiceStub) -> None:
-    stream = monitor.WatchStatus(pb.WatchStatusRequest())
-    status, _ = await watch_until(stream, all_up, 30, "the suite and its dependencies SERVING")
-    stream.cancel()
+    watch = watch_status(monitor)
+    status, _ = await watch.until(all_up, 30, "the suite and its dependencies SERVING")
+    watch.cancel()
     assert {s.service for s in status.services} == {
         "inference",
         "embedding_router",
@@ -265,17 +352,15 @@ async def test_all_serving(monitor: monitor_pb2_grpc.MonitorServiceStub) -> None
 async def test_a_service_dies_and_comes_back_within_two_seconds(
     suite: Suite, monitor: monitor_pb2_grpc.MonitorServiceStub
 ) -> None:
-    stream = monitor.WatchStatus(pb.WatchStatusRequest())
-    await watch_until(
-        stream,
+    watch = watch_status(monitor)
+    await watch.until(
         lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_SERVING,
         30,
         "retrieval SERVING",
     )
     killed = time.monotonic()
     suite.retrieval.kill()
-    status, seen = await watch_until(
-        stream,
+    status, seen = await watch.until(
         lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_UNREACHABLE,
         10,
         "retrieval UNREACHABLE",
@@ -292,22 +377,22 @@ async def test_a_service_dies_and_comes_back_within_two_seconds(
 
     suite.retrieval.start(timeout_s=60)  # returns once its own health says SERVING
     back = time.monotonic()
-    status, seen = await watch_until(
-        stream,
+    status, seen = await watch.until(
         lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_SERVING,
         10,
         "retrieval SERVING again",
     )
     assert seen - back < 2.0
-    # The orchestrator follows its peers' health: the suite serves again once it does too.
+    # The orchestrator follows its peers' health: the suite serves again once it does too
+    # (often in the very status that showed retrieval back: it watches retrieval as well).
     try:
-        await watch_until(stream, all_up, 30, "the suite SERVING again")
+        await watch.until(all_up, 30, "the suite SERVING again")
     except AssertionError as failure:
         raise AssertionError(
             f"{failure}\n--- orchestrator's log:\n{suite.orchestrator.log_tail(60)}"
             f"\n--- monitor's log:\n{suite.monitor.log_tail(60)}"
         ) from None
-    stream.cancel()
+    watch.cancel()
     alerts = await monitor.ListAlerts(pb.ListAlertsRequest(include_resolved=True))
     down = [a for a in alerts.alerts if a.name == "ServiceDown"]
     assert down and down[0].state == pb.ALERT_STATE_RESOLVED
@@ -328,16 +413,13 @@ async def test_replicas_discovered_by_dns(suite: Suite, tmp_path: Path) -> None:
     )
     with watcher:
         async with grpc.aio.insecure_channel(watcher.address) as channel:
-            stream = monitor_pb2_grpc.MonitorServiceStub(channel).WatchStatus(
-                pb.WatchStatusRequest()
-            )
-            status, _ = await watch_until(
-                stream,
+            watch = watch_status(monitor_pb2_grpc.MonitorServiceStub(channel))
+            status, _ = await watch.until(
                 lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_SERVING,
                 30,
                 "the discovered retrieval replica SERVING",
             )
-            stream.cancel()
+            watch.cancel()
     [retrieval] = status.services
     assert f"127.0.0.1:{suite.retrieval.grpc_port}" in [r.address for r in retrieval.replicas]
 
@@ -360,12 +442,11 @@ async def test_redis_down_degrades_queries_then_they_serve_again(
 ) -> None:
     stop = asyncio.Event()
     load = asyncio.create_task(embed_load(suite, stop))
-    stream = monitor.WatchStatus(pb.WatchStatusRequest())
+    watch = watch_status(monitor)
     try:
-        await watch_until(stream, all_up, 30, "SERVING")
+        await watch.until(all_up, 30, "SERVING")
         suite.redis.kill()
-        status, _ = await watch_until(
-            stream,
+        status, _ = await watch.until(
             lambda s: capability(s, "query").state == pb.SERVING_STATE_DEGRADED,
             20,
             "query DEGRADED",
@@ -375,12 +456,12 @@ async def test_redis_down_degrades_queries_then_they_serve_again(
         assert capability(status, "ingest").state == pb.SERVING_STATE_SERVING
         assert status.overall == pb.SERVING_STATE_DEGRADED
         suite.redis.start()
-        status, _ = await watch_until(
-            stream, lambda s: s.overall == pb.SERVING_STATE_SERVING, 20, "SERVING after Redis"
+        status, _ = await watch.until(
+            lambda s: s.overall == pb.SERVING_STATE_SERVING, 20, "SERVING after Redis"
         )
         assert capability(status, "query").reasons == []
     finally:
-        stream.cancel()
+        watch.cancel()
         stop.set()
         await load
 
@@ -498,8 +579,8 @@ async def test_status_page_in_headless_chromium(
     suite: Suite, tmp_path: Path, monitor: monitor_pb2_grpc.MonitorServiceStub
 ) -> None:
     url = f"http://127.0.0.1:{suite.monitor.metrics_port}/"
-    stream = monitor.WatchStatus(pb.WatchStatusRequest())
-    await watch_until(stream, all_up, 30, "SERVING")
+    watch = watch_status(monitor)
+    await watch.until(all_up, 30, "SERVING")
     dom = await asyncio.to_thread(render_page, url, tmp_path)
     assert 'data-service="retrieval" data-state="SERVING"' in dom
     assert "suite serving" in dom
@@ -515,8 +596,7 @@ async def test_status_page_in_headless_chromium(
             fired = await next_alert(alerts, pb.ALERT_STATE_FIRING, 30)
             assert fired.labels["slo"] == "inference-errors"
             suite.retrieval.kill()
-            await watch_until(
-                stream,
+            await watch.until(
                 lambda s: service_state(s, "retrieval") == pb.SERVING_STATE_UNREACHABLE,
                 10,
                 "retrieval UNREACHABLE",
@@ -538,5 +618,5 @@ async def test_status_page_in_headless_chromium(
             done.set()
             await task
             alerts.cancel()
-            stream.cancel()
+            watch.cancel()
             suite.retrieval.start(timeout_s=60)
