@@ -60,6 +60,7 @@ class Up:
     lines: queue.Queue[dict[str, Any]] = field(default_factory=queue.Queue)
     records: list[dict[str, Any]] = field(default_factory=list)
     stderr: list[str] = field(default_factory=list)
+    readers: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
     def start(cls, env: dict[str, str]) -> Up:
@@ -72,9 +73,22 @@ class Up:
             start_new_session=True,
         )
         up = cls(process)
-        threading.Thread(target=up._read_stdout, daemon=True).start()
-        threading.Thread(target=up._read_stderr, daemon=True).start()
+        up.readers = [
+            threading.Thread(target=up._read_stdout, daemon=True),
+            threading.Thread(target=up._read_stderr, daemon=True),
+        ]
+        for reader in up.readers:
+            reader.start()
         return up
+
+    def wait_exit(self, timeout_s: float) -> int:
+        """Waits for ``ragserve up`` to exit and for its output to be read to the end;
+        returns its exit code. Its last line (``stopped``) is written just before it exits,
+        and the threads reading its output may not have read it when ``Popen.wait`` returns."""
+        code = self.process.wait(timeout_s)
+        for reader in self.readers:
+            reader.join(timeout_s)  # ends at the pipe's end of file
+        return code
 
     def _read_stdout(self) -> None:
         assert self.process.stdout is not None

@@ -221,7 +221,7 @@ def test_ctrl_c_stops_every_process_it_started(suite: RunningSuite) -> None:
     pids = suite.up.started_pids()
     assert set(pids) == {"redis", *SERVICES}
     suite.up.interrupt()
-    assert suite.up.process.wait(90) == 0, suite.up.log()
+    assert suite.up.wait_exit(90) == 0, suite.up.log()
     assert [r for r in suite.up.records if r.get("event") == "stopped"][-1]["signal"] == "SIGINT"
     alive = {name: pid for name, pid in pids.items() if not gone(pid)}
     assert not alive, f"still running after Ctrl-C: {alive}"
@@ -235,7 +235,7 @@ def test_sigterm_during_start_up_stops_what_was_started(
         # Inference is loading its model; the services that need it have not started yet.
         up.wait_for("service", timeout_s=60, service="inference", state="starting")
         up.process.terminate()
-        assert up.process.wait(90) == 0, up.log()
+        assert up.wait_exit(90) == 0, up.log()
     finally:
         if up.process.poll() is None:
             up.process.kill()

@@ -474,11 +474,16 @@ async def test_stop_a_replica_under_load_no_request_fails_and_the_breaker_cycles
     finally:
         await load.stop()
     assert load.failures == []
-    transitions = [
-        (r["from"], r["to"])
-        for r in suite.router.records()
-        if r.get("event") == "breaker" and r.get("provider") == "replica-a"
-    ]
+
+    def breaker_of_a(record: dict[str, Any]) -> bool:
+        return record.get("event") == "breaker" and record.get("provider") == "replica-a"
+
+    # GetProviderStatus shows the breaker closed at once; its log record is written a
+    # moment later by the router's log thread (and read here by another): wait for it.
+    await asyncio.to_thread(
+        suite.router.wait_for_record, lambda r: breaker_of_a(r) and r.get("to") == "closed"
+    )
+    transitions = [(r["from"], r["to"]) for r in suite.router.records() if breaker_of_a(r)]
     assert transitions[0] == ("closed", "open")
     assert transitions[-2:] == [("open", "half_open"), ("half_open", "closed")]
 

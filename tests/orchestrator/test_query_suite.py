@@ -593,6 +593,12 @@ def wait_for_metric(process: Any, name: str, at_least: float, **labels: str) -> 
     return poll(lambda: metric(scrape(process), name, **labels), at_least)
 
 
+# The deadline of a query that a frozen part makes hang: long enough for the query to
+# reach that part on a loaded machine (it must get there to be ended there). Its length is
+# not what the tests check; 1.5 s left a stall of the orchestrator no room.
+QUERY_DEADLINE_S = 5.0
+
+
 def embed_calls(world: World, code: str) -> float:
     return metric(
         scrape(world.suite.router), "grpc_server_handled_total", grpc_method="Embed", grpc_code=code
@@ -689,7 +695,9 @@ async def test_deadline_is_deadline_exceeded_and_reaches_the_router(
 
     before = ended()
     with stopped(world.suite.inference):
-        call = stub.Query(request("is anyone there while frozen?"), timeout=1.5)
+        # Long enough to reach the router on a loaded machine (a call that never got there
+        # would end nothing there); it then hangs on the frozen inference.
+        call = stub.Query(request("is anyone there while frozen?"), timeout=QUERY_DEADLINE_S)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             async for _ in call:
                 pass
@@ -745,7 +753,8 @@ async def test_a_deadline_ends_a_query_stuck_in_retrieval(
     before = ended()
     with engine_frozen(world):
         started = time.monotonic()
-        late = stub.Query(request("spring tides at full moon"), timeout=1.5)
+        # Long enough to reach retrieval's search on a loaded machine; it then hangs there.
+        late = stub.Query(request("spring tides at full moon"), timeout=QUERY_DEADLINE_S)
         events: list[Any] = []
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             async for event in late:
@@ -755,7 +764,7 @@ async def test_a_deadline_ends_a_query_stuck_in_retrieval(
         assert kinds(events) == ["start"]
         # Ended by the caller's deadline, not by the orchestrator's own peer timeout
         # (60 s); and the search it was waiting for ended with it on retrieval's side.
-        assert elapsed < 10
+        assert elapsed < 30
         assert await asyncio.to_thread(poll, ended, before + 1) == before + 1
 
 

@@ -161,14 +161,18 @@ async def test_two_leasing_replicas_never_admit_more_than_the_shared_limit(
     admitted = [0, 0]
     refused: list[Decision] = []
     started = time.monotonic()
+    last_refused = started  # when the last call that was refused began
 
     async def client(index: int) -> None:
+        nonlocal last_refused
         while time.monotonic() - started < 1.5:
+            called = time.monotonic()
             decision = await replicas[index % 2].acquire("shared", {Limit.REQUESTS: 1})
             if decision.allowed:
                 admitted[index % 2] += 1
             else:
                 refused.append(decision)
+                last_refused = max(last_refused, called)
             await asyncio.sleep(0)  # let the other replicas' calls and top-ups run
 
     await asyncio.gather(*(client(i) for i in range(6)))
@@ -177,8 +181,13 @@ async def test_two_leasing_replicas_never_admit_more_than_the_shared_limit(
     limit = rate * (1.0 + elapsed)  # the burst plus the rate over the window
     assert all(admitted) and refused, (admitted, len(refused))
     assert total <= limit * 1.01, f"admitted {total} > limit {limit:.0f} + 1 %"
-    # Short of it by at most the leases both replicas still hold (two each).
-    assert total >= limit * 0.99 - 4 * 25, f"admitted {total} ≪ limit {limit:.0f}"
+    # A refusal means the shared bucket was empty: every token up to then was charged, to
+    # an admitted call or a lease. So admissions reach the burst plus the rate up to the
+    # last refusal, short by at most the leases both replicas still hold (two each). Not
+    # up to the window's end: a stall of this process there (a GC pause, a busy host)
+    # accrues tokens that no call is left to ask for.
+    floor = rate * (1.0 + last_refused - started)
+    assert total >= floor * 0.99 - 4 * 25, f"admitted {total} ≪ {floor:.0f} (limit {limit:.0f})"
     assert all(d.limit is Limit.REQUESTS and 0 < d.retry_after_s <= 1 / rate for d in refused)
     for replica, link in zip(replicas, links, strict=True):
         await replica.close()

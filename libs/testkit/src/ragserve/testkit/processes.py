@@ -109,19 +109,24 @@ class ServiceProcess:
                 serving.set()
         serving.set()  # exited: wake the starter so it can report
 
-    def records(self) -> list[dict[str, Any]]:
-        return [r for r in (_parse(line) for line in list(self.lines)) if r]
+    def records(self, since: int = 0) -> list[dict[str, Any]]:
+        """The JSON records of the log, from line ``since`` on (a ``len(lines)`` taken
+        before an event leaves out what was logged before it)."""
+        return [r for r in (_parse(line) for line in self.lines[since:]) if r]
 
     def wait_for_record(
-        self, predicate: Callable[[dict[str, Any]], bool], timeout_s: float = 10.0
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout_s: float = 10.0,
+        since: int = 0,
     ) -> dict[str, Any]:
-        """The first log record that satisfies ``predicate``, waiting (by notification, up
-        to ``timeout_s``) for the service to write it: services write their log from a
-        thread of their own, a moment after the event it reports."""
+        """The first log record from line ``since`` on that satisfies ``predicate``, waiting
+        (by notification, up to ``timeout_s``) for the service to write it: services write
+        their log from a thread of their own, a moment after the event it reports."""
         found: list[dict[str, Any]] = []
 
         def seen() -> bool:
-            found[:] = [r for r in (_parse(line) for line in self.lines) if r and predicate(r)]
+            found[:] = [r for r in self.records(since) if predicate(r)]
             return bool(found)
 
         with self._new_line:
