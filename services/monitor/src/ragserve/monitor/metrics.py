@@ -27,3 +27,21 @@ ROUND_SECONDS = Histogram(
     "Time of one round: scrape every replica, figures, SLO verdicts, alerts",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+WEBHOOK_DELIVERIES = Counter(
+    "ragserve_monitor_webhook_deliveries_total",
+    "Batches of alert events the webhook receiver accepted (2xx)",
+)
+WEBHOOK_RETRIES = Counter(
+    "ragserve_monitor_webhook_retries_total",
+    "Webhook POSTs that failed (connection error, timeout, 5xx, 429) and are tried again",
+)
+WEBHOOK_DROPPED_ALERTS = Counter(
+    "ragserve_monitor_webhook_dropped_alerts_total",
+    "Alert events the webhook never delivered, by reason: rejected (4xx), expired (past "
+    "the retry bound), overflow (queue full), shutdown (not sent within the grace period)",
+    ["reason"],
+)
+WEBHOOK_QUEUED = Gauge(
+    "ragserve_monitor_webhook_queued_batches",
+    "Batches of alert events waiting for the webhook, the one being sent included",
+)

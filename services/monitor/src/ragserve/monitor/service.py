@@ -44,8 +44,11 @@ def read_spec(settings: MonitorSettings) -> SloSpec:
 
 
 class MonitorService:
-    def __init__(self, settings: MonitorSettings) -> None:
+    def __init__(self, settings: MonitorSettings, shutdown_grace_s: float = 10.0) -> None:
+        """``shutdown_grace_s`` bounds the webhook's last tries at shutdown (the runtime's
+        grace period, which ``__main__`` passes)."""
         self.settings = settings
+        self._shutdown_grace_s = shutdown_grace_s
         self.core = MonitorCore(
             parse_targets(settings.targets),
             read_spec(settings),
@@ -55,7 +58,11 @@ class MonitorService:
         self._webhook: WebhookSender | None = None
         if settings.webhook_url:
             self._webhook = WebhookSender(
-                settings.webhook_url, settings.external_url, settings.probe_timeout_s
+                settings.webhook_url,
+                settings.external_url,
+                settings.probe_timeout_s,
+                retry_s=settings.webhook_retry_s,
+                max_waiting=settings.webhook_queue_batches,
             )
             self.core.add_alert_sink(self._webhook)
         self._tasks: list[asyncio.Task[None]] = []
@@ -128,7 +135,7 @@ class MonitorService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._webhook is not None:
-            await self._webhook.close()
+            await self._webhook.close(self._shutdown_grace_s)
 
     async def _every(self, interval_s: float, work: Callable[[], Awaitable[None]]) -> None:
         while True:

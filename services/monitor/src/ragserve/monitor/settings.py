@@ -40,6 +40,12 @@ class MonitorSettings(BaseSettings):
     prometheus_url: str = ""
     # Where alerts are POSTed in Alertmanager's webhook format (empty: nowhere).
     webhook_url: str = ""
+    # Seconds after an alert batch is produced that a failed webhook POST (connection
+    # error, timeout, 5xx, 429) is retried; then the batch is dropped (logged, counted).
+    webhook_retry_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+    # Batches that may wait behind the one being sent; a new batch beyond that drops the
+    # oldest waiting one (logged, counted).
+    webhook_queue_batches: Annotated[int, Field(ge=1, le=100_000)] = 1000
     # A chat (answer) endpoint to probe with GET, e.g. http://llm:8000/v1/models (empty: none).
     chat_url: str = ""
     # Link the status page and alerts give for the SLO rules and runbooks.
