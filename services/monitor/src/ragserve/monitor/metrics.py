@@ -41,6 +41,9 @@ WEBHOOK_DROPPED_ALERTS = Counter(
     "the retry bound), overflow (queue full), shutdown (not sent within the grace period)",
     ["reason"],
 )
+# Every reason's series exists from the start, so a rate() over it is 0, not absent.
+for _reason in ("rejected", "expired", "overflow", "shutdown"):
+    WEBHOOK_DROPPED_ALERTS.labels(_reason)
 WEBHOOK_QUEUED = Gauge(
     "ragserve_monitor_webhook_queued_batches",
     "Batches of alert events waiting for the webhook, the one being sent included",
