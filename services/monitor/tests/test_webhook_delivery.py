@@ -356,6 +356,22 @@ async def test_shutdown_sends_what_is_queued_at_once(
     assert events.named("webhook_dropped") == []
 
 
+async def test_a_try_under_way_when_shutdown_begins_is_not_the_batchs_last(
+    events: Events, receivers: list[Receiver]
+) -> None:
+    receiver = Receiver([Answer(503, hold=True)])
+    receivers.append(receiver)
+    webhook = sender(receiver.url, timeout_s=WAIT_S)
+    webhook([alert(1)])
+    await receiver.wait_for(lambda: len(receiver.posts) == 1)
+    # close() marks the shutdown before it first waits, i.e. before the receiver answers.
+    closing = asyncio.ensure_future(webhook.close(10.0))
+    await asyncio.to_thread(receiver.release.set)
+    await closing
+    assert receiver.posts == [(key([alert(1)]), 503), (key([alert(1)]), 200)]
+    assert events.named("webhook_dropped") == []
+
+
 async def test_shutdown_tries_each_batch_once_then_drops_it(events: Events) -> None:
     before = dropped("shutdown")
     webhook = sender(f"http://127.0.0.1:{free_port()}/hook", initial_s=60.0, max_s=60.0)

@@ -225,6 +225,7 @@ class WebhookSender:
                 timeout = min(timeout, self._flush_deadline - time.monotonic())
                 if timeout <= 0:
                     return False
+            tried_closing = self._closing.is_set()
             outcome = await asyncio.to_thread(self._post, batch.body, timeout)
             if outcome.delivered:
                 metrics.WEBHOOK_DELIVERIES.inc()
@@ -239,8 +240,10 @@ class WebhookSender:
                 self._drop([batch], "rejected", f"the receiver answered {outcome.problem}")
                 return True
             if self._closing.is_set():
-                self._drop([batch], "shutdown", f"{outcome.problem} at shutdown")
-                return True
+                if tried_closing:
+                    self._drop([batch], "shutdown", f"{outcome.problem} at shutdown")
+                    return True
+                continue  # shutdown began during this try: the batch still gets its own
             remaining = batch.deadline - time.monotonic()
             wait = outcome.retry_after_s
             if remaining <= 0 or (wait is not None and wait > remaining):
