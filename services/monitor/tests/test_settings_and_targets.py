@@ -68,3 +68,32 @@ def test_a_dns_entry_stands_for_the_replicas_it_resolves_to() -> None:
     assert template.discover and template.host == "retrieval-headless.ragserve.svc"
     assert template.replica("10.1.2.3") == Target("retrieval", "10.1.2.3:50054", "10.1.2.3:9154")
     assert template.replica("fd00::7").address == "[fd00::7]:50054"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RAGSERVE_MONITOR_WEBHOOK_URL", "alertmanager:9093/hook"),
+        ("RAGSERVE_MONITOR_WEBHOOK_URL", "ftp://host/hook"),
+        ("RAGSERVE_MONITOR_WEBHOOK_RETRY_S", "0"),
+        ("RAGSERVE_MONITOR_WEBHOOK_QUEUE_BATCHES", "0"),
+    ],
+)
+def test_bad_webhook_settings_are_named(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(MonitorSettings, "monitor", {variable: value})
+    assert str(error.value).startswith(variable + ": "), str(error.value)
+
+
+def test_webhook_settings() -> None:
+    settings = load_settings(
+        MonitorSettings,
+        "monitor",
+        {
+            "RAGSERVE_MONITOR_WEBHOOK_URL": "https://hooks.example/alerts",
+            "RAGSERVE_MONITOR_WEBHOOK_RETRY_S": "30",
+            "RAGSERVE_MONITOR_WEBHOOK_QUEUE_BATCHES": "10",
+        },
+    )
+    assert (settings.webhook_retry_s, settings.webhook_queue_batches) == (30.0, 10)
+    assert load_settings(MonitorSettings, "monitor", {}).webhook_retry_s == 300.0

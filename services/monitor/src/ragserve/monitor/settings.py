@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +51,15 @@ class MonitorSettings(BaseSettings):
     chat_url: str = ""
     # Link the status page and alerts give for the SLO rules and runbooks.
     external_url: str = ""
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_is_http(cls, value: str) -> str:
+        # Checked here: a URL urllib cannot POST to would fail every batch, silently.
+        parts = urllib.parse.urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("expected an http:// or https:// URL with a host")
+        return value
 
     @field_validator("targets")
     @classmethod

@@ -302,3 +302,6 @@ class WebhookSender:
         except (OSError, http.client.HTTPException) as error:
             # Refused, reset, timed out, or not HTTP: the receiver may be back soon.
             return _Outcome(False, True, str(error) or type(error).__name__)
+        except ValueError as error:
+            # A request http.client will not send (settings check the URL): no use retrying.
+            return _Outcome(False, False, f"an invalid request: {error}")
