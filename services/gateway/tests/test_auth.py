@@ -20,7 +20,14 @@ import pytest
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
 from ragserve.gateway.keys import KeyHasher, Permission, new_record
-from ragserve.testkit.gateway import admin_key, bearer, create_key, gateway_env, start_gateway
+from ragserve.testkit.gateway import (
+    admin_key,
+    as_client,
+    bearer,
+    create_key,
+    gateway_env,
+    start_gateway,
+)
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.redis_server import RedisServer
 
@@ -76,8 +83,10 @@ class Gateway:
             "read-write": create_key(self.stub, self.admin, "acme", [R, W]).secret,
         }
         revoked = create_key(self.stub, self.admin, "acme", [R, W, A])
-        self.stub.RevokeApiKey(
-            pb.RevokeApiKeyRequest(id=revoked.key.id), metadata=bearer(self.admin), timeout=10
+        as_client(
+            lambda t: self.stub.RevokeApiKey(
+                pb.RevokeApiKeyRequest(id=revoked.key.id), metadata=bearer(self.admin), timeout=t
+            )
         )
         self.keys["revoked"] = revoked.secret
         self.keys["expired"] = self._write_expired_key()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ragserve.errors import Unauthenticated
+from ragserve.errors import Unauthenticated, Unavailable
 from ragserve.gateway.auth import Authenticator
 from ragserve.gateway.key_store import FileKeyStore
 from ragserve.gateway.keys import KeyHasher, Permission, generate_key, key_id_of, new_record
@@ -67,6 +67,32 @@ def test_a_cached_key_still_verifies_until_the_cache_expires(tmp_path: Path) -> 
         now[0] = 1.0
         with pytest.raises(Unauthenticated, match="API key revoked"):
             await auth.authenticate(f"Bearer {key}")
+
+    asyncio.run(scenario())
+
+
+def test_a_key_still_being_registered_is_unavailable_not_unknown(tmp_path: Path) -> None:
+    """The bootstrap key while its registration waits for the store: the store does not
+    have it yet, which is no reason to call it unknown (a client would not retry that)."""
+    store = FileKeyStore(tmp_path / "keys.json")  # empty
+    hasher = KeyHasher()
+    record, key = new_record(hasher, "admin", frozenset(Permission), 0.0)
+    other_secret = key[:-1] + ("A" if key[-1] != "A" else "B")
+    auth = Authenticator(store, hasher, cache_ttl_s=1.0, stale_ttl_s=10)
+    auth.hold(record.id, key)
+
+    async def scenario() -> None:
+        with pytest.raises(Unavailable) as raised:
+            await auth.authenticate(f"Bearer {key}")
+        assert raised.value.message == (
+            "this API key is not registered yet: the key store is unreachable; retry shortly"
+        )
+        # Only the held key itself: another secret under its id is unknown (and cached so).
+        with pytest.raises(Unauthenticated) as unknown:
+            await auth.authenticate(f"Bearer {other_secret}")
+        assert unknown.value.message == "unknown API key"
+        auth.release(record.id, record)  # registered: verified from its record at once
+        assert (await auth.authenticate(f"Bearer {key}")).tenant == "admin"
 
     asyncio.run(scenario())
 

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
 from ragserve.api.gateway.v1 import gateway_pb2 as pb
 from ragserve.api.gateway.v1 import gateway_pb2_grpc as pb_grpc
 from ragserve.api.orchestrator.v1 import orchestrator_pb2_grpc as orch_grpc
+from ragserve.runtime.errors import retry_after_s
 from ragserve.testkit.processes import ServiceProcess
 from ragserve.testkit.redis_server import RedisServer
+
+T = TypeVar("T")
+
+# What a client retries (as the SDK does): the key store (Redis) unreachable for a moment,
+# or a rate limit.
+RETRIED_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED})
+# Seconds a call may take in all, its retries included, and each attempt at most.
+CALL_DEADLINE_S = 30.0
+ATTEMPT_TIMEOUT_S = 10.0
 
 
 def gateway_env(
@@ -51,6 +62,34 @@ def gateway_stub(address: str) -> Iterator[pb_grpc.GatewayServiceStub]:
         yield pb_grpc.GatewayServiceStub(channel)
 
 
+def as_client(call: Callable[[float], T], deadline_s: float = CALL_DEADLINE_S) -> T:
+    """``call(timeout_s)`` retried as a real client retries it, for a test's set-up.
+
+    The gateway answers UNAVAILABLE when one Redis command of its key store takes longer
+    than its Redis timeout (0.5 s; a busy host does that now and then) and RESOURCE_EXHAUSTED
+    over a rate limit: both say "retry", so a test that only needs the call to happen must
+    not fail on them. Retried after the server's ``retry-after-ms`` when it sent one, else
+    after a doubling back-off, within ``deadline_s`` in all; any other status, or the
+    deadline, raises the call's last error.
+    """
+    deadline = time.monotonic() + deadline_s
+    backoff_s = 0.05
+    while True:
+        remaining_s = deadline - time.monotonic()
+        try:
+            return call(min(ATTEMPT_TIMEOUT_S, max(remaining_s, 0.1)))
+        except grpc.RpcError as error:
+            if not isinstance(error, grpc.Call) or error.code() not in RETRIED_CODES:
+                raise
+            advised_s = retry_after_s(error.trailing_metadata())
+            wait_s = advised_s if advised_s is not None else backoff_s
+            if time.monotonic() + wait_s >= deadline:
+                raise
+            # A client's back-off between attempts, not a wait for an event.
+            time.sleep(wait_s)
+            backoff_s = min(backoff_s * 2, 1.0)
+
+
 def create_key(
     stub: pb_grpc.GatewayServiceStub,
     admin: str,
@@ -58,10 +97,10 @@ def create_key(
     permissions: list[pb.Permission],
     **fields: Any,
 ) -> pb.CreateApiKeyResponse:
-    response: pb.CreateApiKeyResponse = stub.CreateApiKey(
-        pb.CreateApiKeyRequest(tenant=tenant, permissions=permissions, **fields),
-        metadata=bearer(admin),
-        timeout=10,
+    """A new key, created as a client would (retried while the gateway says so)."""
+    request = pb.CreateApiKeyRequest(tenant=tenant, permissions=permissions, **fields)
+    response: pb.CreateApiKeyResponse = as_client(
+        lambda timeout_s: stub.CreateApiKey(request, metadata=bearer(admin), timeout=timeout_s)
     )
     return response
 

@@ -15,6 +15,7 @@ an id is not revealed.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -76,6 +77,9 @@ class Authenticator:
         # key id → (record or None for unknown, monotonic time it was read)
         self._cache: dict[str, tuple[KeyRecord | None, float]] = {}
         self._pending: dict[str, asyncio.Future[KeyRecord | None]] = {}
+        # Keys this gateway was configured with and is still registering (key id → key):
+        # the store does not know them *yet*, so "unknown API key" would be wrong.
+        self._unregistered: dict[str, str] = {}
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -90,6 +94,8 @@ class Authenticator:
             raise _reject(
                 "malformed", "malformed API key: expected rsk_<16 hex digits>_<43 characters>"
             )
+        if self._unregistered:
+            self._refuse_unregistered(key_id, key)
         record = await self._record(key_id)
         if record is None or not self._hasher.matches(key, record):
             raise _reject("unknown", "unknown API key")
@@ -99,6 +105,24 @@ class Authenticator:
         if record.expires_at is not None and record.expires_at <= now:
             raise _reject("expired", "API key expired")
         return Principal(record.id, record.tenant, record.permissions)
+
+    def hold(self, key_id: str, key: str) -> None:
+        """``key`` is being registered: until :meth:`release`, a call presenting it is
+        UNAVAILABLE (retry), whatever the store says meanwhile."""
+        self._unregistered[key_id] = key
+
+    def release(self, key_id: str, record: KeyRecord) -> None:
+        """The held key's record is in the store: verify it from ``record`` on."""
+        self._unregistered.pop(key_id, None)
+        self.remember(key_id, record)
+
+    def _refuse_unregistered(self, key_id: str, key: str) -> None:
+        held = self._unregistered.get(key_id)
+        # Only the held key itself: another secret under its id is unknown, as ever.
+        if held is not None and hmac.compare_digest(held.encode(), key.encode()):
+            raise Unavailable(
+                "this API key is not registered yet: the key store is unreachable; retry shortly"
+            )
 
     async def _record(self, key_id: str) -> KeyRecord | None:
         cached = self._cache.get(key_id)

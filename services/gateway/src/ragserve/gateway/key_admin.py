@@ -5,10 +5,13 @@ passes a key (environment variable or mounted secret file), or the local
 launcher asks the gateway to generate one into a file on first start. The key
 is registered in the store as a hash like any other; re-registering the same
 key at every start is a no-op, so a restart does not reset a revocation.
+While the store cannot be reached the registration is retried, and a call
+presenting the key is UNAVAILABLE meanwhile, never "unknown API key".
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -111,13 +114,40 @@ class KeyAdmin:
         self._authenticator.remember(key_id, revoked)
         return revoked
 
-    async def register_bootstrap(self, key: str, tenant: str) -> KeyRecord:
-        """Stores the bootstrap key's record unless the store has it (e.g. revoked) already."""
+    async def register_bootstrap(self, key: str, tenant: str, retry_interval_s: float) -> KeyRecord:
+        """Stores the bootstrap key's record unless the store has it (e.g. revoked) already;
+        returns once the store answered, trying every ``retry_interval_s`` until it does.
+
+        Until then the key is held (:meth:`Authenticator.hold`): a call presenting it is
+        UNAVAILABLE. Without the hold, a call between Redis coming back and the next try
+        would find no record and be refused as an unknown key — not retryable, and cached.
+        """
         key_id = key_id_of(key)
         if key_id is None:
             raise ValueError(
                 "the bootstrap key is not a ragserve API key (rsk_<16 hex>_<43 base64url>)"
             )
+        self._authenticator.hold(key_id, key)
+        waiting = False
+        while True:
+            try:
+                record = await self._register_bootstrap_once(key_id, key, tenant)
+            except RedisDown as error:
+                if not waiting:
+                    waiting = True
+                    log.warning(
+                        "the bootstrap admin key cannot be registered yet, the key store "
+                        "(Redis) is unreachable: %s; retrying every %s s",
+                        error,
+                        retry_interval_s,
+                        extra={"event": "bootstrap_key_waiting"},
+                    )
+                await asyncio.sleep(retry_interval_s)
+                continue
+            self._authenticator.release(key_id, record)
+            return record
+
+    async def _register_bootstrap_once(self, key_id: str, key: str, tenant: str) -> KeyRecord:
         existing = await self._store.get(key_id)
         if existing is not None:
             # Registered before (maybe revoked since, or bound to another tenant then):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -18,7 +16,7 @@ from ragserve.gateway.key_store import FileKeyStore, KeyStore, RedisKeyStore
 from ragserve.gateway.keys import KeyHasher
 from ragserve.gateway.limits import Limit
 from ragserve.gateway.rate_limit import RateLimiter, Rates
-from ragserve.gateway.redis_link import RedisDown, RedisLink
+from ragserve.gateway.redis_link import RedisLink
 from ragserve.gateway.servicer import GatewayServicer, register
 from ragserve.gateway.settings import GatewaySettings
 from ragserve.gateway.tracing import configure_edge_tracing
@@ -70,7 +68,6 @@ class GatewayService:
         self.core = GatewayCore(authenticator, limiter)
         self.keys = KeyAdmin(self.store, hasher, authenticator)
         self._channels: list[grpc.aio.Channel] = []
-        self._bootstrap_task: asyncio.Task[None] | None = None
 
     def register(self, server: grpc.aio.Server) -> Sequence[str]:
         # Called in the server's event loop: aio channels belong to the loop they start in.
@@ -107,25 +104,16 @@ class GatewayService:
         self.link.start()
         key = self.bootstrap_key()
         if key is not None:
-            try:
-                await self.keys.register_bootstrap(key, self.settings.bootstrap_tenant)
-            except RedisDown:
-                # Serve anyway (other keys may be cached later); keep trying in the background.
-                self._bootstrap_task = asyncio.create_task(self._register_later(key))
+            # SERVING promises that the configured admin key works: NOT_SERVING until the
+            # store has its record (with the Redis store, until Redis answers). A replica
+            # starting while Redis is down could verify no key anyway (its cache is empty),
+            # and the replicas already serving keep serving from theirs.
+            await self.keys.register_bootstrap(
+                key, self.settings.bootstrap_tenant, self.settings.redis_retry_interval_s
+            )
         await health.set_serving(True)
 
-    async def _register_later(self, key: str) -> None:
-        while True:
-            await asyncio.sleep(self.settings.redis_retry_interval_s)
-            with contextlib.suppress(RedisDown):
-                await self.keys.register_bootstrap(key, self.settings.bootstrap_tenant)
-                return
-
     async def stop(self) -> None:
-        if self._bootstrap_task is not None:
-            self._bootstrap_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._bootstrap_task
         for channel in self._channels:
             await channel.close(None)
         await self.limiter.close()
