@@ -4,6 +4,7 @@ rooted at the gateway, and a Redis that dies under a loop of calls without a cli
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -229,7 +230,11 @@ def test_redis_stopped_during_a_loop_of_calls_is_no_client_error(suite: Suite) -
             if r.get("event") in ("redis_down", "redis_up")
         ]
 
-    assert transitions(logged_before_kill) == [("redis_down", "WARNING"), ("redis_up", "WARNING")]
+    # The kill's pair comes first; a slow command after the restart may add pairs of its own
+    # (the gauge above says where it ended), so the events only have to alternate.
+    since_kill = [event for event, _ in transitions(logged_before_kill)]
+    assert since_kill[:2] == ["redis_down", "redis_up"]
+    assert all(a != b for a, b in itertools.pairwise(since_kill))
     assert {level for _, level in transitions(0)} == {"WARNING"}
 
 
