@@ -11,7 +11,7 @@ from router_fakes import TOKENIZER, hashed_embedder, token_count
 
 from ragserve.embedding_router.config import ProviderConfig, ProviderKind
 from ragserve.embedding_router.providers.base import ProviderError
-from ragserve.embedding_router.providers.openai import OpenAIEmbeddingClient, parse_retry_after
+from ragserve.embedding_router.providers.openai import OpenAIEmbeddingClient
 from ragserve.testkit.openai_server import Embedder, OpenAIEmbeddingServer
 
 
@@ -96,10 +96,3 @@ async def test_unreachable_endpoint_is_retryable() -> None:
         assert caught.value.message.startswith("provider 'sim': cannot reach http://127.0.0.1:9/")
     finally:
         await client.close()
-
-
-def test_retry_after_parsing() -> None:
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("garbage") is None
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0

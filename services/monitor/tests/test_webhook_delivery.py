@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from ragserve.monitor.model import Alert
-from ragserve.monitor.webhook import WebhookSender, retry_after_seconds
+from ragserve.monitor.webhook import WebhookSender
 from ragserve.testkit.ports import free_port
 
 # Generous: the machine is shared; every wait ends as soon as its condition holds.
@@ -402,11 +402,3 @@ async def test_shutdown_ends_with_the_grace_period_when_the_receiver_stalls(
     assert drop.getMessage() == (
         "webhook dropped 2 alert event(s) in 2 batch(es): not sent within the shutdown grace period"
     )
-
-
-def test_retry_after_is_seconds_or_an_http_date() -> None:
-    assert retry_after_seconds("7", 0.0) == 7.0
-    assert retry_after_seconds(None, 0.0) is None
-    assert retry_after_seconds("soon", 0.0) is None
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470.0) == 10.0
-    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 1445412490.0) == 0.0

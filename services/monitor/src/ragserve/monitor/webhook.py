@@ -14,7 +14,6 @@ import asyncio
 import collections
 import contextlib
 import datetime
-import email.utils
 import http.client
 import json
 import logging
@@ -27,6 +26,7 @@ from typing import Any
 
 from ragserve.monitor import metrics
 from ragserve.monitor.model import Alert
+from ragserve.runtime.retry_after_header import retry_after_header_s
 
 log = logging.getLogger("ragserve.monitor.webhook")
 
@@ -97,28 +97,11 @@ class _Outcome:
     retry_after_s: float | None = None
 
 
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """A Retry-After header (delay-seconds or an HTTP-date) as seconds from ``now`` (epoch
-    seconds); None when absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return max(0.0, moment.timestamp() - now)
-
-
 def _classify_status(status: int, retry_after: str | None) -> _Outcome:
     if 200 <= status < 300:
         return _Outcome(delivered=True, retryable=False)
     retryable = status >= 500 or status == 429
-    wait = retry_after_seconds(retry_after, time.time()) if status in (429, 503) else None
+    wait = retry_after_header_s(retry_after) if status in (429, 503) else None
     return _Outcome(False, retryable, f"HTTP {status}", wait)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Sequence
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -24,24 +23,7 @@ from ragserve.embedding_router.providers.base import (
     ProviderError,
     Vectors,
 )
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent/bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    from datetime import UTC, datetime
-
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+from ragserve.runtime.retry_after_header import retry_after_header_s
 
 
 def _url(endpoint: str) -> str:
@@ -98,7 +80,7 @@ class OpenAIEmbeddingClient:
             raise ProviderError(
                 f"provider {self._config.id!r}: rate limited (HTTP 429)",
                 throttled=True,
-                retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+                retry_after_s=retry_after_header_s(response.headers.get("retry-after")),
             )
         if status >= 500:
             raise ProviderError(f"provider {self._config.id!r}: HTTP {status}")
