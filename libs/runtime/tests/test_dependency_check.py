@@ -30,17 +30,21 @@ class World:
         if len(self.checks) == 4:
             self.enough.set()
 
+    def checker(self, idle_interval_s: float, down_interval_s: float) -> DependencyCheck:
+        """A DependencyCheck of this world's dependency, on its clock."""
+        return DependencyCheck(
+            self.check,
+            lambda: self.down,
+            idle_interval_s=idle_interval_s,
+            down_interval_s=down_interval_s,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
 
 async def test_an_up_dependency_is_checked_when_idle_a_down_one_every_interval() -> None:
     world = World()
-    checker = DependencyCheck(
-        world.check,
-        lambda: world.down,
-        idle_interval_s=5,
-        down_interval_s=0.5,
-        clock=world.clock,
-        sleep=world.sleep,
-    )
+    checker = world.checker(5, 0.5)
     checker.start()
     async with asyncio.timeout(10):
         await world.enough.wait()
@@ -51,14 +55,7 @@ async def test_an_up_dependency_is_checked_when_idle_a_down_one_every_interval()
 
 async def test_commands_put_the_check_off() -> None:
     world = World()
-    checker = DependencyCheck(
-        world.check,
-        lambda: world.down,
-        idle_interval_s=5,
-        down_interval_s=1,
-        clock=world.clock,
-        sleep=world.sleep,
-    )
+    checker = world.checker(5, 1)
     checker.start()
     for _ in range(20):  # a command every second: never 5 s of quiet
         world.now += 1
@@ -70,14 +67,8 @@ async def test_commands_put_the_check_off() -> None:
 
 async def test_a_dependency_going_down_while_idle_is_checked_at_the_down_pace() -> None:
     world = World()
-    checker = DependencyCheck(
-        world.check,
-        lambda: world.down,
-        idle_interval_s=float("inf"),  # never checked while up (the budget ledger's use)
-        down_interval_s=0.5,
-        clock=world.clock,
-        sleep=world.sleep,
-    )
+    # Never checked while up (the budget ledger's use).
+    checker = world.checker(float("inf"), 0.5)
     checker.start()
     for _ in range(10):
         await asyncio.sleep(0)

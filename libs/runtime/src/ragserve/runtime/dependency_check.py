@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 
 # Shortest pause between two checks of a down dependency (a 0 retry interval is allowed).
 MIN_DOWN_INTERVAL_S = 0.1
+# Seconds without any command after which an up dependency is checked anyway.
+IDLE_INTERVAL_S = 5.0
 
 
 class DependencyCheck:
@@ -26,8 +28,8 @@ class DependencyCheck:
         check: Callable[[], Awaitable[object]],
         is_down: Callable[[], bool],
         *,
-        idle_interval_s: float,
         down_interval_s: float,
+        idle_interval_s: float = IDLE_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:

@@ -15,7 +15,7 @@ The verdict on Redis (``redis_healthy``, read by GetProviderStatus and so by the
 the redis-up gauge) must not wait for traffic: after one timeout on an idle router it would
 say "down" for good, and an idle router would never see Redis go. So Redis is also checked
 on its own (PING, see ``ragserve.runtime.dependency_check``): every retry interval while it
-is marked down, and after ``IDLE_CHECK_S`` without any command while it is up.
+is marked down, and after 5 s without any command while it is up.
 """
 
 from __future__ import annotations
@@ -47,8 +47,6 @@ T = TypeVar("T")
 
 Vector = np.ndarray[tuple[int], np.dtype[np.float32]]
 
-# Seconds without any Redis command after which an up Redis is checked anyway.
-IDLE_CHECK_S = 5.0
 # Timeout of those checks: a verdict, not a request's wait, so a host that is merely busy
 # (the request path's 50 ms is easy to miss there) must not read as Redis gone.
 CHECK_TIMEOUT_S = 1.0
@@ -108,16 +106,15 @@ class VectorCache:
         self._lru: OrderedDict[str, CachedVector] = OrderedDict()
         self._redis: aioredis.Redis | None = None
         self._check_redis: aioredis.Redis | None = None
+        self._check_timeout_s = max(config.timeout_s, CHECK_TIMEOUT_S)
         if config.enabled and config.redis_url:
             self._redis = redis_client(config.redis_url, config.timeout_s)
-            check_timeout_s = max(config.timeout_s, CHECK_TIMEOUT_S)
-            self._check_redis = redis_client(config.redis_url, check_timeout_s)
+            self._check_redis = redis_client(config.redis_url, self._check_timeout_s)
         self._skip_redis_until = 0.0
         self._last_error: str | None = None
         self._checker = DependencyCheck(
             self._redis_ping,
             lambda: self._last_error is not None,
-            idle_interval_s=IDLE_CHECK_S,
             down_interval_s=config.retry_interval_s,
             clock=clock,
         )
@@ -238,8 +235,7 @@ class VectorCache:
     async def _redis_ping(self) -> None:
         """The check of an idle or down Redis: one PING through the failing-open path."""
         assert self._check_redis is not None
-        timeout_s = max(self._config.timeout_s, CHECK_TIMEOUT_S)
-        await self._redis_call("ping", self._check_redis.ping(), timeout_s)
+        await self._redis_call("ping", self._check_redis.ping(), self._check_timeout_s)
 
     def _redis_usable(self) -> bool:
         return self._redis is not None and self._clock() >= self._skip_redis_until

@@ -9,7 +9,7 @@ serving degraded is never silent.
 
 The verdict does not wait for traffic: Redis is also PINGed on its own (see
 ``ragserve.runtime.dependency_check``) every retry interval while it is down and after
-``IDLE_CHECK_S`` without a command while it is up, so an idle gateway's gauge neither
+5 s without a command while it is up, so an idle gateway's gauge neither
 stays at "degraded" after one slow command nor misses Redis going.
 """
 
@@ -34,9 +34,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Seconds without any Redis command after which an up Redis is checked anyway.
-IDLE_CHECK_S = 5.0
-
 
 class RedisDown(Exception):
     """Redis is unreachable (now, or failed within the retry interval)."""
@@ -59,7 +56,6 @@ class RedisLink:
         self._checker = DependencyCheck(
             self._ping,
             lambda: not self.available,
-            idle_interval_s=IDLE_CHECK_S,
             down_interval_s=retry_interval_s,
         )
 
